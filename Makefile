@@ -1,0 +1,64 @@
+# One-command set-up: every target bootstraps what it needs, idempotently.
+#   make demo    linear thermoelastic solve of the default case under mpirun -n 2
+#   make test    serial test suite, then the MPI tests under mpirun -n 2
+#   make bench   benchmarks (see BENCHMARKS.md)
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+NP ?= 2
+PETSC_DIR ?= /usr/lib/petscdir/petsc3.18/x86_64-linux-gnu-real
+export PETSC_DIR
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+MPIRUN := mpirun -n $(NP)
+DEB_PACKAGES := python3-petsc4py python3-mpi4py python3-h5py-mpi python3-meshio \
+	python3-scipy python3-venv python3-pip openmpi-bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test test-serial test-mpi bench lint clean
+
+setup: $(VENV)/.installed
+
+# Debian packages: installed only when one is missing.
+.deb-packages: Makefile
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+		| grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@# petsc4py is found through PETSC_DIR: set it for every use of the venv
+	@echo "import os; os.environ.setdefault('PETSC_DIR', '$(PETSC_DIR)')" > \
+		$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/00-petsc-dir.pth
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -m pip install -q "pytest>=7" "ruff>=0.4" "gmsh>=4.11"
+	$(PY) -c "import rom; rom.check_stack()"
+	@touch $@
+
+demo: setup
+	$(MPIRUN) $(PY) run.py solve cases/cube_elastic.toml
+
+test: test-serial test-mpi
+
+test-serial: setup
+	$(PY) -m pytest -q tests
+
+test-mpi: setup
+	$(MPIRUN) $(PY) -m pytest -q -m mpi -p no:cacheprovider tests
+
+bench: setup
+	$(PY) bench/bench_linear.py
+
+lint: setup
+	$(VENV)/bin/ruff check rom tests bench run.py
+
+clean:
+	rm -rf $(VENV) .deb-packages results build *.egg-info

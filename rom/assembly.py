@@ -1,0 +1,293 @@
+"""PETSc layer: dof numbering, one-shot matrix assembly, Dirichlet conditions, KSP.
+
+Dofs are node-major: local dof ``3 * i + k`` for local node ``i`` and component
+``k``; PETSc dof ``3 * node_petsc + k`` (block size 3). Vectors are ghosted
+(owned dofs, then ghost dofs, the local node order of :class:`rom.mesh.Mesh`).
+
+Matrices are assembled in one shot: the kernels produce element matrices
+``(n_cells, n_e, n_e)``, a scatter index computed once sums them into a local
+CSR array (``np.bincount``), which is handed to PETSc with
+``setValuesLocalCSR`` (rows held by other ranks are sent during assembly). The
+owned-row sparsity pattern (including the contributions of other ranks' cells)
+is computed once, so no assembly ever allocates.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from rom import RomError
+from rom.petsc import PETSc
+
+__all__ = ["DofMap", "MatrixAssembler", "LinearSolver", "DEFAULT_PETSC_OPTIONS"]
+
+DEFAULT_PETSC_OPTIONS = {
+    "ksp_type": "cg",
+    "pc_type": "gamg",
+    "ksp_rtol": 1e-10,
+    "ksp_atol": 1e-50,
+    "ksp_max_it": 2000,
+    "pc_gamg_type": "agg",
+    "pc_gamg_agg_nsmooths": 1,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+}
+MUMPS_OPTIONS = {"ksp_type": "preonly", "pc_type": "cholesky",
+                 "pc_factor_mat_solver_type": "mumps"}
+
+
+class DofMap:
+    """Vector dofs (3 per node) of a distributed mesh.
+
+    Attributes
+    ----------
+    n_owned, n_local, n_global : int
+        Owned dofs, local (owned + ghost) dofs, global dofs.
+    local_to_petsc : ndarray (n_local,)
+    lgmap : PETSc.LGMap
+    """
+
+    def __init__(self, mesh):
+        self.mesh = mesh
+        self.comm = mesh.comm
+        self.pcomm = PETSc.Comm(mesh.comm)
+        self.n_owned = 3 * mesh.n_owned
+        self.n_local = 3 * mesh.n_local_nodes
+        self.n_global = 3 * mesh.n_nodes_global
+        self.local_to_petsc = (3 * mesh.node_petsc[:, None] + np.arange(3)).ravel()
+        self.lgmap = PETSc.LGMap().create(self.local_to_petsc.astype(PETSc.IntType), bsize=1,
+                                          comm=self.pcomm)
+        self.ghost_nodes = mesh.node_petsc[mesh.n_owned:].astype(PETSc.IntType)
+        # element dofs in local numbering (n_cells, 3 * n_nodes_e)
+        self.cell_dofs = (3 * mesh.cells[:, :, None] + np.arange(3)).reshape(len(mesh.cells), -1)
+
+    def create_vector(self):
+        """Collective. A ghosted PETSc vector (zeros)."""
+        v = PETSc.Vec().createGhost(self.ghost_nodes, size=(self.n_owned, self.n_global),
+                                    bsize=3, comm=self.pcomm)
+        v.set(0.0)
+        return v
+
+    def assemble_vector(self, element_vectors, vec=None, cells=None):
+        """Collective. Sum element vectors ``(n_cells, n_nodes_e, 3)`` into a PETSc vector
+        (contributions to ghost dofs are added to their owners)."""
+        dofs = self.cell_dofs if cells is None else self.cell_dofs[cells]
+        local = np.bincount(dofs.ravel(), weights=np.asarray(element_vectors).ravel(),
+                            minlength=self.n_local)
+        return self.local_to_vector(local, vec, add=True)
+
+    def local_to_vector(self, local, vec=None, add=False):
+        """Collective. A PETSc vector from local values ``(n_local,)``: with ``add``
+        the ghost values are added to their owners, else only owned values are used."""
+        vec = vec or self.create_vector()
+        with vec.localForm() as lf:
+            if add:
+                lf.array[:] = local
+            else:
+                lf.array[: self.n_owned] = local[: self.n_owned]
+                lf.array[self.n_owned:] = 0.0
+        if add:
+            vec.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        return vec
+
+    def vector_to_local(self, vec):
+        """Collective. Local values ``(n_local,)`` (owned + ghosts) of a PETSc vector."""
+        vec.ghostUpdate(addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
+        with vec.localForm() as lf:
+            return lf.array.copy()
+
+    def gather_nodal(self, local):
+        """Collective. Global nodal array ``(n_nodes_global, 3)`` (file numbering) of local
+        dof values, on every rank."""
+        mesh = self.mesh
+        parts = self.comm.allgather((mesh.node_ids[: mesh.n_owned], self.owned_nodal(local)))
+        out = np.empty((mesh.n_nodes_global, 3))
+        for ids, v in parts:
+            out[ids] = v
+        return out
+
+    def owned_nodal(self, local):
+        """Owned part of local dof values as ``(n_owned_nodes, 3)``."""
+        return np.asarray(local)[: self.n_owned].reshape(-1, 3)
+
+
+class MatrixAssembler:
+    """Assemble element matrices into one PETSc AIJ matrix with a fixed pattern.
+
+    Collective construction: computes the local scatter index and the owned-row
+    sparsity pattern once.
+    """
+
+    def __init__(self, dofmap):
+        self.dofmap = dofmap
+        comm = dofmap.comm
+        mesh = dofmap.mesh
+        cd = dofmap.cell_dofs
+        n_e = cd.shape[1]
+        n_local = dofmap.n_local
+        # local CSR pattern and the scatter index (element entry -> CSR slot)
+        rows = np.repeat(cd, n_e, axis=1).ravel()
+        cols = np.tile(cd, (1, n_e)).ravel()
+        key = rows * n_local + cols
+        uniq, self.slot = np.unique(key, return_inverse=True)
+        self.slot = self.slot.ravel()
+        self.local_indices = (uniq % n_local).astype(PETSc.IntType)
+        self.local_indptr = np.searchsorted(uniq // n_local, np.arange(n_local + 1)).astype(
+            PETSc.IntType)
+        self.nnz_local = len(uniq)
+        self.entries_per_cell = n_e * n_e
+        del rows, cols, key, uniq
+
+        # owned-row pattern at node level: local pairs, off-rank rows sent to their owners
+        k = mesh.cells.shape[1]
+        pr = mesh.node_petsc[np.repeat(mesh.cells, k, axis=1).ravel()]
+        pc = mesh.node_petsc[np.tile(mesh.cells, (1, k)).ravel()]
+        n_nodes = mesh.n_nodes_global
+        pairs = np.unique(pr * n_nodes + pc)
+        del pr, pc
+        starts = np.concatenate([[0], np.cumsum(mesh.node_counts)])
+        owner = np.searchsorted(starts, pairs // n_nodes, side="right") - 1
+        order = np.argsort(owner, kind="stable")
+        pairs = pairs[order]
+        send_counts = np.bincount(owner, minlength=comm.size)
+        recv_counts = np.array(comm.alltoall(list(send_counts)))
+        recv = np.empty(recv_counts.sum(), dtype=np.int64)
+        comm.Alltoallv([pairs, send_counts], [recv, recv_counts])
+        pairs = np.unique(recv)
+        lo, hi = mesh.node_range
+        prow = pairs // n_nodes - lo
+        pcol = pairs % n_nodes
+        node_indptr = np.searchsorted(prow, np.arange(hi - lo + 1))
+        # expand node pattern to 3x3 blocks
+        row_len = np.diff(node_indptr) * 3
+        indptr = np.zeros(3 * (hi - lo) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(np.repeat(row_len, 3))
+        entries = (3 * pcol[:, None] + np.arange(3)).ravel()  # 3 dof columns per pair
+        seg_start = np.repeat(3 * node_indptr[:-1], 3)  # per dof row: start in `entries`
+        gather = np.repeat(seg_start - indptr[:-1], np.diff(indptr)) + np.arange(indptr[-1])
+        indices = entries[gather]
+        self._indptr = indptr.astype(PETSc.IntType)
+        self._indices = indices.astype(PETSc.IntType)
+
+    def create_matrix(self):
+        """Collective. An AIJ matrix (block size 3) with the full pattern, zero values."""
+        d = self.dofmap
+        A = PETSc.Mat().create(comm=d.pcomm)
+        A.setSizes(((d.n_owned, d.n_global), (d.n_owned, d.n_global)), bsize=3)
+        A.setType(PETSc.Mat.Type.AIJ)
+        A.setPreallocationCSR((self._indptr, self._indices))
+        A.setLGMap(d.lgmap, d.lgmap)
+        A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
+        A.assemble()
+        return A
+
+    def local_values(self, element_matrices, cells=None, out=None):
+        """Sum element matrices ``(n_cells, n_e, n_e)`` into local CSR values.
+
+        ``cells`` gives the local cell ids of the batch (a ``slice`` or index array);
+        calling several times with ``out`` accumulates chunks.
+        """
+        if out is None:
+            out = np.zeros(self.nnz_local)
+        Ke = np.asarray(element_matrices)
+        n = self.entries_per_cell
+        if cells is None:
+            slots = self.slot
+        elif isinstance(cells, slice):
+            slots = self.slot[cells.start * n: cells.stop * n]
+        else:
+            slots = self.slot.reshape(-1, n)[cells].ravel()
+        out += np.bincount(slots, weights=Ke.ravel(), minlength=self.nnz_local)
+        return out
+
+    def assemble(self, A, local_values):
+        """Collective. Set ``A`` to the sum over ranks of the local CSR values."""
+        A.zeroEntries()
+        A.setValuesLocalCSR(self.local_indptr, self.local_indices, local_values,
+                            addv=PETSc.InsertMode.ADD_VALUES)
+        A.assemble()
+        return A
+
+
+class LinearSolver:
+    """KSP wrapper: CG + GAMG with the rigid-body near-nullspace by default.
+
+    Parameters
+    ----------
+    dofmap : DofMap
+    options : dict
+        PETSc options (without leading dash) overriding the defaults; the key
+        ``"linear_solver"`` = ``"mumps"`` selects the MUMPS direct solver.
+    prefix : str
+        Options prefix of this solver.
+    """
+
+    _count = 0
+
+    def __init__(self, dofmap, options=None, prefix=None):
+        options = dict(options or {})
+        kind = options.pop("linear_solver", "gamg")
+        opts = dict(DEFAULT_PETSC_OPTIONS)
+        if kind == "mumps":
+            opts = dict(MUMPS_OPTIONS)
+        elif kind != "gamg":
+            raise RomError(f"unknown linear_solver '{kind}' (gamg or mumps)")
+        opts.update({k.lstrip("-"): v for k, v in options.items()})
+        LinearSolver._count += 1
+        self.prefix = prefix or f"rom{LinearSolver._count}_"
+        db = PETSc.Options()
+        for k, v in opts.items():
+            db.setValue(self.prefix + k, _option_value(v))
+        self.options = opts
+        self.dofmap = dofmap
+        self.ksp = PETSc.KSP().create(comm=dofmap.pcomm)
+        self.ksp.setOptionsPrefix(self.prefix)
+        self._nullspace = None
+        self.iterations = []
+
+    def near_nullspace(self):
+        """Collective. The six rigid-body modes of the owned nodes' coordinates."""
+        if self._nullspace is None:
+            mesh = self.dofmap.mesh
+            coords = PETSc.Vec().createMPI((self.dofmap.n_owned, self.dofmap.n_global), bsize=3,
+                                           comm=self.dofmap.pcomm)
+            coords.array[:] = mesh.points[: mesh.n_owned].ravel()
+            self._nullspace = PETSc.NullSpace().createRigidBody(coords)
+        return self._nullspace
+
+    def set_operator(self, A):
+        """Collective. Use ``A`` (its near-nullspace set for GAMG)."""
+        if self.options.get("pc_type") == "gamg":
+            A.setNearNullSpace(self.near_nullspace())
+        self.ksp.setOperators(A)
+        self.ksp.setFromOptions()
+
+    def solve(self, b, x):
+        """Collective. Solve ``A x = b``; raises on divergence of the Krylov solver."""
+        self.ksp.solve(b, x)
+        reason = self.ksp.getConvergedReason()
+        self.iterations.append(self.ksp.getIterationNumber())
+        if reason < 0:
+            raise RomError(f"linear solver diverged (KSP reason {reason}, "
+                           f"{self.ksp.getIterationNumber()} iterations); try "
+                           "linear_solver = 'mumps' in [solver]")
+        return x
+
+
+def _option_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def dirichlet_rows(dofmap, local_dofs):
+    """PETSc ids of the owned dofs among ``local_dofs``."""
+    local_dofs = np.asarray(local_dofs, dtype=np.int64)
+    owned = local_dofs[local_dofs < dofmap.n_owned]
+    return dofmap.local_to_petsc[owned].astype(PETSc.IntType)
+
+
+def scipy_local_matrix(assembler, values):
+    """The local CSR matrix (local numbering) as scipy, for tests and debugging."""
+    n = assembler.dofmap.n_local
+    return sp.csr_matrix((values, assembler.local_indices, assembler.local_indptr), shape=(n, n))

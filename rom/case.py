@@ -1,0 +1,350 @@
+"""Case files (TOML) loaded into frozen, validated dataclasses.
+
+A case names a mesh, sets, a material, loads, time steps, solver options and an
+output directory. Paths inside a case file are relative to the case file. Every
+error names the file and the offending key. Format (all sections but ``[mesh]``
+and ``[material]`` optional)::
+
+    name = "cube"                       # default: file stem
+    [mesh]
+    file = "../meshes/cube.msh"         # any format meshio reads
+    partitioner = "ptscotch"            # or "rcb"
+    [sets.fixed]                        # sets by geometric predicate (see rom.mesh)
+    kind = "nodes"                      # nodes | faces | cells
+    where = "x == 0"
+    tol = 1e-8
+    [material]
+    law = "elastic"
+    E = [[20.0, 200000.0], [1000.0, 150000.0]]   # number or [T, value] table
+    nu = 0.3
+    alpha = 2e-5
+    T_ref = 20.0
+    rho = 7.8e-9                        # density (for centrifugal loads)
+    [[dirichlet]]
+    set = "fixed"
+    components = ["x", "y", "z"]        # or [0, 1, 2]
+    value = 0.0                         # or expression = "0.01 * x * t"
+    table = [[0.0, 0.0], [1.0, 1.0]]    # optional time factor (any load)
+    [[pressure]]
+    set = "xmax"                        # a face set
+    value = 100.0                       # positive pushes on the face
+    [centrifugal]
+    omega = 1000.0                      # rad/s (the table scales omega)
+    axis_point = [0.0, 0.0, 0.0]
+    axis_direction = [0.0, 0.0, 1.0]
+    [temperature]                       # one field, or a time sequence:
+    expression = "20 + 500 * x"         # value = ..., expression = ..., file = "T.npy"
+    # [[temperature.fields]]  time = 0.0, value = 20.0 / expression / file
+    [steps]
+    times = [1.0]                       # or: end = 1.0, count = 10
+    [solver]
+    rtol = 1e-8
+    max_iterations = 25
+    linear_solver = "gamg"              # or "mumps"
+    [solver.petsc]                      # any PETSc option, overrides the defaults
+    ksp_rtol = 1e-10
+    [output]
+    dir = "results/cube"                # default: results/<name>
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rom import RomError
+from rom.mesh import SetDefinition
+
+__all__ = ["Case", "load_case", "parse_case"]
+
+_COMPONENTS = {"x": 0, "y": 1, "z": 2, 0: 0, 1: 1, 2: 2}
+
+
+@dataclass(frozen=True)
+class DirichletSpec:
+    """Prescribed displacement components on a node set: a constant ``value`` or an
+    ``expression`` of x, y, z, t (same for every listed component), times ``table``."""
+
+    set: str
+    components: tuple
+    value: float = 0.0
+    table: tuple = None
+    expression: str = None
+
+
+@dataclass(frozen=True)
+class PressureSpec:
+    set: str
+    value: float
+    table: tuple = None
+
+
+@dataclass(frozen=True)
+class CentrifugalSpec:
+    omega: float
+    axis_point: tuple
+    axis_direction: tuple
+    table: tuple = None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A nodal scalar field: exactly one of ``value``, ``expression``, ``file``."""
+
+    time: float = 0.0
+    value: float = None
+    expression: str = None
+    file: str = None
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    rtol: float = 1e-8
+    max_iterations: int = 25
+    linear_solver: str = "gamg"
+    petsc: tuple = ()  # (key, value) pairs
+
+    def petsc_options(self):
+        opts = dict(self.petsc)
+        opts["linear_solver"] = self.linear_solver
+        return opts
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    text: str
+    mesh_file: str
+    partitioner: str
+    sets: tuple
+    law: str
+    material: tuple  # (key, value) pairs, values as given (numbers or tables)
+    density: float
+    dirichlet: tuple
+    pressure: tuple
+    centrifugal: CentrifugalSpec
+    temperature: tuple  # FieldSpec sequence
+    times: tuple
+    solver: SolverSpec
+    output_dir: str
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def material_params(self):
+        return dict(self.material)
+
+
+class _Section:
+    """Key access that records what was read, to report unknown keys."""
+
+    def __init__(self, data, where, src):
+        if not isinstance(data, dict):
+            raise RomError(f"{src}: {where} must be a table, got {type(data).__name__}")
+        self.data, self.where, self.src = data, where, src
+        self.used = set()
+
+    def _err(self, msg):
+        raise RomError(f"{self.src}: {msg} in {self.where}")
+
+    def get(self, key, kind=None, default=None, required=False):
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                self._err(f"missing key '{key}'")
+            return default
+        v = self.data[key]
+        if kind == "number":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self._err(f"'{key}' must be a number, got {v!r}")
+            if not np.isfinite(v):
+                self._err(f"'{key}' must be finite, got {v!r}")
+            return float(v)
+        if kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                self._err(f"'{key}' must be a positive integer, got {v!r}")
+            return v
+        if kind == "str":
+            if not isinstance(v, str):
+                self._err(f"'{key}' must be a string, got {v!r}")
+            return v
+        if kind == "vector3":
+            if (not isinstance(v, list) or len(v) != 3
+                    or not all(isinstance(a, (int, float)) for a in v)):
+                self._err(f"'{key}' must be a list of 3 numbers, got {v!r}")
+            return tuple(float(a) for a in v)
+        if kind == "table":
+            try:
+                arr = np.asarray(v, dtype=float)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or arr.ndim != 2 or arr.shape[1] != 2 or not len(arr):
+                self._err(f"'{key}' must be a list of [time, factor] rows, got {v!r}")
+            if np.any(np.diff(arr[:, 0]) <= 0) or not np.all(np.isfinite(arr)):
+                self._err(f"'{key}': times must increase and values be finite")
+            return tuple(map(tuple, arr.tolist()))
+        return v
+
+    def done(self):
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            self._err(f"unknown key(s) {', '.join(repr(k) for k in unknown)}")
+
+
+def load_case(path):
+    """Read and validate a case file; raises :class:`rom.RomError` naming the problem."""
+    if not os.path.isfile(path):
+        raise RomError(f"case file not found: {path}")
+    with open(path, "rb") as f:
+        raw = f.read()
+    return parse_case(raw.decode("utf-8", errors="replace"), path)
+
+
+def parse_case(text, path="<case>"):
+    """Validate case-file ``text``; relative paths are resolved from ``path``'s folder."""
+    src = os.path.basename(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RomError(f"{src}: malformed TOML: {exc}") from None
+    base = os.path.dirname(os.path.abspath(path))
+
+    def resolve(p):
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+
+    top = _Section(data, "the top level", src)
+    name = top.get("name", "str", default=os.path.splitext(src)[0])
+
+    mesh = _Section(top.get("mesh", required=True), "[mesh]", src)
+    mesh_file = resolve(mesh.get("file", "str", required=True))
+    partitioner = mesh.get("partitioner", "str", default="ptscotch")
+    if partitioner not in ("ptscotch", "rcb"):
+        mesh._err(f"partitioner must be 'ptscotch' or 'rcb', not '{partitioner}'")
+    mesh.done()
+
+    sets = []
+    for sname, sdata in (top.get("sets", default={}) or {}).items():
+        s = _Section(sdata, f"[sets.{sname}]", src)
+        kind = s.get("kind", "str", required=True)
+        if kind not in ("nodes", "faces", "cells"):
+            s._err(f"kind must be nodes, faces or cells, not '{kind}'")
+        sets.append(SetDefinition(sname, kind, s.get("where", "str", required=True),
+                                  s.get("tol", "number", default=1e-8)))
+        s.done()
+
+    mat = _Section(top.get("material", required=True), "[material]", src)
+    law = mat.get("law", "str", default="elastic")
+    density = mat.get("rho", "number", default=0.0)
+    params = {k: v for k, v in mat.data.items() if k not in ("law", "rho")}
+    mat.used.update(params)
+    mat.done()
+    from rom.materials import make_law
+
+    make_law(law, params)  # validates parameter names and tables now
+
+    def table_of(sec):
+        return sec.get("table", "table")
+
+    dirichlet = []
+    for i, d in enumerate(top.get("dirichlet", default=[]) or []):
+        s = _Section(d, f"[[dirichlet]] #{i + 1}", src)
+        comps = s.get("components", default=["x", "y", "z"])
+        if not isinstance(comps, list) or not comps or any(
+                c not in _COMPONENTS or isinstance(c, bool) for c in comps):
+            s._err(f"'components' must list x, y, z (or 0, 1, 2), got {comps!r}")
+        expression = s.get("expression", "str")
+        if expression is not None and "value" in d:
+            s._err("give 'value' or 'expression', not both")
+        dirichlet.append(DirichletSpec(s.get("set", "str", required=True),
+                                       tuple(sorted({_COMPONENTS[c] for c in comps})),
+                                       s.get("value", "number", default=0.0), table_of(s),
+                                       expression))
+        s.done()
+
+    pressure = []
+    for i, d in enumerate(top.get("pressure", default=[]) or []):
+        s = _Section(d, f"[[pressure]] #{i + 1}", src)
+        pressure.append(PressureSpec(s.get("set", "str", required=True),
+                                     s.get("value", "number", required=True), table_of(s)))
+        s.done()
+
+    centrifugal = None
+    if "centrifugal" in data:
+        s = _Section(top.get("centrifugal"), "[centrifugal]", src)
+        direction = s.get("axis_direction", "vector3", default=(0.0, 0.0, 1.0))
+        if np.linalg.norm(direction) == 0:
+            s._err("'axis_direction' must be non-zero")
+        centrifugal = CentrifugalSpec(s.get("omega", "number", required=True),
+                                      s.get("axis_point", "vector3", default=(0.0, 0.0, 0.0)),
+                                      direction, table_of(s))
+        s.done()
+        if density <= 0:
+            raise RomError(f"{src}: a centrifugal load needs a positive 'rho' in [material]")
+
+    temperature = ()
+    if "temperature" in data:
+        s = _Section(top.get("temperature"), "[temperature]", src)
+        fields = s.get("fields")
+        if fields is None:
+            temperature = (_field(s, src, resolve, allow_time=False),)
+        else:
+            if not isinstance(fields, list) or not fields:
+                s._err("'fields' must be a non-empty list of tables")
+            temperature = tuple(_field(_Section(f, f"[[temperature.fields]] #{i + 1}", src),
+                                       src, resolve, allow_time=True)
+                                for i, f in enumerate(fields))
+            times = [f.time for f in temperature]
+            if np.any(np.diff(times) <= 0):
+                s._err("field times must increase")
+        s.done()
+
+    st = _Section(top.get("steps", default={"times": [1.0]}), "[steps]", src)
+    if "times" in st.data:
+        times = st.get("times")
+        if (not isinstance(times, list) or not times
+                or not all(isinstance(t, (int, float)) for t in times)):
+            st._err("'times' must be a non-empty list of numbers")
+        times = tuple(float(t) for t in times)
+    else:
+        end = st.get("end", "number", required=True)
+        count = st.get("count", "int", required=True)
+        times = tuple(np.linspace(0.0, end, count + 1)[1:].tolist())
+    if times[0] <= 0 or np.any(np.diff(times) <= 0):
+        st._err("step times must be positive and increasing (time starts at 0)")
+    st.done()
+
+    so = _Section(top.get("solver", default={}), "[solver]", src)
+    petsc = so.get("petsc", default={})
+    if not isinstance(petsc, dict):
+        so._err("'petsc' must be a table of PETSc options")
+    linear = so.get("linear_solver", "str", default="gamg")
+    if linear not in ("gamg", "mumps"):
+        so._err(f"linear_solver must be 'gamg' or 'mumps', not '{linear}'")
+    solver = SolverSpec(so.get("rtol", "number", default=1e-8),
+                        so.get("max_iterations", "int", default=25), linear,
+                        tuple(sorted(petsc.items())))
+    so.done()
+
+    out = _Section(top.get("output", default={}), "[output]", src)
+    output_dir = out.get("dir", "str", default=os.path.join("results", name))
+    out.done()
+    top.done()
+    return Case(name=name, path=os.path.abspath(path), text=text, mesh_file=mesh_file,
+                partitioner=partitioner, sets=tuple(sets), law=law,
+                material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
+                density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
+                centrifugal=centrifugal, temperature=temperature, times=times,
+                solver=solver, output_dir=output_dir)
+
+
+def _field(s, src, resolve, allow_time):
+    time = s.get("time", "number", default=0.0) if allow_time else 0.0
+    value = s.get("value", "number")
+    expression = s.get("expression", "str")
+    file = s.get("file", "str")
+    given = [k for k, v in (("value", value), ("expression", expression), ("file", file))
+             if v is not None]
+    if len(given) != 1:
+        s._err("give exactly one of 'value', 'expression', 'file'")
+    s.done()
+    return FieldSpec(time, value, expression, resolve(file) if file else None)

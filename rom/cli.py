@@ -1,0 +1,98 @@
+"""Subcommands of ``run.py`` (the same under ``mpirun``).
+
+    python run.py solve CASE.toml [--out DIR] [--petsc "-ksp_type cg ..."]
+    python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
+"""
+
+import argparse
+import shlex
+import time
+
+from rom import RomError
+
+__all__ = ["main"]
+
+
+def _parse_petsc(text):
+    """``"-ksp_type cg -ksp_monitor"`` -> ``{"ksp_type": "cg", "ksp_monitor": ""}``."""
+    opts, key = {}, None
+    for tok in shlex.split(text or ""):
+        if tok.startswith("-") and not _is_number(tok):
+            key = tok.lstrip("-")
+            opts[key] = ""
+        elif key is not None:
+            opts[key] = tok
+            key = None
+        else:
+            raise RomError(f"--petsc: value '{tok}' without an option name")
+    return opts
+
+
+def _is_number(tok):
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="run.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="solve a case with the high-fidelity solver")
+    s.add_argument("case", help="case file (TOML)")
+    s.add_argument("--out", help="output directory (default: the case's [output] dir)")
+    s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
+                   '-pc_type lu"; they override the case file')
+    m = sub.add_parser("mesh", help="generate a structured box mesh")
+    m.add_argument("kind", choices=["box"])
+    m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
+    m.add_argument("--size", type=float, nargs=3, default=(1.0, 1.0, 1.0))
+    m.add_argument("--type", default="hexahedron20")
+    m.add_argument("--out", required=True)
+    return p
+
+
+def main(argv, comm):
+    """Run one subcommand on communicator ``comm``; raises RomError on bad input."""
+    args = build_parser().parse_args(argv)
+    if args.command == "solve":
+        return _solve(args, comm)
+    if args.command == "mesh":
+        if comm.rank == 0:
+            from rom.io.meshfile import write_mesh_file
+            from rom.meshgen import box_mesh
+
+            data = box_mesh(tuple(args.n), tuple(args.size), args.type)
+            write_mesh_file(args.out, data)
+            print(f"wrote {args.out}: {data.n_nodes} nodes, {data.n_cells} {data.cell_type}")
+        return 0
+    return 1
+
+
+def _solve(args, comm):
+    from rom.case import load_case
+    from rom.hf import solve_case
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    res = solve_case(case, comm, out_dir=args.out, petsc_options=_parse_petsc(args.petsc))
+    wall = time.perf_counter() - t0
+    if comm.rank == 0:
+        t = res["timings"]
+        h5, xdmf = res["files"]
+        print("-" * 72)
+        print(f"case {case.name}: {len(case.times)} step(s) on {comm.size} rank(s), "
+              f"{3 * res['mesh'].n_nodes_global} dofs")
+        print(f"  max |u|            {res['max_abs_u']:.6e}")
+        print(f"  max von Mises      {res['max_von_mises']:.6e}")
+        print(f"  Newton iterations  {[h['iterations'] for h in res['history']]}, "
+              f"KSP iterations {res['ksp_iterations']}")
+        print(f"  time [s]           total {wall:.2f}: mesh {t['mesh']:.2f}, setup "
+              f"{t['setup']:.2f}, law {t['law']:.2f}, assembly {t['assembly']:.2f}, "
+              f"solve {t['solve']:.2f}")
+        print(f"  results            {h5}")
+        print(f"  ParaView           paraview {xdmf}")
+        print("-" * 72)
+    return 0

@@ -1,0 +1,20 @@
+"""Finite-element core: reference elements, quadrature rules, vectorized kernels.
+
+See :mod:`rom.fem.kernels` for the array layout used throughout the package.
+"""
+
+from rom.fem.elements import ELEMENTS, FACE_TYPES, VOLUME_TYPES, Element, get_element
+from rom.fem.kernels import (
+    IDENTITY_MANDEL,
+    CellBasis,
+    FaceBasis,
+    mandel_to_tensor,
+    tensor_to_mandel,
+    trace,
+    von_mises,
+)
+from rom.fem.quadrature import QuadratureRule, default_rule, gauss_rule
+
+__all__ = ["ELEMENTS", "FACE_TYPES", "VOLUME_TYPES", "Element", "get_element", "CellBasis",
+           "FaceBasis", "IDENTITY_MANDEL", "mandel_to_tensor", "tensor_to_mandel", "trace",
+           "von_mises", "QuadratureRule", "default_rule", "gauss_rule"]

@@ -1,0 +1,205 @@
+"""Vectorized finite-element kernels over cells x quadrature points.
+
+Array layout (the one layout of the package)
+--------------------------------------------
+* element arrays: ``(n_cells, n_qp, ...)``; element node coordinates
+  ``X (n_cells, n_nodes_e, 3)``; element displacements ``u_e (n_cells, n_nodes_e, 3)``;
+  element dof order is node-major ``3 * a + k`` (node ``a``, component ``k``).
+* symmetric tensors in Mandel notation, ``(..., 6)`` with components
+  ``(11, 22, 33, sqrt2*23, sqrt2*13, sqrt2*12)``, so that ``a : b = a_M . b_M``;
+  tangents ``(..., 6, 6)``. Quadrature-point arrays flatten to ``(n_qp_total, 6)``.
+* ``dx (n_cells, n_qp)``: quadrature weight times Jacobian determinant; every
+  integral is a sum over ``dx``. Passing ``weights`` instead (e.g. an empirical
+  cubature) replaces ``dx`` in the same code path.
+
+A :class:`CellBasis` holds the geometric quantities of a set of cells (the full
+mesh, a chunk of it, or the cells of a reduced quadrature); kernels never loop
+over cells or points in Python.
+"""
+
+import numpy as np
+
+from rom.fem.quadrature import default_rule
+
+SQ2 = np.sqrt(2.0)
+# Mandel index -> (i, j) tensor indices
+MANDEL_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+__all__ = ["CellBasis", "FaceBasis", "mandel_to_tensor", "tensor_to_mandel",
+           "von_mises", "trace", "SQ2", "IDENTITY_MANDEL"]
+
+IDENTITY_MANDEL = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+
+
+def mandel_to_tensor(a):
+    """``(..., 6)`` Mandel vector -> ``(..., 3, 3)`` symmetric tensor."""
+    t = np.empty(a.shape[:-1] + (3, 3))
+    t[..., 0, 0], t[..., 1, 1], t[..., 2, 2] = a[..., 0], a[..., 1], a[..., 2]
+    t[..., 1, 2] = t[..., 2, 1] = a[..., 3] / SQ2
+    t[..., 0, 2] = t[..., 2, 0] = a[..., 4] / SQ2
+    t[..., 0, 1] = t[..., 1, 0] = a[..., 5] / SQ2
+    return t
+
+
+def tensor_to_mandel(t):
+    """``(..., 3, 3)`` tensor -> ``(..., 6)`` Mandel vector of its symmetric part."""
+    a = np.empty(t.shape[:-2] + (6,))
+    a[..., 0], a[..., 1], a[..., 2] = t[..., 0, 0], t[..., 1, 1], t[..., 2, 2]
+    a[..., 3] = (t[..., 1, 2] + t[..., 2, 1]) / SQ2
+    a[..., 4] = (t[..., 0, 2] + t[..., 2, 0]) / SQ2
+    a[..., 5] = (t[..., 0, 1] + t[..., 1, 0]) / SQ2
+    return a
+
+
+def trace(a):
+    """Trace of Mandel vectors ``(..., 6) -> (...)``."""
+    return a[..., 0] + a[..., 1] + a[..., 2]
+
+
+def von_mises(sigma):
+    """Von Mises equivalent ``sqrt(3/2 dev(s):dev(s))`` of Mandel stresses ``(..., 6)``."""
+    dev = sigma - trace(sigma)[..., None] / 3.0 * IDENTITY_MANDEL
+    return np.sqrt(1.5 * np.einsum("...i,...i->...", dev, dev))
+
+
+class CellBasis:
+    """Shape functions, gradients and integration weights on a batch of cells.
+
+    Parameters
+    ----------
+    element : rom.fem.elements.Element
+        Reference volume element.
+    X : ndarray (n_cells, n_nodes_e, 3)
+        Node coordinates of each cell.
+    rule : QuadratureRule, optional
+        Defaults to the element's full Gauss rule.
+
+    Attributes
+    ----------
+    N : ndarray (n_qp, n_nodes_e)
+        Shape functions at the quadrature points.
+    dNdx : ndarray (n_cells, n_qp, n_nodes_e, 3)
+        Physical gradients.
+    dx : ndarray (n_cells, n_qp)
+        Weight times Jacobian determinant.
+    x : ndarray (n_cells, n_qp, 3)
+        Physical quadrature points.
+    """
+
+    def __init__(self, element, X, rule=None):
+        from rom import RomError
+
+        X = np.asarray(X, dtype=float)
+        assert X.ndim == 3 and X.shape[1:] == (element.n_nodes, 3), X.shape
+        self.element = element
+        self.rule = rule or default_rule(element)
+        self.N = element.shape_functions(self.rule.points)
+        dNdxi = element.shape_gradients(self.rule.points)  # (q, a, j)
+        J = np.einsum("cak,qaj->cqkj", X, dNdxi)
+        self.detJ = np.linalg.det(J)
+        if np.any(self.detJ <= 0):
+            bad = int(np.argmax(np.any(self.detJ <= 0, axis=1)))
+            raise RomError(
+                f"{element.name} cell with non-positive Jacobian (cell {bad} of the batch): "
+                "inverted or degenerate element, or a node ordering meshio does not know")
+        invJ = np.linalg.inv(J)
+        self.dNdx = np.einsum("qaj,cqjk->cqak", dNdxi, invJ)
+        self.dx = self.detJ * self.rule.weights[None, :]
+        self.x = np.einsum("qa,cak->cqk", self.N, X)
+
+    @property
+    def n_cells(self):
+        return self.dNdx.shape[0]
+
+    @property
+    def n_qp(self):
+        return self.dNdx.shape[1]
+
+    def _w(self, weights):
+        if weights is None:
+            return self.dx
+        assert weights.shape == self.dx.shape, (weights.shape, self.dx.shape)
+        return weights
+
+    def interpolate(self, f_e):
+        """Nodal values ``f_e (n_cells, n_nodes_e[, k])`` at the quadrature points."""
+        return np.einsum("qa,ca...->cq...", self.N, f_e)
+
+    def strain(self, u_e):
+        """Small strain (Mandel) ``(n_cells, n_qp, 6)`` of ``u_e (n_cells, n_nodes_e, 3)``."""
+        grad = np.einsum("cak,cqal->cqkl", u_e, self.dNdx)
+        return tensor_to_mandel(grad)
+
+    def strain_operator(self):
+        """B operator ``(n_cells, n_qp, 6, 3*n_nodes_e)``: ``eps = B @ u_e.ravel()``."""
+        g = self.dNdx
+        c, q, a, _ = g.shape
+        B = np.zeros((c, q, 6, a, 3))
+        B[:, :, 0, :, 0] = g[..., 0]
+        B[:, :, 1, :, 1] = g[..., 1]
+        B[:, :, 2, :, 2] = g[..., 2]
+        B[:, :, 3, :, 1] = g[..., 2] / SQ2
+        B[:, :, 3, :, 2] = g[..., 1] / SQ2
+        B[:, :, 4, :, 0] = g[..., 2] / SQ2
+        B[:, :, 4, :, 2] = g[..., 0] / SQ2
+        B[:, :, 5, :, 0] = g[..., 1] / SQ2
+        B[:, :, 5, :, 1] = g[..., 0] / SQ2
+        return B.reshape(c, q, 6, 3 * a)
+
+    def internal_forces(self, sigma, weights=None):
+        """Element vectors ``sum_q w B^T sigma``, shape ``(n_cells, n_nodes_e, 3)``."""
+        w = self._w(weights)
+        s = mandel_to_tensor(sigma)
+        return np.einsum("cq,cqkl,cqal->cak", w, s, self.dNdx)
+
+    def tangent(self, C, weights=None):
+        """Element matrices ``sum_q w B^T C B``, shape ``(n_cells, 3a, 3a)``.
+
+        ``C`` is ``(n_cells, n_qp, 6, 6)`` or ``(6, 6)`` (uniform).
+        """
+        w = self._w(weights)
+        B = self.strain_operator()
+        CB = np.matmul(C, B) if C.ndim == 4 else np.einsum("ij,cqjb->cqib", C, B)
+        CB *= w[:, :, None, None]
+        c, q, _, n = B.shape
+        return np.matmul(B.reshape(c, q * 6, n).transpose(0, 2, 1), CB.reshape(c, q * 6, n))
+
+    def body_forces(self, b, weights=None):
+        """Element vectors ``sum_q w N_a b``, with ``b (n_cells, n_qp, 3)``."""
+        w = self._w(weights)
+        return np.einsum("cq,qa,cqk->cak", w, self.N, b)
+
+    def integrate(self, f, weights=None):
+        """Per-cell integrals ``sum_q w f`` of ``f (n_cells, n_qp, ...)``."""
+        w = self._w(weights)
+        return np.einsum("cq,cq...->c...", w, f)
+
+
+class FaceBasis:
+    """Shape functions and oriented area elements on a batch of faces.
+
+    ``X (n_faces, n_nodes_f, 3)`` in the face element's ordering, outward
+    oriented. ``nA (n_faces, n_qp, 3)`` is the outward normal times the weighted
+    area element, ``x (n_faces, n_qp, 3)`` the physical points.
+    """
+
+    def __init__(self, element, X, rule=None):
+        X = np.asarray(X, dtype=float)
+        assert X.ndim == 3 and X.shape[1:] == (element.n_nodes, 3), X.shape
+        self.element = element
+        self.rule = rule or default_rule(element)
+        self.N = element.shape_functions(self.rule.points)
+        dNdxi = element.shape_gradients(self.rule.points)  # (q, a, 2)
+        T = np.einsum("cak,qaj->cqkj", X, dNdxi)  # tangents (f, q, 3, 2)
+        n = np.cross(T[..., 0], T[..., 1])
+        self.nA = n * self.rule.weights[None, :, None]
+        self.x = np.einsum("qa,cak->cqk", self.N, X)
+
+    def area(self):
+        """Area of each face ``(n_faces,)``."""
+        return np.linalg.norm(self.nA, axis=2).sum(axis=1)
+
+    def pressure_forces(self, p):
+        """Element vectors ``-sum_q N_a p n dA`` of a pressure ``p (n_faces, n_qp)``
+        (positive pushes against the outward normal), shape ``(n_faces, n_nodes_f, 3)``."""
+        return -np.einsum("qa,cq,cqk->cak", self.N, p, self.nA)

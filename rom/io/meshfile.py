@@ -1,0 +1,196 @@
+"""Read mesh files with meshio into a :class:`rom.mesh.MeshData` (serial, global).
+
+Any format meshio reads (gmsh ``.msh`` v2/v4 with physical groups, Abaqus
+``.inp`` with NSET/ELSET, VTU, XDMF, MED, ...). Named groups come from, in
+order: meshio's ``cell_sets`` (Abaqus ELSET, gmsh 4 physical names),
+gmsh 2 physical names (``field_data`` + ``gmsh:physical``), MED families, and
+``point_sets`` (Abaqus NSET) for node groups.
+"""
+
+import os
+
+import numpy as np
+
+from rom import RomError
+from rom.fem.elements import FACE_TYPES, VOLUME_TYPES
+
+# lower-dimensional cells that may carry names but are not part of the volume mesh
+_IGNORED_TYPES = ("vertex", "line", "line3")
+
+
+def read_mesh_file(path):
+    """Read ``path`` with meshio; returns a :class:`rom.mesh.MeshData`.
+
+    Raises :class:`rom.RomError` naming the problem for a missing file, a format
+    meshio does not know, unsupported volume cells, or no volume cells at all.
+    """
+    import meshio
+
+    from rom.mesh import MeshData
+
+    if not os.path.isfile(path):
+        raise RomError(f"mesh file not found: {path}")
+    try:
+        m = meshio.read(path)
+    except meshio.ReadError as exc:
+        raise RomError(f"cannot read mesh file {path}: {exc}") from None
+    except (KeyError, ValueError, IndexError, OSError) as exc:
+        raise RomError(f"cannot read mesh file {path} ({type(exc).__name__}: {exc}); "
+                       "is it a mesh format meshio knows?") from None
+    return mesh_data_from_meshio(m, source=path)
+
+
+def _block_names_gmsh2(m):
+    """Per block, per cell: list of group names (gmsh 2 physical tags)."""
+    phys = m.cell_data.get("gmsh:physical")
+    if phys is None or not m.field_data:
+        return {}
+    by_tag = {}
+    for name, (tag, dim) in m.field_data.items():
+        by_tag.setdefault((int(tag), int(dim)), []).append(name)
+    dims = {"vertex": 0, "line": 1, "line3": 1, "triangle": 2, "triangle6": 2, "quad": 2,
+            "quad8": 2, "quad9": 2}
+    sets = {}
+    for ib, (block, tags) in enumerate(zip(m.cells, phys)):
+        dim = dims.get(block.type, 3)
+        for tag in np.unique(tags):
+            for name in by_tag.get((int(tag), dim), []):
+                sets.setdefault(name, {})[ib] = np.flatnonzero(tags == tag)
+    return sets
+
+
+def _block_names_med(m):
+    tags = m.cell_data.get("cell_tags")
+    families = getattr(m, "cell_tags", None)
+    if tags is None or not families:
+        return {}
+    sets = {}
+    for ib, t in enumerate(tags):
+        for fam, names in families.items():
+            idx = np.flatnonzero(np.asarray(t) == fam)
+            for name in names if idx.size else []:
+                prev = sets.setdefault(name, {}).get(ib)
+                sets[name][ib] = idx if prev is None else np.union1d(prev, idx)
+    return sets
+
+
+def mesh_data_from_meshio(m, source="<memory>"):
+    """Convert a ``meshio.Mesh`` into :class:`rom.mesh.MeshData`.
+
+    Unreferenced points are dropped and the nodes renumbered compactly, in file
+    order; that numbering is the global numbering of every output.
+    """
+    from rom.mesh import MeshData
+
+    volume_blocks = [b for b in m.cells if b.type in VOLUME_TYPES]
+    unknown = sorted({b.type for b in m.cells
+                      if b.type not in VOLUME_TYPES + FACE_TYPES + _IGNORED_TYPES})
+    if unknown:
+        raise RomError(f"{source}: unsupported cell type(s) {', '.join(unknown)}; supported "
+                       f"volume cells are {', '.join(VOLUME_TYPES)}")
+    if not volume_blocks:
+        raise RomError(f"{source}: no volume cells (need one of {', '.join(VOLUME_TYPES)})")
+    types = sorted({b.type for b in volume_blocks})
+    if len(types) > 1:
+        raise RomError(f"{source}: mixed volume cell types {', '.join(types)}; "
+                       "one volume cell type per mesh is supported")
+    cell_type = types[0]
+
+    # named groups: name -> {block index: cell indices in block}
+    groups = {}
+    for name, per_block in (m.cell_sets or {}).items():
+        if name.startswith("gmsh:"):
+            continue
+        for ib, idx in enumerate(per_block):
+            if idx is not None and len(idx):
+                groups.setdefault(name, {})[ib] = np.asarray(idx, dtype=np.int64)
+    for extra in (_block_names_gmsh2(m), _block_names_med(m)):
+        for name, per_block in extra.items():
+            groups.setdefault(name, {}).update(per_block)
+
+    # volume cells: concatenation of the volume blocks, in file order
+    offsets, cells = {}, []
+    n = 0
+    for ib, b in enumerate(m.cells):
+        if b.type == cell_type:
+            offsets[ib] = n
+            cells.append(np.asarray(b.data, dtype=np.int64))
+            n += len(b.data)
+    cells = np.concatenate(cells)
+
+    # compact numbering of referenced nodes
+    used = np.zeros(len(m.points), dtype=bool)
+    used[cells.ravel()] = True
+    new_id = np.full(len(m.points), -1, dtype=np.int64)
+    new_id[used] = np.arange(used.sum())
+    points = np.asarray(m.points, dtype=float)[used]
+    if points.shape[1] == 2:
+        points = np.hstack([points, np.zeros((len(points), 1))])
+    cells = new_id[cells]
+
+    element_groups, node_groups = {}, {}
+    for name, per_block in groups.items():
+        vol = [offsets[ib] + idx for ib, idx in per_block.items() if ib in offsets]
+        faces = {}
+        nodes = []
+        for ib, idx in per_block.items():
+            b = m.cells[ib]
+            conn = new_id[np.asarray(b.data, dtype=np.int64)[idx]]
+            nodes.append(conn.ravel())
+            if b.type in FACE_TYPES:
+                faces.setdefault(b.type, []).append(conn)
+        element_groups[name] = {
+            "cells": np.unique(np.concatenate(vol)) if vol else np.zeros(0, np.int64),
+            "faces": {t: np.concatenate(c) for t, c in faces.items()},
+        }
+        nodes = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
+        node_groups[name] = np.unique(nodes[nodes >= 0])
+    for name, idx in (m.point_sets or {}).items():
+        ids = new_id[np.asarray(idx, dtype=np.int64)]
+        node_groups[name] = np.unique(np.concatenate([node_groups.get(name, []),
+                                                      ids[ids >= 0]]).astype(np.int64))
+    return MeshData(points=points, cell_type=cell_type, cells=cells,
+                    element_groups=element_groups, node_groups=node_groups, source=source)
+
+
+def write_mesh_file(path, data, file_format=None, with_groups=True):
+    """Write a :class:`rom.mesh.MeshData` with meshio (groups as gmsh physical
+    groups for ``.msh``, as sets otherwise). Used for generated meshes."""
+    import meshio
+
+    cells = [(data.cell_type, data.cells)]
+    cell_sets = {}
+    if with_groups:
+        for name, g in data.element_groups.items():
+            for ftype, conn in g["faces"].items():
+                cells.append((ftype, conn))
+        # sets per block
+        blocks = [c[0] for c in cells]
+        ib = 1
+        for name, g in data.element_groups.items():
+            per = [np.zeros(0, np.int64) for _ in blocks]
+            per[0] = g["cells"]
+            for ftype, conn in g["faces"].items():
+                per[ib] = np.arange(len(conn))
+                ib += 1
+            cell_sets[name] = per
+    ext = os.path.splitext(path)[1]
+    if ext == ".msh" and file_format is None:
+        file_format = "gmsh22"  # meshio would take .msh for ANSYS; 2.2 keeps the groups
+    if file_format == "gmsh22":
+        # gmsh: physical tags per block; one tag per group
+        tags = [np.zeros(len(c[1]), dtype=np.int64) for c in cells]
+        field_data = {}
+        for it, (name, per) in enumerate(cell_sets.items()):
+            tag = it + 1
+            dim = 3 if per[0].size else 2
+            field_data[name] = np.array([tag, dim])
+            for ib2, idx in enumerate(per):
+                tags[ib2][idx] = tag
+        m = meshio.Mesh(data.points, cells,
+                        cell_data={"gmsh:physical": tags, "gmsh:geometrical": tags},
+                        field_data=field_data)
+    else:
+        m = meshio.Mesh(data.points, cells, cell_sets=cell_sets or None,
+                        point_sets=dict(data.node_groups) if with_groups else None)
+    meshio.write(path, m, file_format=file_format)

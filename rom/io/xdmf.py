@@ -1,0 +1,67 @@
+"""XDMF (v3) descriptions of HDF5 time series, for ParaView (and meshio's reader).
+
+The layout is the one meshio's ``TimeSeriesWriter`` produces: a uniform grid
+``mesh`` holding geometry and topology, then a temporal collection whose grids
+include that mesh by XPointer and carry the attributes of one time step.
+"""
+
+import os
+from xml.etree import ElementTree as ET
+
+__all__ = ["write_xdmf", "XDMF_TOPOLOGY"]
+
+XDMF_TOPOLOGY = {"tetra": "Tetrahedron", "tetra10": "Tetrahedron_10",
+                 "hexahedron": "Hexahedron", "hexahedron20": "Hexahedron_20"}
+_XI = "http://www.w3.org/2001/XInclude"
+_ATTRIBUTE_TYPE = {1: "Scalar", 3: "Vector", 6: "Tensor6", 9: "Tensor"}
+
+
+def _data_item(parent, h5name, path, shape, dtype="Float", precision=8):
+    dims = " ".join(str(s) for s in shape)
+    item = ET.SubElement(parent, "DataItem", DataType=dtype, Dimensions=dims, Format="HDF",
+                         Precision=str(precision))
+    item.text = f"{h5name}:{path}"
+    return item
+
+
+def write_xdmf(xdmf_path, h5_path, cell_type, n_nodes, cells_shape, steps,
+               points_path="/mesh/points", cells_path=None):
+    """Write ``xdmf_path`` describing the HDF5 file ``h5_path``.
+
+    Parameters
+    ----------
+    cell_type : str
+        meshio volume cell type.
+    cells_shape : (n_cells, n_nodes_e)
+    steps : list of ``(time, attributes)``, ``attributes`` a list of
+        ``(name, center, shape, h5 dataset path)`` with center ``"Node"`` or ``"Cell"``
+        and ``shape`` ``(n,)`` or ``(n, k)``.
+    """
+    h5name = os.path.relpath(h5_path, os.path.dirname(os.path.abspath(xdmf_path)))
+    cells_path = cells_path or f"/mesh/cells/{cell_type}"
+    ET.register_namespace("xi", _XI)
+    root = ET.Element("Xdmf", Version="3.0")
+    domain = ET.SubElement(root, "Domain")
+    grid = ET.SubElement(domain, "Grid", Name="mesh", GridType="Uniform")
+    topo = ET.SubElement(grid, "Topology", TopologyType=XDMF_TOPOLOGY[cell_type],
+                         NumberOfElements=str(cells_shape[0]))
+    _data_item(topo, h5name, cells_path, cells_shape, dtype="Int")
+    geo = ET.SubElement(grid, "Geometry", GeometryType="XYZ")
+    _data_item(geo, h5name, points_path, (n_nodes, 3))
+    series = ET.SubElement(domain, "Grid", Name="TimeSeries", GridType="Collection",
+                           CollectionType="Temporal")
+    ptr = 'xpointer(//Grid[@Name="mesh"]/*[self::Topology or self::Geometry])'
+    for k, (t, attributes) in enumerate(steps):
+        g = ET.SubElement(series, "Grid", Name=f"step{k}", GridType="Uniform")
+        ET.SubElement(g, f"{{{_XI}}}include", xpointer=ptr)
+        ET.SubElement(g, "Time", Value=repr(float(t)))
+        for name, center, shape, path in attributes:
+            ncomp = 1 if len(shape) == 1 else shape[1]
+            a = ET.SubElement(g, "Attribute", Name=name, AttributeType=_ATTRIBUTE_TYPE[ncomp],
+                              Center=center)
+            _data_item(a, h5name, path, shape)
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    tmp = xdmf_path + ".tmp"
+    tree.write(tmp, xml_declaration=True, encoding="utf-8")
+    os.replace(tmp, xdmf_path)

@@ -1,0 +1,156 @@
+"""Loads: time tables, nodal temperature fields, Dirichlet, pressure, centrifugal.
+
+External forces are affine in their time factors: ``F_ext(t) = sum_k f_k(t) F_k``
+with ``F_k`` computed once per load (a pressure of its nominal value, a
+centrifugal force at its nominal speed) and ``f_k`` from the load's time table.
+The same affine terms give the reduced load operators of a ROM.
+"""
+
+import os
+
+import numpy as np
+
+from rom import RomError
+from rom.fem import FaceBasis, get_element
+from rom.mesh import evaluate_expression
+
+__all__ = ["TimeTable", "TemperatureLoading", "Loading"]
+
+
+class TimeTable:
+    """Piecewise-linear factor of time ``[[t, f], ...]`` (constant 1 when ``None``);
+    held constant outside the table."""
+
+    def __init__(self, rows=None):
+        self.rows = None if rows is None else np.asarray(rows, dtype=float)
+
+    def __call__(self, t):
+        if self.rows is None:
+            return 1.0
+        return float(np.interp(t, self.rows[:, 0], self.rows[:, 1]))
+
+
+class TemperatureLoading:
+    """Nodal temperature ``T(x, t)``: a sequence of (time, field) pairs, linear in time.
+
+    Fields are a uniform ``value``, an ``expression`` of x, y, z, t, or a ``file``
+    (``.npy`` with one value per mesh node in the mesh's global numbering).
+    Without any field the temperature is ``T_ref`` (no thermal strain).
+    """
+
+    def __init__(self, specs, mesh, T_default):
+        self.mesh = mesh
+        self.specs = tuple(specs)
+        self.T_default = float(T_default)
+        self._files = {}
+
+    def _field(self, spec, t):
+        pts = self.mesh.points
+        if spec.value is not None:
+            return np.full(len(pts), spec.value)
+        if spec.expression is not None:
+            v = evaluate_expression(spec.expression, pts, extra={"t": t},
+                                    what="temperature expression").astype(float)
+        else:
+            v = self._read(spec.file)
+        if not np.all(np.isfinite(v)):
+            raise RomError(f"temperature field {spec.expression or spec.file} has NaN or "
+                           "inf values")
+        return v
+
+    def _read(self, path):
+        if path not in self._files:
+            if not os.path.isfile(path):
+                raise RomError(f"temperature file not found: {path}")
+            if not path.endswith(".npy"):
+                raise RomError(f"temperature file {path}: only .npy files are read for now")
+            arr = np.load(path)
+            if arr.shape != (self.mesh.n_nodes_global,):
+                raise RomError(f"temperature file {path} has shape {arr.shape}, expected "
+                               f"({self.mesh.n_nodes_global},): one value per mesh node")
+            self._files[path] = np.asarray(arr, dtype=float)[self.mesh.node_ids]
+        return self._files[path]
+
+    def nodal(self, t):
+        """Temperatures ``(n_local_nodes,)`` at time ``t``."""
+        if not self.specs:
+            return np.full(self.mesh.n_local_nodes, self.T_default)
+        times = [s.time for s in self.specs]
+        if len(self.specs) == 1 or t <= times[0]:
+            return self._field(self.specs[0], t)
+        if t >= times[-1]:
+            return self._field(self.specs[-1], t)
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        a = (t - times[k]) / (times[k + 1] - times[k])
+        return (1 - a) * self._field(self.specs[k], t) + a * self._field(self.specs[k + 1], t)
+
+
+class Loading:
+    """All loads of a case on one rank.
+
+    Attributes
+    ----------
+    temperature : TemperatureLoading
+    force_terms : list of (name, TimeTable, local force array (n_local_dofs,), power)
+        ``F_ext(t) = sum table(t)**power * F``, element contributions summed on
+        this rank (ghost contributions are added to their owners at assembly).
+    """
+
+    def __init__(self, case, model):
+        mesh = model.mesh
+        self.mesh = mesh
+        self.temperature = TemperatureLoading(case.temperature, mesh,
+                                              getattr(model.law, "T_ref", 20.0))
+        self.dirichlet = []
+        for d in case.dirichlet:
+            nodes = mesh.node_set(d.set)
+            dofs = (3 * nodes[:, None] + np.array(d.components)).ravel()
+            self.dirichlet.append((dofs, nodes, d, TimeTable(d.table)))
+        self.force_terms = []
+        dm = model.dofmap
+        for p in case.pressure:
+            cells, _, conn = mesh.face_set(p.set)
+            fe = get_element(mesh.element.face_type)
+            if len(conn):
+                basis = FaceBasis(fe, mesh.points[conn])
+                f = basis.pressure_forces(np.full(basis.nA.shape[:2], p.value))
+                dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
+                F = np.bincount(dofs, weights=f.ravel(), minlength=dm.n_local)
+            else:
+                F = np.zeros(dm.n_local)
+            self.force_terms.append((f"pressure:{p.set}", TimeTable(p.table), F, 1))
+        c = case.centrifugal
+        if c is not None:
+            axis = np.asarray(c.axis_direction) / np.linalg.norm(c.axis_direction)
+
+            def body(x):
+                r = x - np.asarray(c.axis_point)
+                r_perp = r - np.einsum("...k,k->...", r, axis)[..., None] * axis
+                return case.density * c.omega ** 2 * r_perp
+
+            F = model.body_force_vector(body)
+            self.force_terms.append(("centrifugal", TimeTable(c.table), F, 2))
+
+    def external_forces(self, t):
+        """Local external force array ``(n_local_dofs,)`` at time ``t`` (not yet summed
+        over ranks)."""
+        F = np.zeros(self.mesh.n_local_nodes * 3)
+        for _, table, Fk, power in self.force_terms:
+            F += table(t) ** power * Fk
+        return F
+
+    def dirichlet_values(self, t):
+        """``(local dofs, values)`` of the prescribed displacements at time ``t``."""
+        if not self.dirichlet:
+            return np.zeros(0, np.int64), np.zeros(0)
+        dofs, vals = [], []
+        for d, nodes, spec, tab in self.dirichlet:
+            if spec.expression is None:
+                v = np.full(len(d), spec.value)
+            else:
+                v = evaluate_expression(spec.expression, self.mesh.points[nodes],
+                                        extra={"t": t}, what="Dirichlet expression")
+                v = np.repeat(v.astype(float), len(spec.components))
+            dofs.append(d)
+            vals.append(v * tab(t))
+        return np.concatenate(dofs), np.concatenate(vals)

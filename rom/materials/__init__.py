@@ -1,0 +1,26 @@
+"""Constitutive laws: pure functions over batches of quadrature points.
+
+Every law has ``update(eps, state_old, T, dt) -> (sigma, C_tan, state_new, ok)``
+with ``eps (n, 6)`` Mandel strains, ``T (n,)`` temperatures, ``state`` a dict of
+``(n, ...)`` arrays never modified in place, ``C_tan (n, 6, 6)`` the consistent
+tangent and ``ok (n,)`` False where the local integration failed.
+"""
+
+from rom import RomError
+from rom.materials.elastic import ThermoElastic, isotropic_stiffness
+from rom.materials.tables import Table
+
+__all__ = ["ThermoElastic", "Table", "isotropic_stiffness", "make_law", "LAWS"]
+
+LAWS = {"elastic": ThermoElastic}
+
+
+def make_law(name, params):
+    """Build law ``name`` from a dict of parameters (tables allowed)."""
+    if name not in LAWS:
+        raise RomError(f"unknown material law '{name}' (known: {', '.join(sorted(LAWS))})")
+    cls = LAWS[name]
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise RomError(f"material law '{name}': {exc}") from None

@@ -1,0 +1,60 @@
+"""Isotropic thermoelasticity with temperature-dependent E, nu, alpha."""
+
+import numpy as np
+
+from rom.fem.kernels import IDENTITY_MANDEL
+from rom.materials.tables import Table
+
+__all__ = ["ThermoElastic", "isotropic_stiffness"]
+
+_J = np.outer(IDENTITY_MANDEL, IDENTITY_MANDEL) / 3.0  # volumetric projector (Mandel)
+_K = np.eye(6) - _J  # deviatoric projector
+
+
+def isotropic_stiffness(E, nu):
+    """Mandel stiffness ``(n, 6, 6)`` for arrays ``E, nu (n,)``: ``3k J + 2mu K``."""
+    E = np.asarray(E, dtype=float)
+    nu = np.asarray(nu, dtype=float)
+    k = E / (3.0 * (1.0 - 2.0 * nu))
+    mu = E / (2.0 * (1.0 + nu))
+    return (3.0 * k)[..., None, None] * _J + (2.0 * mu)[..., None, None] * _K
+
+
+class ThermoElastic:
+    """``sigma = C(T) : (eps - alpha(T) (T - T_ref) I)``.
+
+    ``alpha`` is the secant expansion coefficient from ``T_ref``. No internal
+    variable; the law never fails.
+
+    Parameters
+    ----------
+    E, nu, alpha : number or [[T, value], ...]
+    T_ref : float
+    """
+
+    name = "elastic"
+    state_shapes = {}
+
+    def __init__(self, E, nu, alpha=0.0, T_ref=20.0):
+        self.E = Table(E, "E")
+        self.nu = Table(nu, "nu")
+        self.alpha = Table(alpha, "alpha")
+        self.T_ref = float(T_ref)
+
+    def thermal_strain(self, T):
+        """Isotropic thermal strain ``(n, 6)`` at temperatures ``T (n,)``."""
+        T = np.asarray(T, dtype=float)
+        return (self.alpha(T) * (T - self.T_ref))[:, None] * IDENTITY_MANDEL
+
+    def stiffness(self, T):
+        return isotropic_stiffness(self.E(T), self.nu(T))
+
+    def initial_state(self, n):
+        return {}
+
+    def update(self, eps, state_old, T, dt):
+        """Batched update: ``eps (n, 6)``, ``T (n,)`` -> ``(sigma, C_tan, state, ok)``."""
+        assert eps.ndim == 2 and eps.shape[1] == 6, eps.shape
+        C = self.stiffness(T)
+        sigma = np.einsum("nij,nj->ni", C, eps - self.thermal_strain(T))
+        return sigma, C, {}, np.ones(len(eps), dtype=bool)
