@@ -49,10 +49,10 @@ demo: setup
 test: test-serial test-mpi
 
 test-serial: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --color=no tests
 
 test-mpi: setup
-	$(MPIRUN) $(PY) -m pytest -q -m mpi -p no:cacheprovider tests
+	timeout 1200 $(MPIRUN) tests/mpi_pytest.sh $(PY) -m pytest -q -m mpi -p no:cacheprovider --color=no tests
 
 bench: setup
 	$(PY) bench/bench_linear.py

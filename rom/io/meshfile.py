@@ -26,7 +26,6 @@ def read_mesh_file(path):
     """
     import meshio
 
-    from rom.mesh import MeshData
 
     if not os.path.isfile(path):
         raise RomError(f"mesh file not found: {path}")
@@ -34,6 +33,9 @@ def read_mesh_file(path):
         m = meshio.read(path)
     except meshio.ReadError as exc:
         raise RomError(f"cannot read mesh file {path}: {exc}") from None
+    except SystemExit:  # meshio exits when no candidate format can read the file
+        raise RomError(f"cannot read mesh file {path}: no meshio reader understands it") \
+            from None
     except (KeyError, ValueError, IndexError, OSError) as exc:
         raise RomError(f"cannot read mesh file {path} ({type(exc).__name__}: {exc}); "
                        "is it a mesh format meshio knows?") from None
@@ -153,44 +155,43 @@ def mesh_data_from_meshio(m, source="<memory>"):
                     element_groups=element_groups, node_groups=node_groups, source=source)
 
 
-def write_mesh_file(path, data, file_format=None, with_groups=True):
-    """Write a :class:`rom.mesh.MeshData` with meshio (groups as gmsh physical
-    groups for ``.msh``, as sets otherwise). Used for generated meshes."""
+def write_mesh_file(path, data, file_format=None):
+    """Write a :class:`rom.mesh.MeshData` with meshio (used for generated meshes).
+
+    Named groups are written for gmsh (``.msh``, format 2.2, as physical groups:
+    one group per element, the volume group first) and Abaqus (``.inp``, as ELSET
+    and NSET); other formats get the geometry only (define sets in the case file).
+    """
     import meshio
 
-    cells = [(data.cell_type, data.cells)]
-    cell_sets = {}
-    if with_groups:
-        for name, g in data.element_groups.items():
-            for ftype, conn in g["faces"].items():
-                cells.append((ftype, conn))
-        # sets per block
-        blocks = [c[0] for c in cells]
-        ib = 1
-        for name, g in data.element_groups.items():
-            per = [np.zeros(0, np.int64) for _ in blocks]
-            per[0] = g["cells"]
-            for ftype, conn in g["faces"].items():
-                per[ib] = np.arange(len(conn))
-                ib += 1
-            cell_sets[name] = per
     ext = os.path.splitext(path)[1]
     if ext == ".msh" and file_format is None:
         file_format = "gmsh22"  # meshio would take .msh for ANSYS; 2.2 keeps the groups
+    groups = file_format == "gmsh22" or ext == ".inp"
+    cells = [(data.cell_type, data.cells)]
+    cell_sets = {}
+    if groups:
+        for g in data.element_groups.values():
+            cells.extend(g["faces"].items())
+        ib = 1
+        for name, g in data.element_groups.items():
+            per = [np.zeros(0, np.int64) for _ in cells]
+            per[0] = g["cells"]
+            for _ in g["faces"]:
+                per[ib] = np.arange(len(cells[ib][1]))
+                ib += 1
+            cell_sets[name] = per
     if file_format == "gmsh22":
-        # gmsh: physical tags per block; one tag per group
         tags = [np.zeros(len(c[1]), dtype=np.int64) for c in cells]
         field_data = {}
         for it, (name, per) in enumerate(cell_sets.items()):
-            tag = it + 1
-            dim = 3 if per[0].size else 2
-            field_data[name] = np.array([tag, dim])
-            for ib2, idx in enumerate(per):
-                tags[ib2][idx] = tag
+            field_data[name] = np.array([it + 1, 3 if per[0].size else 2])
+            for ib, idx in enumerate(per):
+                tags[ib][idx] = it + 1
         m = meshio.Mesh(data.points, cells,
                         cell_data={"gmsh:physical": tags, "gmsh:geometrical": tags},
                         field_data=field_data)
     else:
         m = meshio.Mesh(data.points, cells, cell_sets=cell_sets or None,
-                        point_sets=dict(data.node_groups) if with_groups else None)
+                        point_sets=dict(data.node_groups) if groups else None)
     meshio.write(path, m, file_format=file_format)

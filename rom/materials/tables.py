@@ -17,7 +17,10 @@ class Table:
 
     def __init__(self, spec, name="parameter"):
         self.name = name
-        arr = np.asarray(spec, dtype=float)
+        try:
+            arr = np.asarray(spec, dtype=float)
+        except (TypeError, ValueError):
+            arr = np.zeros((0, 0))
         if arr.ndim == 0:
             self.T = None
             self.values = arr.reshape(1)

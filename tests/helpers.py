@@ -1,0 +1,52 @@
+"""Helpers to build small cases in a temporary folder and solve them."""
+
+import os
+
+import numpy as np
+
+from rom.case import parse_case
+from rom.fem import CellBasis, gauss_rule
+from rom.hf import solve_case
+from rom.io.meshfile import write_mesh_file
+
+MATERIAL = """
+[material]
+law = "elastic"
+E = 200000.0
+nu = 0.3
+alpha = 1e-5
+T_ref = 20.0
+rho = 8e-9
+"""
+
+
+def write_case(folder, mesh_data, body, name="case", mesh_name="mesh.msh", material=MATERIAL):
+    """Write ``mesh_data`` and a case file (``body`` plus a [mesh] section); parse it."""
+    os.makedirs(folder, exist_ok=True)
+    mesh_path = os.path.join(folder, mesh_name)
+    if not os.path.exists(mesh_path):
+        write_mesh_file(mesh_path, mesh_data)
+    text = f'name = "{name}"\n[mesh]\nfile = "{mesh_name}"\n' + material + body
+    path = os.path.join(folder, name + ".toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return parse_case(text, path)
+
+
+def solve(case, comm, out_dir, **kw):
+    kw.setdefault("log", None)
+    return solve_case(case, comm, out_dir=str(out_dir), **kw)
+
+
+def l2_error(res, exact, degree=6):
+    """Collective. L2 norm of ``u_h - exact(x)`` and of ``exact`` over the mesh."""
+    model = res["model"]
+    mesh = model.mesh
+    basis = CellBasis(mesh.element, mesh.cell_coordinates(), gauss_rule(mesh.element, degree))
+    u_e = res["u"].reshape(-1, 3)[mesh.cells]
+    uh = basis.interpolate(u_e)
+    ue = exact(basis.x)
+    err = basis.integrate(np.sum((uh - ue) ** 2, axis=-1)).sum()
+    ref = basis.integrate(np.sum(ue ** 2, axis=-1)).sum()
+    err, ref = mesh.comm.allreduce(np.array([err, ref]))
+    return np.sqrt(err), np.sqrt(ref)

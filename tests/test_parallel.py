@@ -1,0 +1,67 @@
+"""Rank-count independence: the same problem on 1 and N ranks gives the same global
+solution (run under ``mpirun -n 2`` by ``make test``; trivially true on 1 rank)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from helpers import solve, write_case
+from rom.meshgen import box_mesh
+
+BODY = """
+[sets.x0]
+kind = "nodes"
+where = "x == 0"
+[sets.edge]
+kind = "nodes"
+where = "(x == 0) & (y == 0)"
+[sets.corner]
+kind = "nodes"
+where = "(x == 0) & (y == 0) & (z == 0)"
+[sets.x1]
+kind = "faces"
+where = "x == 1"
+[[dirichlet]]
+set = "x0"
+components = ["x"]
+[[dirichlet]]
+set = "edge"
+components = ["y"]
+[[dirichlet]]
+set = "corner"
+components = ["z"]
+[[pressure]]
+set = "x1"
+value = 100.0
+[centrifugal]
+omega = 3000.0
+axis_point = [-5.0, 0.5, 0.0]
+axis_direction = [0.0, 0.0, 1.0]
+[temperature]
+expression = "20 + 400 * exp(-((x - 0.6)**2 + (y - 0.4)**2 + z**2) / 0.2)"
+[solver]
+rtol = 1e-10
+[solver.petsc]
+ksp_rtol = 1e-13
+"""
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name,partitioner", [("tetra10", "ptscotch"),
+                                              ("hexahedron", "rcb")])
+def test_same_solution_on_any_rank_count(name, partitioner, tmp_path, comm):
+    data = box_mesh((5, 4, 3), (1, 1, 1), name, distort=0.2, seed=2)
+    case = replace(write_case(tmp_path, data, BODY), partitioner=partitioner)
+    par = solve(case, comm, tmp_path / "par")
+    u_par = par["model"].dofmap.gather_nodal(par["u"])
+    ser = solve(case, MPI.COMM_SELF, tmp_path / "ser", write=False)
+    u_ser = ser["model"].dofmap.gather_nodal(ser["u"])
+    assert np.abs(u_par - u_ser).max() <= 1e-8 * np.abs(u_ser).max()
+    # every cell on exactly one rank, every node owned by exactly one rank
+    mesh = par["mesh"]
+    assert comm.allreduce(mesh.n_cells) == data.n_cells
+    assert comm.allreduce(mesh.n_owned) == data.n_nodes
+    owned = np.concatenate(comm.allgather(mesh.node_ids[: mesh.n_owned]))
+    assert np.array_equal(np.sort(owned), np.arange(data.n_nodes))
