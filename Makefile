@@ -55,7 +55,7 @@ test-mpi: setup
 	timeout 1200 $(MPIRUN) tests/mpi_pytest.sh $(PY) -m pytest -q -m mpi -p no:cacheprovider --color=no tests
 
 bench: setup
-	$(PY) bench/bench_linear.py
+	$(PY) bench/run_linear.py
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py

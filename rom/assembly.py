@@ -121,21 +121,36 @@ class MatrixAssembler:
         self.dofmap = dofmap
         comm = dofmap.comm
         mesh = dofmap.mesh
-        cd = dofmap.cell_dofs
-        n_e = cd.shape[1]
-        n_local = dofmap.n_local
-        # local CSR pattern and the scatter index (element entry -> CSR slot)
-        rows = np.repeat(cd, n_e, axis=1).ravel()
-        cols = np.tile(cd, (1, n_e)).ravel()
-        key = rows * n_local + cols
-        uniq, self.slot = np.unique(key, return_inverse=True)
-        self.slot = self.slot.ravel()
-        self.local_indices = (uniq % n_local).astype(PETSc.IntType)
-        self.local_indptr = np.searchsorted(uniq // n_local, np.arange(n_local + 1)).astype(
+        cells = mesh.cells
+        n_cells, k = cells.shape
+        n_ln = mesh.n_local_nodes
+        # node-level local pattern (9x fewer keys than dof level), then its 3x3 blocks
+        key = np.repeat(cells, k, axis=1).ravel() * n_ln + np.tile(cells, (1, k)).ravel()
+        uniq, pair = np.unique(key, return_inverse=True)
+        del key
+        node_ptr = np.searchsorted(uniq // n_ln, np.arange(n_ln + 1))
+        node_len = np.diff(node_ptr)
+        node_col = uniq % n_ln
+        del uniq
+        # local dof CSR: row 3a+i holds columns 3b+j for the node columns b of row a
+        row_start = (9 * node_ptr[:-1, None] + 3 * np.arange(3) * node_len[:, None]).ravel()
+        self.local_indptr = np.append(row_start, 9 * node_ptr[-1]).astype(PETSc.IntType)
+        seg = np.repeat(3 * node_ptr[:-1], 3)  # start of the row's node columns, times 3
+        cols3 = (3 * node_col[:, None] + np.arange(3)).ravel()
+        gather = np.repeat(seg - self.local_indptr[:-1], np.diff(self.local_indptr))
+        self.local_indices = cols3[gather + np.arange(self.local_indptr[-1])].astype(
             PETSc.IntType)
-        self.nnz_local = len(uniq)
-        self.entries_per_cell = n_e * n_e
-        del rows, cols, key, uniq
+        self.nnz_local = int(self.local_indptr[-1])
+        # scatter index: element entry (c, 3a+i, 3b+j) -> CSR slot
+        a_ptr = node_ptr[cells][:, :, None, None, None]
+        a_len = node_len[cells][:, :, None, None, None]
+        pair = pair.reshape(n_cells, k, 1, k, 1)
+        i3 = np.arange(3)[None, None, :, None, None]
+        j3 = np.arange(3)[None, None, None, None, :]
+        dtype = np.int32 if self.nnz_local < 2 ** 31 else np.int64
+        self.slot = (9 * a_ptr + 3 * i3 * a_len + 3 * (pair - a_ptr) + j3).astype(dtype).ravel()
+        self.entries_per_cell = 9 * k * k
+        del pair, a_ptr, a_len, gather
 
         # owned-row pattern at node level: local pairs, off-rank rows sent to their owners
         k = mesh.cells.shape[1]

@@ -62,6 +62,27 @@ def von_mises(sigma):
     return np.sqrt(1.5 * np.einsum("...i,...i->...", dev, dev))
 
 
+def _isoparametric_map(element, X, rule):
+    """``(X, rule, N (q, a), dN/dxi (q, a, dim), dx/dxi (c, q, 3, dim))`` of cells ``X``."""
+    X = np.asarray(X, dtype=float)
+    assert X.ndim == 3 and X.shape[1:] == (element.n_nodes, 3), X.shape
+    rule = rule or default_rule(element)
+    dNdxi = element.shape_gradients(rule.points)
+    return (X, rule, element.shape_functions(rule.points), dNdxi,
+            np.einsum("cak,qaj->cqkj", X, dNdxi))
+
+
+def _cofactors(J):
+    """Cofactor matrices of ``(..., 3, 3)`` arrays (``inv(J) = cof(J).T / det(J)``)."""
+    c = np.empty_like(J)
+    for i in range(3):
+        i1, i2 = (i + 1) % 3, (i + 2) % 3
+        for j in range(3):
+            j1, j2 = (j + 1) % 3, (j + 2) % 3
+            c[..., i, j] = J[..., i1, j1] * J[..., i2, j2] - J[..., i1, j2] * J[..., i2, j1]
+    return c
+
+
 class CellBasis:
     """Shape functions, gradients and integration weights on a batch of cells.
 
@@ -89,21 +110,17 @@ class CellBasis:
     def __init__(self, element, X, rule=None):
         from rom import RomError
 
-        X = np.asarray(X, dtype=float)
-        assert X.ndim == 3 and X.shape[1:] == (element.n_nodes, 3), X.shape
         self.element = element
-        self.rule = rule or default_rule(element)
-        self.N = element.shape_functions(self.rule.points)
-        dNdxi = element.shape_gradients(self.rule.points)  # (q, a, j)
-        J = np.einsum("cak,qaj->cqkj", X, dNdxi)
-        self.detJ = np.linalg.det(J)
+        X, self.rule, self.N, dNdxi, J = _isoparametric_map(element, X, rule)
+        cof = _cofactors(J)
+        self.detJ = np.einsum("...j,...j->...", J[..., 0, :], cof[..., 0, :])
         if np.any(self.detJ <= 0):
             bad = int(np.argmax(np.any(self.detJ <= 0, axis=1)))
             raise RomError(
                 f"{element.name} cell with non-positive Jacobian (cell {bad} of the batch): "
                 "inverted or degenerate element, or a node ordering meshio does not know")
-        invJ = np.linalg.inv(J)
-        self.dNdx = np.einsum("qaj,cqjk->cqak", dNdxi, invJ)
+        # inv(J)[j, k] = cof[k, j] / det
+        self.dNdx = np.einsum("qaj,cqkj->cqak", dNdxi, cof / self.detJ[..., None, None])
         self.dx = self.detJ * self.rule.weights[None, :]
         self.x = np.einsum("qa,cak->cqk", self.N, X)
 
@@ -184,13 +201,8 @@ class FaceBasis:
     """
 
     def __init__(self, element, X, rule=None):
-        X = np.asarray(X, dtype=float)
-        assert X.ndim == 3 and X.shape[1:] == (element.n_nodes, 3), X.shape
         self.element = element
-        self.rule = rule or default_rule(element)
-        self.N = element.shape_functions(self.rule.points)
-        dNdxi = element.shape_gradients(self.rule.points)  # (q, a, 2)
-        T = np.einsum("cak,qaj->cqkj", X, dNdxi)  # tangents (f, q, 3, 2)
+        X, self.rule, self.N, dNdxi, T = _isoparametric_map(element, X, rule)  # T (f,q,3,2)
         n = np.cross(T[..., 0], T[..., 1])
         self.nA = n * self.rule.weights[None, :, None]
         self.x = np.einsum("qa,cak->cqk", self.N, X)
