@@ -73,11 +73,10 @@ def run_rom(comm, n):
     return t
 
 
-def run_dolfinx(comm, n, timed=True):
-    import dolfinx
+def run_dolfinx(comm, n):
     import ufl
     from dolfinx import fem, mesh
-    from dolfinx.fem.petsc import assemble_matrix, assemble_vector, apply_lifting, set_bc
+    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
     from petsc4py import PETSc
 
     t = {}
