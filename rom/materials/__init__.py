@@ -8,11 +8,14 @@ tangent and ``ok (n,)`` False where the local integration failed.
 
 from rom import RomError
 from rom.materials.elastic import ThermoElastic, isotropic_stiffness
+from rom.materials.inelastic import Chaboche, J2Plasticity, NortonCreep
 from rom.materials.tables import Table
 
-__all__ = ["ThermoElastic", "Table", "isotropic_stiffness", "make_law", "LAWS"]
+__all__ = ["ThermoElastic", "J2Plasticity", "NortonCreep", "Chaboche", "Table",
+           "isotropic_stiffness", "make_law", "LAWS"]
 
-LAWS = {"elastic": ThermoElastic}
+LAWS = {"elastic": ThermoElastic, "j2": J2Plasticity, "norton": NortonCreep,
+        "chaboche": Chaboche}
 
 
 def make_law(name, params):

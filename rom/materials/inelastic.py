@@ -1,0 +1,265 @@
+"""Inelastic laws with backward-Euler integration and exact consistent tangents.
+
+All laws are isotropic thermoelastic (``E, nu, alpha, T_ref`` tables) plus an inelastic
+strain ``eps_vp`` (Mandel, deviatoric) and the cumulated inelastic strain ``p``:
+
+``J2Plasticity``
+    rate independent von Mises plasticity, yield ``J(s - X) = R0 + H p``, linear
+    kinematic hardening ``dX = 2/3 Hk deps_vp``.
+``NortonCreep``
+    ``dp/dt = (J(sigma) / K)^n``, ``deps_vp = dp 3/2 dev(sigma) / J(sigma)``.
+``Chaboche``
+    viscoplastic, ``f = J(sigma - X) - R0``, ``dp/dt = <f / K>^n``,
+    ``deps_vp = dp 3/2 dev(sigma - X) / J(sigma - X)``,
+    ``dX = 2/3 C deps_vp - D X dp`` (Armstrong-Frederick).
+
+with ``J(a) = sqrt(3/2 dev(a) : dev(a))``. Every update solves its local problem for
+all points at once (a scalar equation per point after the radial-return reduction, by
+a safeguarded Newton iteration on a bracket), never a loop over points; points where
+it fails get ``ok = False``. Parameters are evaluated at the end-of-step temperature;
+the elastic law is in total form ``sigma = C(T) : (eps - eps_th(T) - eps_vp)``.
+"""
+
+import numpy as np
+
+from rom.fem.kernels import IDENTITY_MANDEL
+from rom.materials.elastic import ThermoElastic
+from rom.materials.tables import Table
+
+__all__ = ["J2Plasticity", "NortonCreep", "Chaboche", "deviator", "equivalent"]
+
+_KDEV = np.eye(6) - np.outer(IDENTITY_MANDEL, IDENTITY_MANDEL) / 3.0
+
+
+def deviator(a):
+    """Deviatoric part of Mandel vectors ``(..., 6)``."""
+    return a - (a[..., 0] + a[..., 1] + a[..., 2])[..., None] / 3.0 * IDENTITY_MANDEL
+
+
+def equivalent(a):
+    """Von Mises equivalent ``J(a)`` of Mandel vectors ``(..., 6)``."""
+    d = deviator(a)
+    return np.sqrt(1.5 * np.einsum("...i,...i->...", d, d))
+
+
+def _outer(a, b):
+    return a[:, :, None] * b[:, None, :]
+
+
+def _radial_tangent(C_el, mu, beta, dp, J_tr, nhat):
+    """Consistent tangent of a radial return.
+
+    ``C = C_el - 6 mu^2 beta N - 6 mu^2 dp / J_tr (K - N)`` with ``N = nhat x nhat``,
+    ``beta = d(dp)/d(J_tr)``: the stress is ``sigma_tr - 2 mu dp n`` with
+    ``n = sqrt(3/2) nhat`` and ``nhat`` the unit direction of the trial deviator.
+    """
+    N = _outer(nhat, nhat)
+    m2 = 6.0 * mu ** 2
+    ratio = np.divide(dp, J_tr, out=np.zeros_like(dp), where=J_tr > 0)
+    return C_el - (m2 * beta)[:, None, None] * N - (m2 * ratio)[:, None, None] * (_KDEV - N)
+
+
+def _unit(a):
+    norm = np.sqrt(np.einsum("ni,ni->n", a, a))
+    return np.divide(a, norm[:, None], out=np.zeros_like(a), where=norm[:, None] > 0), norm
+
+
+def _bracketed_newton(fun, lo, hi, x0, tol, max_iter=100):
+    """Roots of decreasing scalar functions, batched: ``fun(x) -> (f, df)``.
+
+    ``f(lo) >= 0 >= f(hi)``; Newton steps that leave the bracket are replaced by
+    bisection. Returns ``(x, converged)``.
+    """
+    x = x0.copy()
+    lo, hi = lo.copy(), hi.copy()
+    done = np.zeros(len(x), dtype=bool)
+    for _ in range(max_iter):
+        f, df = fun(x)
+        conv = np.abs(f) <= tol
+        done |= conv
+        if done.all():
+            break
+        pos = f > 0
+        lo = np.where(pos, x, lo)
+        hi = np.where(pos, hi, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = x - f / df
+        bad = ~np.isfinite(xn) | (xn <= lo) | (xn >= hi)
+        xn = np.where(bad, 0.5 * (lo + hi), xn)
+        x = np.where(done, x, xn)
+    f, _ = fun(x)
+    return x, np.abs(f) <= tol * 10
+
+
+class _Inelastic(ThermoElastic):
+    """Shared thermoelastic part: parameters, trial state, result packing."""
+
+    state_shapes = {"eps_vp": (6,), "p": ()}
+
+    def initial_state(self, n):
+        return {k: np.zeros((n,) + s) for k, s in self.state_shapes.items()}
+
+    def _trial(self, eps, state_old, T):
+        assert eps.ndim == 2 and eps.shape[1] == 6, eps.shape
+        T = np.broadcast_to(np.asarray(T, dtype=float), (len(eps),))
+        E, nu = self.E(T), self.nu(T)
+        mu = E / (2.0 * (1.0 + nu))
+        C_el = self.stiffness(T)
+        sig_tr = np.einsum("nij,nj->ni", C_el, eps - self.thermal_strain(T) - state_old["eps_vp"])
+        return T, mu, C_el, sig_tr
+
+
+class J2Plasticity(_Inelastic):
+    """Rate-independent J2 plasticity, linear isotropic (``H``) and linear kinematic
+    (``Hk``: ``dX = 2/3 Hk deps_vp``) hardening; yield stress ``R0``."""
+
+    name = "j2"
+    state_shapes = {"eps_vp": (6,), "X": (6,), "p": ()}
+    symmetric_tangent = True
+
+    def __init__(self, E, nu, R0, H=0.0, Hk=0.0, alpha=0.0, T_ref=20.0):
+        super().__init__(E, nu, alpha, T_ref)
+        self.R0, self.H, self.Hk = Table(R0, "R0"), Table(H, "H"), Table(Hk, "Hk")
+
+    def update(self, eps, state_old, T, dt):
+        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+        R0, H, Hk = self.R0(T), self.H(T), self.Hk(T)
+        xi = deviator(sig_tr) - state_old["X"]
+        nhat, norm = _unit(xi)
+        J_tr = np.sqrt(1.5) * norm
+        f = J_tr - R0 - H * state_old["p"]
+        plastic = f > 0
+        beta = np.where(plastic, 1.0 / (3.0 * mu + H + Hk), 0.0)
+        dp = np.where(plastic, f, 0.0) * beta
+        n = np.sqrt(1.5) * nhat
+        sigma = sig_tr - (2.0 * mu * dp)[:, None] * n
+        state = {"eps_vp": state_old["eps_vp"] + dp[:, None] * n,
+                 "X": state_old["X"] + (2.0 / 3.0 * Hk * dp)[:, None] * n,
+                 "p": state_old["p"] + dp}
+        C = _radial_tangent(C_el, mu, beta, dp, J_tr, nhat)
+        return sigma, C, state, np.isfinite(sigma).all(axis=1)
+
+
+class NortonCreep(_Inelastic):
+    """Norton creep ``dp/dt = (J(sigma)/K)^n`` (no threshold).
+
+    Backward Euler reduces to one equation per point in ``u = log(dp)``:
+    ``u = log(dt) + n log((J_tr - 3 mu e^u) / K)``, solved by bracketed Newton
+    (the explicit estimate ``dt (J_tr/K)^n`` bounds ``dp`` from above; the log
+    variable keeps full relative precision for tiny increments).
+    """
+
+    name = "norton"
+    symmetric_tangent = True
+
+    def __init__(self, E, nu, K, n, alpha=0.0, T_ref=20.0):
+        super().__init__(E, nu, alpha, T_ref)
+        self.K, self.n = Table(K, "K"), Table(n, "n")
+
+    def update(self, eps, state_old, T, dt):
+        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+        K, n = self.K(T), self.n(T)
+        nhat, norm = _unit(deviator(sig_tr))
+        J_tr = np.sqrt(1.5) * norm
+        active = (J_tr > 0) & (dt > 0)
+        Ja = np.where(active, J_tr, K)
+        log_dt = np.log(dt) if dt > 0 else 0.0
+        u_cap = np.log(Ja / (3 * mu))  # dp < J_tr / (3 mu)
+        hi = np.minimum(log_dt + n * np.log(Ja / K), u_cap)
+
+        def fun(u):  # decreasing in u
+            g = np.maximum(Ja - 3 * mu * np.exp(u), 1e-300 * Ja)
+            phi = u - log_dt - n * np.log(g / K)
+            return -phi, -(1.0 + 3 * mu * n * np.exp(u) / g)
+
+        u, conv = _bracketed_newton(fun, hi - 60.0, hi, hi - 1e-3, tol=1e-12)
+        dp = np.where(active, np.exp(u), 0.0)
+        x = J_tr - 3 * mu * dp  # J(sigma_new)
+        den = x + 3 * mu * n * dp
+        beta = np.divide(n * dp, den, out=np.zeros_like(dp), where=active & (den > 0))
+        n_dir = np.sqrt(1.5) * nhat
+        sigma = sig_tr - (2.0 * mu * dp)[:, None] * n_dir
+        state = {"eps_vp": state_old["eps_vp"] + dp[:, None] * n_dir, "p": state_old["p"] + dp}
+        C = _radial_tangent(C_el, mu, beta, dp, J_tr, nhat)
+        ok = (conv | ~active) & np.isfinite(sigma).all(axis=1)
+        return sigma, C, state, ok
+
+
+class Chaboche(_Inelastic):
+    """Elastoviscoplastic law of DESIGN section 2 (Norton flow with threshold ``R0``,
+    Armstrong-Frederick kinematic hardening ``C``, ``D``).
+
+    Backward Euler: with ``eta = (1 + D dp) s_tr - X_old``, the direction is
+    ``n = 3/2 eta / J(eta)`` and ``J(sigma - X) = (J(eta) - (3 mu (1 + D dp) + C) dp) /
+    (1 + D dp)``; the flow rule gives one equation per point in ``z = (dp/dt)^(1/n)``:
+    ``J(sigma - X)(dp) - R0 - K z = 0``, solved by bracketed Newton. The consistent
+    tangent follows by implicit differentiation (it is not symmetric).
+    """
+
+    name = "chaboche"
+    state_shapes = {"eps_vp": (6,), "X": (6,), "p": ()}
+    symmetric_tangent = False
+
+    def __init__(self, E, nu, R0, K, n, C, D, alpha=0.0, T_ref=20.0):
+        super().__init__(E, nu, alpha, T_ref)
+        self.R0, self.K, self.n = Table(R0, "R0"), Table(K, "K"), Table(n, "n")
+        self.C, self.D = Table(C, "C"), Table(D, "D")
+
+    def _local(self, z, dt, n, mu, s_tr, X_old, C, D):
+        """``(dp, eta, J_eta, J_xi, dJ_xi/ddp)`` at ``z``."""
+        dp = dt * z ** n
+        a = 1.0 + D * dp
+        eta = a[:, None] * s_tr - X_old
+        J_eta = equivalent(eta)
+        A = J_eta - (3 * mu * a + C) * dp
+        J_xi = A / a
+        n_eta = 1.5 * eta / np.where(J_eta > 0, J_eta, 1.0)[:, None]
+        dA = D * np.einsum("ni,ni->n", n_eta, s_tr) - (3 * mu * D * dp + 3 * mu * a + C)
+        dJ_xi = (dA * a - D * A) / a ** 2
+        return dp, eta, J_eta, J_xi, dJ_xi
+
+    def update(self, eps, state_old, T, dt):
+        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+        R0, K, n, C, D = self.R0(T), self.K(T), self.n(T), self.C(T), self.D(T)
+        s_tr = deviator(sig_tr)
+        X_old = state_old["X"]
+        f_tr = equivalent(s_tr - X_old) - R0
+        active = (f_tr > 0) & (dt > 0)
+        ia = np.flatnonzero(active)
+        sigma, Ct = sig_tr.copy(), C_el.copy()
+        state = {k: v.copy() for k, v in state_old.items()}
+        ok = np.isfinite(sig_tr).all(axis=1)
+        if ia.size:
+            mu_, n_, C_, D_, K_, R0_ = (v[ia] for v in (mu, n, C, D, K, R0))
+            s_, X_ = s_tr[ia], X_old[ia]
+
+            def fun(z):
+                dp, _, _, J_xi, dJ = self._local(z, dt, n_, mu_, s_, X_, C_, D_)
+                ddp_dz = n_ * dt * z ** (n_ - 1)
+                return J_xi - R0_ - K_ * z, dJ * ddp_dz - K_
+
+            z_max = (equivalent(s_) + equivalent(X_)) / K_
+            z0 = np.minimum(f_tr[ia] / K_, z_max)
+            scale = R0_ + f_tr[ia] + equivalent(X_)
+            z, conv = _bracketed_newton(lambda z: tuple(v / scale for v in fun(z)),
+                                        np.zeros_like(z0), z_max, z0, tol=1e-13)
+            dp, eta, J_eta, J_xi, dJ = self._local(z, dt, n_, mu_, s_, X_, C_, D_)
+            a = 1.0 + D_ * dp
+            ndir = 1.5 * eta / J_eta[:, None]
+            sigma[ia] = sig_tr[ia] - (2 * mu_ * dp)[:, None] * ndir
+            X_new = (X_ + (2.0 / 3.0 * C_ * dp)[:, None] * ndir) / a[:, None]
+            state["X"][ia] = X_new
+            state["eps_vp"][ia] = state_old["eps_vp"][ia] + dp[:, None] * ndir
+            state["p"][ia] = state_old["p"][ia] + dp
+            # tangent: r(eps, z) = J_xi - R0 - K z = 0
+            ddp_dz = n_ * dt * z ** (n_ - 1)
+            dr_dz = dJ * ddp_dz - K_
+            g = (-(2 * mu_ / dr_dz) * ddp_dz)[:, None] * ndir  # d(dp)/d(eps)
+            v = s_ - (2.0 / 3.0) * np.einsum("ni,ni->n", ndir, s_)[:, None] * ndir
+            P = _KDEV - (2.0 / 3.0) * _outer(ndir, ndir)
+            dn = (1.5 / J_eta)[:, None, None] * ((2 * mu_ * a)[:, None, None] * P
+                                                 + D_[:, None, None] * _outer(v, g))
+            Ct[ia] = C_el[ia] - (2 * mu_)[:, None, None] * (_outer(ndir, g)
+                                                          + dp[:, None, None] * dn)
+            ok[ia] &= conv & np.isfinite(sigma[ia]).all(axis=1)
+        return sigma, Ct, state, ok
