@@ -37,6 +37,9 @@ and ``[material]`` optional)::
     # [[temperature.fields]]  time = 0.0, value = 20.0 / expression / file
     [steps]
     times = [1.0]                       # or: end = 1.0, count = 10
+                                        # or: cycles = 3, period = 2.0, count = 10 (per
+                                        #     period; load tables describe one period)
+    max_cuts = 8                        # step halvings allowed when Newton fails
     [solver]
     rtol = 1e-8
     max_iterations = 25
@@ -90,12 +93,15 @@ class CentrifugalSpec:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A nodal scalar field: exactly one of ``value``, ``expression``, ``file``."""
+    """A nodal scalar field: exactly one of ``value``, ``expression`` (of x, y, z, t),
+    ``file`` (``.npy``; a meshio-readable file with point data ``name``; or HDF5
+    ``.h5``/``.hdf5`` with dataset ``name``)."""
 
     time: float = 0.0
     value: float = None
     expression: str = None
     file: str = None
+    name: str = None
 
 
 @dataclass(frozen=True)
@@ -129,10 +135,19 @@ class Case:
     times: tuple
     solver: SolverSpec
     output_dir: str
+    period: float = None  # loads repeat with this period (cyclic steps)
+    max_cuts: int = 8  # step halvings allowed on divergence
     extra: dict = field(default_factory=dict, compare=False)
 
     def material_params(self):
         return dict(self.material)
+
+    def load_time(self, t):
+        """Time at which the load tables are read: ``t`` itself, or its phase in
+        ``(0, period]`` for cyclic steps (the tables describe one period)."""
+        if self.period is None or t <= 0:
+            return t
+        return t - self.period * (np.ceil(t / self.period) - 1)
 
 
 class _Section:
@@ -299,7 +314,15 @@ def parse_case(text, path="<case>"):
         s.done()
 
     st = _Section(top.get("steps", default={"times": [1.0]}), "[steps]", src)
-    if "times" in st.data:
+    period = None
+    if "cycles" in st.data:
+        cycles = st.get("cycles", "int")
+        period = st.get("period", "number", required=True)
+        count = st.get("count", "int", required=True)
+        if period <= 0:
+            st._err("'period' must be positive")
+        times = tuple(np.linspace(0.0, cycles * period, cycles * count + 1)[1:].tolist())
+    elif "times" in st.data:
         times = st.get("times")
         if (not isinstance(times, list) or not times
                 or not all(isinstance(t, (int, float)) for t in times)):
@@ -309,6 +332,7 @@ def parse_case(text, path="<case>"):
         end = st.get("end", "number", required=True)
         count = st.get("count", "int", required=True)
         times = tuple(np.linspace(0.0, end, count + 1)[1:].tolist())
+    max_cuts = st.get("max_cuts", "int", default=8)
     if times[0] <= 0 or np.any(np.diff(times) <= 0):
         st._err("step times must be positive and increasing (time starts at 0)")
     st.done()
@@ -334,7 +358,7 @@ def parse_case(text, path="<case>"):
                 material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
                 density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
                 centrifugal=centrifugal, temperature=temperature, times=times,
-                solver=solver, output_dir=output_dir)
+                solver=solver, output_dir=output_dir, period=period, max_cuts=max_cuts)
 
 
 def _field(s, src, resolve, allow_time):
@@ -342,9 +366,12 @@ def _field(s, src, resolve, allow_time):
     value = s.get("value", "number")
     expression = s.get("expression", "str")
     file = s.get("file", "str")
+    name = s.get("name", "str")
+    if file and not file.endswith(".npy") and name is None:
+        s._err(f"'name' (point-data array or HDF5 dataset) is needed to read '{file}'")
     given = [k for k, v in (("value", value), ("expression", expression), ("file", file))
              if v is not None]
     if len(given) != 1:
         s._err("give exactly one of 'value', 'expression', 'file'")
     s.done()
-    return FieldSpec(time, value, expression, resolve(file) if file else None)
+    return FieldSpec(time, value, expression, resolve(file) if file else None, name)

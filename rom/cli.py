@@ -1,6 +1,7 @@
 """Subcommands of ``run.py`` (the same under ``mpirun``).
 
-    python run.py solve CASE.toml [--out DIR] [--petsc "-ksp_type cg ..."]
+    python run.py hf CASE.toml [--out DIR] [--resume] [--petsc "-ksp_monitor ..."]
+    python run.py solve CASE.toml ...     (same as hf)
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
 
@@ -40,11 +41,17 @@ def build_parser():
     p = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("solve", help="solve a case with the high-fidelity solver")
-    s.add_argument("case", help="case file (TOML)")
-    s.add_argument("--out", help="output directory (default: the case's [output] dir)")
-    s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
-                   '-pc_type lu"; they override the case file')
+    for name in ("hf", "solve"):
+        s = sub.add_parser(name, help="run a case with the high-fidelity solver, writing "
+                           "snapshots.h5 and snapshots.xdmf" + (" (alias of hf)"
+                                                                if name == "solve" else ""))
+        s.add_argument("case", help="case file (TOML)")
+        s.add_argument("--out", help="output directory (default: the case's [output] dir)")
+        s.add_argument("--resume", action="store_true",
+                       help="continue the snapshot file in --out from its last complete step")
+        s.add_argument("--max-steps", type=int, help="stop after this many steps")
+        s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
+                       '-pc_type lu"; they override the case file')
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
@@ -57,8 +64,8 @@ def build_parser():
 def main(argv, comm):
     """Run one subcommand on communicator ``comm``; raises RomError on bad input."""
     args = build_parser().parse_args(argv)
-    if args.command == "solve":
-        return _solve(args, comm)
+    if args.command in ("hf", "solve"):
+        return _hf(args, comm)
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file
@@ -71,27 +78,30 @@ def main(argv, comm):
     return 1
 
 
-def _solve(args, comm):
+def _hf(args, comm):
     from rom.case import load_case
-    from rom.hf import solve_case
+    from rom.hf import run_hf
 
     t0 = time.perf_counter()
     case = load_case(args.case)
-    res = solve_case(case, comm, out_dir=args.out, petsc_options=_parse_petsc(args.petsc))
+    res = run_hf(case, comm, out_dir=args.out, resume=args.resume, max_steps=args.max_steps,
+                 petsc_options=_parse_petsc(args.petsc))
     wall = time.perf_counter() - t0
     if comm.rank == 0:
         t = res["timings"]
         h5, xdmf = res["files"]
         print("-" * 72)
-        print(f"case {case.name}: {len(case.times)} step(s) on {comm.size} rank(s), "
-              f"{3 * res['mesh'].n_nodes_global} dofs")
+        print(f"case {case.name} ({case.law}): {res['steps_done']} of {len(case.times)} "
+              f"step(s) on {comm.size} rank(s), {3 * res['mesh'].n_nodes_global} dofs")
         print(f"  max |u|            {res['max_abs_u']:.6e}")
         print(f"  max von Mises      {res['max_von_mises']:.6e}")
-        print(f"  Newton iterations  {[h['iterations'] for h in res['history']]}, "
-              f"KSP iterations {res['ksp_iterations']}")
+        its = [sum(h["iterations"]) for h in res["history"]]
+        subs = sum(h["substeps"] for h in res["history"])
+        print(f"  Newton iterations  {sum(its)} in {subs} increment(s) (max {max(its, default=0)}"
+              f" per step), KSP iterations {sum(res['ksp_iterations'])}")
         print(f"  time [s]           total {wall:.2f}: mesh {t['mesh']:.2f}, setup "
-              f"{t['setup']:.2f}, law {t['law']:.2f}, assembly {t['assembly']:.2f}, "
-              f"solve {t['solve']:.2f}")
+              f"{t['setup']:.2f}, steps {t['steps']:.2f} (law {t['law']:.2f}, assembly "
+              f"{t['assembly']:.2f}, linear solve {t['solve']:.2f})")
         print(f"  results            {h5}")
         print(f"  ParaView           paraview {xdmf}")
         print("-" * 72)

@@ -11,6 +11,7 @@ constrained dofs (rows and columns eliminated symmetrically). A linear law
 converges in one iteration.
 """
 
+import os
 import time
 
 import numpy as np
@@ -20,7 +21,7 @@ from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
 from rom.fem import CellBasis, von_mises
 from rom.petsc import PETSc
 
-__all__ = ["StructuralModel", "NewtonSolver", "solve_case"]
+__all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "run_hf"]
 
 
 class StructuralModel:
@@ -111,6 +112,10 @@ class StructuralModel:
             (-1,) + (1,) * (v.ndim - 2))
 
 
+class StepFailure(RomError):
+    """A time step that did not converge (the caller may cut it). Raised on every rank."""
+
+
 class NewtonSolver:
     """Newton-Raphson on one time step, PETSc matrices and KSP.
 
@@ -119,20 +124,29 @@ class NewtonSolver:
     model : StructuralModel
     loading : rom.loads.Loading
     rtol, max_iterations : convergence settings
-    petsc_options : dict (see :class:`rom.assembly.LinearSolver`)
+    petsc_options : dict (see :class:`rom.assembly.LinearSolver`); a law whose
+        tangent is not symmetric gets GMRES instead of CG, LU instead of Cholesky.
+    load_time : callable ``t -> time of the load tables`` (cyclic loads)
     log : callable or None
         Progress output (rank 0 only).
     """
 
     def __init__(self, model, loading, rtol=1e-8, max_iterations=25, petsc_options=None,
-                 log=None):
+                 load_time=None, log=None):
         self.model = model
         self.loading = loading
         self.rtol = rtol
         self.max_iterations = max_iterations
+        self.load_time = load_time or (lambda t: t)
         self.dm = model.dofmap
         self.A = model.assembler.create_matrix()
-        self.linear = LinearSolver(self.dm, petsc_options)
+        options = dict(petsc_options or {})
+        if not getattr(model.law, "symmetric_tangent", True):
+            kind = options.get("linear_solver", "gamg")
+            options.setdefault("ksp_type", "gmres" if kind == "gamg" else "preonly")
+            if kind == "mumps":
+                options.setdefault("pc_type", "lu")
+        self.linear = LinearSolver(self.dm, options)
         self.R = self.dm.create_vector()
         self.du = self.dm.create_vector()
         self.timings = {"law": 0.0, "assembly": 0.0, "solve": 0.0}
@@ -144,32 +158,36 @@ class NewtonSolver:
         return vec.norm()
 
     def step(self, u_old, state_old, t, dt):
-        """Collective. Solve the step ending at ``t``.
+        """Collective. Solve the step ending at ``t`` (length ``dt``).
 
         Returns ``(u, sigma, C_tan, state_new, info)`` with ``u`` local
         ``(n_local_dofs,)``, quadrature fields ``(n_qp, ...)`` and ``info`` a dict
-        (``iterations``, ``residuals``).
+        (``iterations``, ``residuals``). Raises :class:`StepFailure` on every rank
+        when Newton does not converge, the residual is not finite, the local
+        integration fails at any point of any rank, or the linear solver fails.
         """
         m, dm = self.model, self.dm
-        T_qp = m.interpolate(self.loading.temperature.nodal(t))
-        bc_dofs, bc_vals = self.loading.dirichlet_values(t)
+        tl = self.load_time(t)
+        T_qp = m.interpolate(self.loading.temperature.nodal(tl))
+        bc_dofs, bc_vals = self.loading.dirichlet_values(tl)
         rows = dirichlet_rows(dm, bc_dofs)
         u = u_old.copy()
         u[bc_dofs] = bc_vals
-        F_ext_local = self.loading.external_forces(t)
+        F_ext_local = self.loading.external_forces(tl)
+        F_ext_norm = dm.local_to_vector(F_ext_local, add=True).norm()
         residuals, residuals_abs = [], []
         for it in range(self.max_iterations + 1):
             t0 = time.perf_counter()
             eps = m.strain(u)
             sigma, C, state, ok = m.law.update(eps, state_old, T_qp, dt)
             t1 = time.perf_counter()
-            if not np.all(ok):
-                raise RomError(f"constitutive integration failed at {np.sum(~ok)} points at "
-                               f"t = {t:g}")
+            n_bad = m.comm.allreduce(int(np.sum(~ok)))
+            if n_bad:
+                raise StepFailure(f"local integration failed at {n_bad} quadrature points "
+                                  f"at t = {t:g} (iteration {it})")
             F_int = m.internal_forces(sigma)
             dm.local_to_vector(F_int - F_ext_local, self.R, add=True)
-            ref = max(dm.local_to_vector(F_int, add=True).norm(),
-                      dm.local_to_vector(F_ext_local, add=True).norm())
+            ref = max(dm.local_to_vector(F_int, add=True).norm(), F_ext_norm)
             rnorm = self._norm_free(self.R, rows)
             ref = max(ref, residuals_abs[0] if residuals_abs else rnorm)
             residuals_abs.append(rnorm)
@@ -177,11 +195,9 @@ class NewtonSolver:
             self.timings["law"] += t1 - t0
             self.timings["assembly"] += t2 - t1
             if not np.isfinite(rnorm):
-                raise RomError(f"Newton: residual is not finite at t = {t:g}, iteration {it}")
+                raise StepFailure(f"residual is not finite at t = {t:g}, iteration {it}")
             rel = rnorm / ref if ref > 0 else 0.0
             residuals.append(rel)
-            if self.log:
-                self.log(f"    iteration {it}: |R|/|F| = {rel:.3e}")
             if rel <= self.rtol or (it > 0 and rnorm == 0.0):
                 return u, sigma, C, state, {"iterations": it, "residuals": residuals}
             if it == self.max_iterations:
@@ -193,26 +209,63 @@ class NewtonSolver:
             self.R.scale(-1.0)
             self.linear.set_operator(self.A)
             self.du.set(0.0)
-            self.linear.solve(self.R, self.du)
+            try:
+                self.linear.solve(self.R, self.du)
+            except RomError as exc:
+                raise StepFailure(str(exc)) from None
             t2 = time.perf_counter()
             self.timings["assembly"] += t1 - t0
             self.timings["solve"] += t2 - t1
             u += dm.vector_to_local(self.du)
-        raise RomError(f"Newton did not converge at t = {t:g}: relative residuals "
-                       + ", ".join(f"{r:.2e}" for r in residuals))
+        raise StepFailure(f"Newton did not converge in {self.max_iterations} iterations at "
+                          f"t = {t:g}: relative residuals "
+                          + ", ".join(f"{r:.2e}" for r in residuals))
+
+    def advance(self, u, state, t_old, t_new, max_cuts=8):
+        """Collective. Go from ``t_old`` to ``t_new``, halving the increment when a step
+        fails (at most ``max_cuts`` halvings of one step); internal variables are
+        committed only after each converged sub-step.
+
+        Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
+        ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
+        """
+        targets = [t_new]
+        t = t_old
+        depth = 0
+        iterations = []
+        while targets:
+            t_target = targets[-1]
+            try:
+                u_new, sigma, C, state_new, info = self.step(u, state, t_target, t_target - t)
+            except StepFailure as exc:
+                if depth >= max_cuts:
+                    raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
+                                   f"(increment {t_target - t:.3g}): {exc}") from None
+                if self.log:
+                    self.log(f"    cut: {exc}; retrying with dt = {(t_target - t) / 2:.4g}")
+                targets.append(t + (t_target - t) / 2)
+                depth += 1
+                continue
+            u, state, t = u_new, state_new, t_target
+            targets.pop()
+            iterations.append(info["iterations"])
+        return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
+                                    "residuals": info["residuals"]}
 
 
-def solve_case(case, comm, out_dir=None, petsc_options=None, log=print, write=True):
-    """Collective. Run every step of ``case``; write results; return a summary dict.
+def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options=None,
+           log=print, write=True):
+    """Collective. Run ``case`` with the high-fidelity solver; return a summary dict.
 
-    Output: ``<out_dir>/solution.h5`` and ``solution.xdmf`` with the nodal
-    displacement ``U`` and temperature ``T``, and cell averages of the strain
-    ``eps``, stress ``sigma`` and von Mises stress ``von_mises``.
+    Writes ``<out_dir>/snapshots.h5`` (see :mod:`rom.snapshots`) and
+    ``snapshots.xdmf`` step by step. ``resume`` continues an existing file from its
+    last complete step; ``max_steps`` stops after that many steps of the case (as if
+    the run had been killed there).
     """
-    from rom.io.results import ResultsWriter
     from rom.loads import Loading
     from rom.materials import make_law
     from rom.mesh import load_mesh
+    from rom.snapshots import SnapshotStore
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     timings = {}
@@ -224,42 +277,60 @@ def solve_case(case, comm, out_dir=None, petsc_options=None, log=print, write=Tr
     t0 = time.perf_counter()
     model = StructuralModel(mesh, law)
     loading = Loading(case, model)
-    mesh.release_global()
     timings["setup"] = time.perf_counter() - t0
     options = case.solver.petsc_options()
     options.update(petsc_options or {})
     newton = NewtonSolver(model, loading, case.solver.rtol, case.solver.max_iterations,
-                          options, log=say)
+                          options, load_time=case.load_time, log=say)
     out_dir = out_dir or case.output_dir
-    writer = (ResultsWriter(out_dir, "solution", mesh, {"case_text": case.text,
-                                                        "case_name": case.name})
-              if write else None)
+    path = comm.bcast(os.path.join(out_dir, "snapshots.h5"), root=0)  # one file for all
     u = np.zeros(model.dofmap.n_local)
     state = law.initial_state(model.n_qp)
-    t_prev = 0.0
+    first = 0
+    store = None
+    if write and resume:
+        store, first, saved = SnapshotStore.open_resume(path, model, comm, case.text)
+        if saved is not None:
+            u = model.dofmap.vector_to_local(model.dofmap.local_to_vector(
+                saved["u_owned"].ravel()))
+            state = {k: saved["qp"][k] for k in state}
+        say(f"resuming {path} after {first} complete step(s)")
+    elif write:
+        store = SnapshotStore.create(path, model, comm, case.text, case.name, case.law)
+    mesh.release_global()
     history = []
-    for n, t in enumerate(case.times):
-        say(f"step {n + 1}/{len(case.times)}: t = {t:g}")
-        u, sigma, C, state, info = newton.step(u, state, t, t - t_prev)
+    sigma = np.zeros((model.n_qp, 6))
+    last = len(case.times) if max_steps is None else min(len(case.times), first + max_steps)
+    t_run = time.perf_counter()
+    for n in range(first, last):
+        t_prev = case.times[n - 1] if n else 0.0
+        t = case.times[n]
+        ts = time.perf_counter()
+        u, sigma, C, state, info = newton.advance(u, state, t_prev, t, case.max_cuts)
         history.append(info)
-        if writer is not None:
+        say(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}  "
+            f"|R|/|F| = {' '.join(f'{r:.1e}' for r in info['residuals'])}  "
+            f"({time.perf_counter() - ts:.2f} s)")
+        if store is not None:
             eps = model.strain(u)
-            writer.write_step(
-                t,
-                nodal={"U": model.dofmap.owned_nodal(u),
-                       "T": loading.temperature.nodal(t)[: mesh.n_owned]},
-                cell={"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
-                      "von_mises": model.cell_average(von_mises(sigma))})
-        t_prev = t
-    if writer is not None:
-        writer.close()
+            qp = {"sigma": sigma, "eps": eps, **state}
+            cells = {"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
+                     "von_mises": model.cell_average(von_mises(sigma))}
+            if "p" in state:
+                cells["p"] = model.cell_average(state["p"])
+            store.write_step(t, model.dofmap.owned_nodal(u),
+                             loading.temperature.nodal(case.load_time(t))[: mesh.n_owned],
+                             qp, cells)
+    timings["steps"] = time.perf_counter() - t_run
+    if store is not None:
+        store.close()
+    timings.update(newton.timings)
     umax = comm.allreduce(float(np.abs(u).max(initial=0.0)), op=_max_op())
     vm = comm.allreduce(float(von_mises(sigma).max(initial=0.0)), op=_max_op())
-    timings.update(newton.timings)
-    return {"mesh": mesh, "model": model, "u": u, "sigma": sigma, "timings": timings,
-            "history": history, "max_abs_u": umax, "max_von_mises": vm,
+    return {"mesh": mesh, "model": model, "u": u, "sigma": sigma, "state": state,
+            "timings": timings, "history": history, "max_abs_u": umax, "max_von_mises": vm,
             "out_dir": out_dir, "ksp_iterations": newton.linear.iterations,
-            "files": (writer.h5_path, writer.xdmf_path) if writer else None}
+            "steps_done": last, "files": (path, store.xdmf_path) if store else None}
 
 
 def _max_op():

@@ -33,9 +33,10 @@ class TimeTable:
 class TemperatureLoading:
     """Nodal temperature ``T(x, t)``: a sequence of (time, field) pairs, linear in time.
 
-    Fields are a uniform ``value``, an ``expression`` of x, y, z, t, or a ``file``
-    (``.npy`` with one value per mesh node in the mesh's global numbering).
-    Without any field the temperature is ``T_ref`` (no thermal strain).
+    Fields are a uniform ``value``, an ``expression`` of x, y, z, t, or a ``file``:
+    ``.npy``, HDF5 (``.h5``/``.hdf5``, dataset ``name``) or any meshio-readable file
+    (point-data array ``name``), with one value per mesh node (global numbering) or
+    per point of the mesh file. Without any field the temperature is ``T_ref``.
     """
 
     def __init__(self, specs, mesh, T_default):
@@ -52,24 +53,17 @@ class TemperatureLoading:
             v = evaluate_expression(spec.expression, pts, extra={"t": t},
                                     what="temperature expression").astype(float)
         else:
-            v = self._read(spec.file)
+            v = self._read(spec)
         if not np.all(np.isfinite(v)):
             raise RomError(f"temperature field {spec.expression or spec.file} has NaN or "
                            "inf values")
         return v
 
-    def _read(self, path):
-        if path not in self._files:
-            if not os.path.isfile(path):
-                raise RomError(f"temperature file not found: {path}")
-            if not path.endswith(".npy"):
-                raise RomError(f"temperature file {path}: only .npy files are read for now")
-            arr = np.load(path)
-            if arr.shape != (self.mesh.n_nodes_global,):
-                raise RomError(f"temperature file {path} has shape {arr.shape}, expected "
-                               f"({self.mesh.n_nodes_global},): one value per mesh node")
-            self._files[path] = np.asarray(arr, dtype=float)[self.mesh.node_ids]
-        return self._files[path]
+    def _read(self, spec):
+        key = (spec.file, spec.name)
+        if key not in self._files:
+            self._files[key] = _read_nodal_file(spec.file, spec.name, self.mesh)
+        return self._files[key]
 
     def nodal(self, t):
         """Temperatures ``(n_local_nodes,)`` at time ``t``."""
@@ -83,6 +77,44 @@ class TemperatureLoading:
         k = int(np.searchsorted(times, t, side="right")) - 1
         a = (t - times[k]) / (times[k + 1] - times[k])
         return (1 - a) * self._field(self.specs[k], t) + a * self._field(self.specs[k + 1], t)
+
+
+def _read_nodal_file(path, name, mesh):
+    """Values ``(n_local_nodes,)`` of a nodal scalar field stored in a file."""
+    if not os.path.isfile(path):
+        raise RomError(f"temperature file not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npy":
+            arr = np.load(path)
+        elif ext in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if name not in f:
+                    raise RomError(f"temperature file {path} has no dataset '{name}'")
+                arr = f[name][...]
+        else:
+            import meshio
+
+            m = meshio.read(path)
+            if name not in m.point_data:
+                raise RomError(f"temperature file {path} has no point data '{name}' "
+                               f"(it has: {', '.join(m.point_data) or 'none'})")
+            arr = m.point_data[name]
+    except RomError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem
+        raise RomError(f"cannot read temperature file {path}: {exc}") from None
+    arr = np.asarray(arr, dtype=float).reshape(len(arr), -1)[:, 0] if np.ndim(arr) else arr
+    if np.ndim(arr) != 1:
+        raise RomError(f"temperature file {path}: expected one value per node")
+    if len(arr) == mesh.n_nodes_global:
+        return arr[mesh.node_ids]
+    if len(arr) == mesh.n_file_points:
+        return arr[mesh.node_file_ids]
+    raise RomError(f"temperature file {path} has {len(arr)} values, the mesh has "
+                   f"{mesh.n_nodes_global} nodes ({mesh.n_file_points} points in its file)")
 
 
 class Loading:

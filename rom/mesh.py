@@ -125,6 +125,10 @@ class MeshData:
         name -> node ids (nodes of the group's elements, or the file's node set).
     definitions : dict
         name -> :class:`SetDefinition` added by the case file.
+    file_node_ids : ndarray (n_nodes,) or None
+        Index of each node among the file's points (the file may hold unused points).
+    n_file_points : int or None
+        Number of points in the file.
     """
 
     points: np.ndarray
@@ -134,8 +138,13 @@ class MeshData:
     node_groups: dict = field(default_factory=dict)
     source: str = "<memory>"
     definitions: dict = field(default_factory=dict)
+    file_node_ids: np.ndarray = None
+    n_file_points: int = None
 
     def __post_init__(self):
+        if self.file_node_ids is None:
+            self.file_node_ids = np.arange(len(self.points))
+            self.n_file_points = len(self.points)
         self.element = get_element(self.cell_type)
         if self.cells.ndim != 2 or self.cells.shape[1] != self.element.n_nodes:
             raise RomError(f"{self.source}: {self.cell_type} cells need {self.element.n_nodes} "
@@ -354,6 +363,8 @@ class Mesh:
         Global (file) ids of the local nodes.
     node_petsc : ndarray (n_local_nodes,)
         PETSc (contiguous per rank) ids of the local nodes.
+    node_file_ids : ndarray (n_local_nodes,)
+        Index of the local nodes among the mesh file's points.
     node_range : (int, int)
         PETSc ids of the owned nodes.
     data : MeshData or None
@@ -393,6 +404,8 @@ class Mesh:
         local_of[self.node_ids] = np.arange(len(self.node_ids))
         self.cells = local_of[gcells]
         self.points = data.points[self.node_ids]
+        self.node_file_ids = data.file_node_ids[self.node_ids]
+        self.n_file_points = data.n_file_points
         self.node_petsc = petsc_of[self.node_ids]
         self.cell_rank = None
         self.data = data if rank == 0 else None

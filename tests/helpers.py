@@ -6,7 +6,7 @@ import numpy as np
 
 from rom.case import parse_case
 from rom.fem import CellBasis, gauss_rule
-from rom.hf import solve_case
+from rom.hf import run_hf
 from rom.io.meshfile import write_mesh_file
 
 MATERIAL = """
@@ -35,7 +35,7 @@ def write_case(folder, mesh_data, body, name="case", mesh_name="mesh.msh", mater
 
 def solve(case, comm, out_dir, **kw):
     kw.setdefault("log", None)
-    return solve_case(case, comm, out_dir=str(out_dir), **kw)
+    return run_hf(case, comm, out_dir=str(out_dir), **kw)
 
 
 def l2_error(res, exact, degree=6):

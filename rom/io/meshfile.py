@@ -152,7 +152,8 @@ def mesh_data_from_meshio(m, source="<memory>"):
         node_groups[name] = np.unique(np.concatenate([node_groups.get(name, []),
                                                       ids[ids >= 0]]).astype(np.int64))
     return MeshData(points=points, cell_type=cell_type, cells=cells,
-                    element_groups=element_groups, node_groups=node_groups, source=source)
+                    element_groups=element_groups, node_groups=node_groups, source=source,
+                    file_node_ids=np.flatnonzero(used), n_file_points=len(m.points))
 
 
 def write_mesh_file(path, data, file_format=None):

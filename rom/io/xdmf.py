@@ -8,12 +8,23 @@ include that mesh by XPointer and carry the attributes of one time step.
 import os
 from xml.etree import ElementTree as ET
 
-__all__ = ["write_xdmf", "XDMF_TOPOLOGY"]
+import numpy as np
+
+from rom.fem.kernels import SQ2
+
+__all__ = ["write_xdmf", "mandel_to_tensor6", "XDMF_TOPOLOGY"]
 
 XDMF_TOPOLOGY = {"tetra": "Tetrahedron", "tetra10": "Tetrahedron_10",
                  "hexahedron": "Hexahedron", "hexahedron20": "Hexahedron_20"}
 _XI = "http://www.w3.org/2001/XInclude"
 _ATTRIBUTE_TYPE = {1: "Scalar", 3: "Vector", 6: "Tensor6", 9: "Tensor"}
+
+
+def mandel_to_tensor6(a):
+    """Mandel ``(..., 6)`` -> XDMF Tensor6 ``(xx, xy, xz, yy, yz, zz)``."""
+    a = np.asarray(a)
+    return np.stack([a[..., 0], a[..., 5] / SQ2, a[..., 4] / SQ2, a[..., 1], a[..., 3] / SQ2,
+                     a[..., 2]], axis=-1)
 
 
 def _data_item(parent, h5name, path, shape, dtype="Float", precision=8):

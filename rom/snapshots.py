@@ -1,0 +1,334 @@
+"""HDF5 snapshot store of a high-fidelity run (global numbering, rank-count independent).
+
+Layout of ``<dir>/snapshots.h5``::
+
+    /mesh/points (n_nodes, 3)             /mesh/cells/<type> (n_cells, k)
+    /quadrature/weights (n_qp,)           weight x Jacobian of every quadrature point
+    /quadrature/cell (n_qp,)              its cell;  /quadrature/points (n_qp, 3)
+    /time (n_steps,)
+    /steps/<k>/U (n_nodes, 3)             nodal displacement of step k
+    /steps/<k>/T (n_nodes,)               nodal temperature (the input of step k)
+    /steps/<k>/qp/<name> (n_qp[, c])      sigma, eps, and the law's internal variables
+                                          (eps_vp, X, p), Mandel notation
+    /steps/<k>/cells/<name> (n_cells, c)  cell averages (sigma and eps as XDMF Tensor6)
+    attrs: format = "rom-snapshots", format_version, code_version, case_text,
+           case_name, law, completed_steps
+
+Global quadrature id ``q = cell * n_qp_cell + local point``. A step is written
+collectively, then ``completed_steps`` is raised and the file flushed, so a killed run
+loses at most the step in progress; :meth:`SnapshotStore.open_resume` discards any
+partial step and returns the state of the last complete one. With h5py's MPI build
+(under mpirun) every rank writes its contiguous block of the global numbering
+(values are first moved to their block's rank); otherwise values are gathered on
+rank 0, which writes. ``snapshots.xdmf`` next to the file opens the time series in
+ParaView (nodal U and T, cell averages).
+"""
+
+import os
+
+import numpy as np
+
+from rom import RomError, __version__
+from rom.io.xdmf import mandel_to_tensor6, write_xdmf
+
+__all__ = ["SnapshotStore", "BlockLayout", "read_snapshots", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "rom-snapshots"
+FORMAT_VERSION = 1
+
+
+class BlockLayout:
+    """Collective construction. Moves values held at scattered global ids (each id on
+    exactly one rank) to contiguous blocks ``[lo, hi)`` of the global numbering, one
+    block per rank, and back.
+
+    Parameters
+    ----------
+    comm : communicator
+    ids : (n,) global ids held by this rank
+    n_global : int
+    """
+
+    def __init__(self, comm, ids, n_global):
+        self.comm = comm
+        self.n_global = n_global
+        size, rank = comm.size, comm.rank
+        self.bounds = np.array([n_global * r // size for r in range(size + 1)])
+        self.lo, self.hi = int(self.bounds[rank]), int(self.bounds[rank + 1])
+        ids = np.asarray(ids, dtype=np.int64)
+        dest = np.searchsorted(self.bounds, ids, side="right") - 1
+        self.order = np.argsort(dest, kind="stable")
+        self.send_counts = np.bincount(dest, minlength=size)
+        self.recv_counts = np.array(comm.alltoall(self.send_counts.tolist()))
+        recv = np.empty(self.recv_counts.sum(), dtype=np.int64)
+        comm.Alltoallv([ids[self.order], self.send_counts], [recv, self.recv_counts])
+        self.position = recv - self.lo
+        if not np.array_equal(np.sort(self.position), np.arange(self.hi - self.lo)):
+            raise RuntimeError("BlockLayout: ids are not a partition of the global numbering")
+
+    def to_blocks(self, values):
+        """Collective. ``values (n, ...)`` at this rank's ids -> its block ``(hi - lo, ...)``."""
+        values = np.asarray(values, dtype=float)
+        tail = values.shape[1:]
+        k = int(np.prod(tail)) if tail else 1
+        flat = np.ascontiguousarray(values.reshape(len(values), k)[self.order])
+        recv = np.empty((self.recv_counts.sum(), k))
+        self.comm.Alltoallv([flat, self.send_counts * k], [recv, self.recv_counts * k])
+        block = np.empty((self.hi - self.lo, k))
+        block[self.position] = recv
+        return block.reshape((self.hi - self.lo,) + tail)
+
+    def from_blocks(self, block):
+        """Collective. Inverse of :meth:`to_blocks`."""
+        block = np.asarray(block, dtype=float)
+        tail = block.shape[1:]
+        k = int(np.prod(tail)) if tail else 1
+        send = np.ascontiguousarray(block.reshape(len(block), k)[self.position])
+        back = np.empty((self.send_counts.sum(), k))
+        self.comm.Alltoallv([send, self.recv_counts * k], [back, self.send_counts * k])
+        out = np.empty_like(back)
+        out[self.order] = back
+        return out.reshape((len(out),) + tail)
+
+
+def _open_error(path, exc):
+    return RomError(f"cannot open snapshot file {path}: {exc} (truncated, still open "
+                    "elsewhere, or not an HDF5 file)")
+
+
+class SnapshotStore:
+    """Collective. Writes (and resumes) the snapshot file of a run.
+
+    Use :meth:`create` for a new file and :meth:`open_resume` to continue one.
+    """
+
+    def __init__(self, path, model, comm):
+        import h5py
+
+        self.path = path
+        self.xdmf_path = os.path.splitext(path)[0] + ".xdmf"
+        self.model = model
+        self.mesh = model.mesh
+        self.comm = comm
+        self.parallel = comm.size > 1 and h5py.get_config().mpi
+        mesh = self.mesh
+        nq = model.n_qp_cell
+        self.n_qp = mesh.n_cells_global * nq
+        self.qp_ids = (mesh.cell_ids[:, None] * nq + np.arange(nq)).ravel()
+        self.nodes = BlockLayout(comm, mesh.node_ids[: mesh.n_owned], mesh.n_nodes_global)
+        self.cells = BlockLayout(comm, mesh.cell_ids, mesh.n_cells_global)
+        self.qps = BlockLayout(comm, self.qp_ids, self.n_qp)
+        self.file = None
+        self.times = []
+
+    # --- low-level collective I/O -------------------------------------------------------
+    def _open(self, mode):
+        import h5py
+
+        try:
+            if self.parallel:
+                self.file = h5py.File(self.path, mode, driver="mpio", comm=self.comm)
+            elif self.comm.rank == 0:
+                self.file = h5py.File(self.path, mode)
+            err = None
+        except OSError as exc:
+            err = str(exc)
+        errors = [e for e in self.comm.allgather(err) if e]
+        if errors:
+            raise _open_error(self.path, errors[0])
+
+    def _write_blocks(self, name, layout, block):
+        """Collective. Dataset ``name`` of shape ``(layout.n_global, ...)`` from blocks."""
+        shape = (layout.n_global,) + block.shape[1:]
+        if self.parallel:
+            d = self.file.create_dataset(name, shape=shape, dtype="f8")
+            with d.collective:
+                d[layout.lo: layout.hi] = block
+        else:
+            parts = self.comm.gather(block, root=0)
+            if self.comm.rank == 0:
+                self.file.create_dataset(name, data=np.concatenate(parts).reshape(shape))
+
+    def _write_root(self, name, data_on_root, shape, dtype):
+        """Collective. Dataset whose data only rank 0 holds."""
+        if self.parallel:
+            d = self.file.create_dataset(name, shape=shape, dtype=dtype)
+            if self.comm.rank == 0:
+                d[...] = data_on_root
+        elif self.comm.rank == 0:
+            self.file.create_dataset(name, data=data_on_root)
+
+    def _read_blocks(self, name, layout):
+        """Collective. This rank's values (at its ids) of dataset ``name``."""
+        if self.parallel:
+            block = self.file[name][layout.lo: layout.hi]
+            return layout.from_blocks(block)
+        full = self.file[name][...] if self.comm.rank == 0 else None
+        full = self.comm.bcast(full, root=0)
+        return layout.from_blocks(full[layout.lo: layout.hi])
+
+    def _set_attrs(self, **attrs):
+        if self.file is not None:
+            for k, v in attrs.items():
+                self.file.attrs[k] = v
+
+    # --- creation and resume ------------------------------------------------------------
+    @classmethod
+    def create(cls, path, model, comm, case_text="", case_name="", law=""):
+        """Collective. A new snapshot file (overwrites) with mesh and quadrature."""
+        store = cls(path, model, comm)
+        if comm.rank == 0:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        comm.Barrier()
+        store._open("w")
+        store._set_attrs(format=FORMAT, format_version=FORMAT_VERSION, code_version=__version__,
+                         case_text=case_text, case_name=case_name, law=law, completed_steps=0)
+        mesh = store.mesh
+        data = mesh.data
+        k = mesh.element.n_nodes
+        store._write_root("mesh/points", data.points if data else None,
+                          (mesh.n_nodes_global, 3), "f8")
+        store._write_root(f"mesh/cells/{mesh.cell_type}", data.cells if data else None,
+                          (mesh.n_cells_global, k), "i8")
+        store._write_blocks("quadrature/weights", store.qps,
+                            store.qps.to_blocks(model.quadrature_weights()))
+        store._write_blocks("quadrature/points", store.qps,
+                            store.qps.to_blocks(model.quadrature_points()))
+        store._write_blocks("quadrature/cell", store.qps, store.qps.to_blocks(
+            np.repeat(mesh.cell_ids, model.n_qp_cell).astype(float)))
+        if store.file is not None:
+            store.file.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8")
+            store.file.flush()
+        return store
+
+    @classmethod
+    def open_resume(cls, path, model, comm, case_text):
+        """Collective. Reopen ``path`` to continue; returns ``(store, k, state)`` with
+        ``k`` the number of complete steps and ``state`` the local displacement
+        ``u`` and quadrature fields of step ``k - 1`` (None when ``k == 0``)."""
+        if not os.path.isfile(path):
+            raise RomError(f"cannot resume: snapshot file {path} does not exist")
+        store = cls(path, model, comm)
+        store._open("r+")
+        info = None
+        if comm.rank == 0:
+            f = store.file
+            info = {"format": f.attrs.get("format"), "version": f.attrs.get("format_version"),
+                    "case_text": f.attrs.get("case_text"),
+                    "completed": int(f.attrs.get("completed_steps", -1)),
+                    "n_nodes": f["mesh/points"].shape[0] if "mesh/points" in f else -1,
+                    "times": f["time"][...].tolist() if "time" in f else []}
+        info = comm.bcast(info, root=0)
+        problem = _check_header(info, path, store.mesh.n_nodes_global)
+        if problem is None and info["case_text"] != case_text:
+            problem = f"{path} was written by a different case file; remove it or drop --resume"
+        if problem:
+            store.close()
+            raise RomError(problem)
+        k = info["completed"]
+        store.times = info["times"][:k]
+        # drop a partial step (collective metadata operations)
+        if store.file is not None:
+            for name in list(store.file.get("steps", {}).keys()):
+                if int(name) >= k:
+                    del store.file[f"steps/{name}"]
+            store.file["time"].resize((k,))
+            store.file.flush()
+        state = None
+        if k > 0:
+            mesh = store.mesh
+            u_owned = store._read_blocks(f"steps/{k - 1}/U", store.nodes)
+            qp = {}
+            names = comm.bcast(list(store.file[f"steps/{k - 1}/qp"].keys())
+                               if store.file is not None else None, root=0)
+            for name in names:
+                qp[name] = store._read_blocks(f"steps/{k - 1}/qp/{name}", store.qps)
+            state = {"u_owned": u_owned.reshape(mesh.n_owned, 3), "qp": qp}
+        store._write_xdmf()
+        return store, k, state
+
+    # --- steps --------------------------------------------------------------------------
+    def write_step(self, t, u_owned, T_owned, qp_fields, cell_fields):
+        """Collective. Append step ``len(times)``: ``u_owned (n_owned_nodes, 3)``,
+        ``T_owned (n_owned_nodes,)``, ``qp_fields`` name -> ``(n_qp_local[, c])``,
+        ``cell_fields`` name -> ``(n_local_cells[, c])`` (6 components: Mandel)."""
+        k = len(self.times)
+        base = f"steps/{k}"
+        self._write_blocks(f"{base}/U", self.nodes, self.nodes.to_blocks(u_owned))
+        self._write_blocks(f"{base}/T", self.nodes, self.nodes.to_blocks(T_owned))
+        for name, v in qp_fields.items():
+            self._write_blocks(f"{base}/qp/{name}", self.qps, self.qps.to_blocks(v))
+        for name, v in cell_fields.items():
+            v = np.asarray(v)
+            if v.ndim == 2 and v.shape[1] == 6:
+                v = mandel_to_tensor6(v)
+            self._write_blocks(f"{base}/cells/{name}", self.cells, self.cells.to_blocks(v))
+        self.cell_field_shapes = {n: np.asarray(v).shape[1:] for n, v in cell_fields.items()}
+        if self.file is not None:
+            self.file["time"].resize((k + 1,))
+            if self.comm.rank == 0 or not self.parallel:
+                self.file["time"][k] = t
+            self.file.attrs["completed_steps"] = k + 1
+            self.file.flush()
+        self.times.append(float(t))
+        self._write_xdmf()
+
+    def _write_xdmf(self):
+        if self.comm.rank != 0:
+            return
+        f = self.file
+        mesh = self.mesh
+        steps = []
+        for k, t in enumerate(self.times):
+            g = f[f"steps/{k}"]
+            attrs = [("U", "Node", g["U"].shape, f"/steps/{k}/U"),
+                     ("T", "Node", g["T"].shape, f"/steps/{k}/T")]
+            for name in g.get("cells", {}):
+                attrs.append((name, "Cell", g["cells"][name].shape, f"/steps/{k}/cells/{name}"))
+            steps.append((t, attrs))
+        write_xdmf(self.xdmf_path, self.path, mesh.cell_type, mesh.n_nodes_global,
+                   (mesh.n_cells_global, mesh.element.n_nodes), steps)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _check_header(info, path, n_nodes):
+    if info["format"] != FORMAT:
+        return f"{path} is not a rom snapshot file (format attribute {info['format']!r})"
+    if info["version"] is None or int(info["version"]) > FORMAT_VERSION:
+        return (f"{path} has snapshot format version {info['version']}, this code reads "
+                f"up to {FORMAT_VERSION}")
+    if info["completed"] < 0:
+        return f"{path}: missing 'completed_steps' attribute (file damaged)"
+    if info["n_nodes"] != n_nodes:
+        return f"{path} holds a mesh of {info['n_nodes']} nodes, the case's has {n_nodes}"
+    return None
+
+
+def read_snapshots(path, fields=("U",), qp_fields=()):
+    """Serial reader: ``{"time": (n_steps,), "U": (n_steps, n_nodes, 3), ...,
+    "qp/<name>": (n_steps, n_qp, ...), "weights": (n_qp,)}`` of complete steps."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    with f:
+        info = {"format": f.attrs.get("format"), "version": f.attrs.get("format_version"),
+                "completed": int(f.attrs.get("completed_steps", -1)),
+                "n_nodes": f["mesh/points"].shape[0] if "mesh/points" in f else -1}
+        problem = _check_header(info, path, info["n_nodes"])
+        if problem:
+            raise RomError(problem)
+        k = info["completed"]
+        out = {"time": f["time"][:k], "weights": f["quadrature/weights"][...],
+               "points": f["mesh/points"][...], "case_text": f.attrs["case_text"]}
+        for name in fields:
+            out[name] = np.stack([f[f"steps/{i}/{name}"][...] for i in range(k)])
+        for name in qp_fields:
+            out[f"qp/{name}"] = np.stack([f[f"steps/{i}/qp/{name}"][...] for i in range(k)])
+        return out
