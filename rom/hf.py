@@ -222,33 +222,35 @@ class NewtonSolver:
                           + ", ".join(f"{r:.2e}" for r in residuals))
 
     def advance(self, u, state, t_old, t_new, max_cuts=8):
-        """Collective. Go from ``t_old`` to ``t_new``, halving the increment when a step
-        fails (at most ``max_cuts`` halvings of one step); internal variables are
+        """Collective. Go from ``t_old`` to ``t_new`` in sub-steps: a failed sub-step is
+        halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two converged
+        sub-steps in a row the increment doubles again; internal variables are
         committed only after each converged sub-step.
 
         Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
         ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
         """
-        targets = [t_new]
-        t = t_old
-        depth = 0
-        iterations = []
-        while targets:
-            t_target = targets[-1]
+        full = t_new - t_old
+        dt, t = full, t_old
+        iterations, streak = [], 0
+        while t < t_new:
+            t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
             try:
                 u_new, sigma, C, state_new, info = self.step(u, state, t_target, t_target - t)
             except StepFailure as exc:
-                if depth >= max_cuts:
+                if dt <= full / 2 ** max_cuts * (1 + 1e-9):
                     raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
                                    f"(increment {t_target - t:.3g}): {exc}") from None
+                dt /= 2
+                streak = 0
                 if self.log:
-                    self.log(f"    cut: {exc}; retrying with dt = {(t_target - t) / 2:.4g}")
-                targets.append(t + (t_target - t) / 2)
-                depth += 1
+                    self.log(f"    cut: {exc}; retrying with dt = {dt:.4g}")
                 continue
             u, state, t = u_new, state_new, t_target
-            targets.pop()
             iterations.append(info["iterations"])
+            streak += 1
+            if streak >= 2 and dt < full:
+                dt, streak = min(2 * dt, full), 0
         return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
                                     "residuals": info["residuals"]}
 

@@ -48,6 +48,7 @@ def uniaxial(law, times, strain=None, stress=None, T=20.0, tol=1e-10, max_iter=3
                 raise RomError(f"local integration failed at step {k} (t = {times[k]:g})")
             r = sigma[0, free] - target[free]
             if np.abs(r).max() <= tol * max(1.0, np.abs(sigma).max()):
+                out["iterations"][k] = it
                 break
             eps[0, free] -= np.linalg.solve(C[0][np.ix_(free, free)], r)
         else:
@@ -55,5 +56,4 @@ def uniaxial(law, times, strain=None, stress=None, T=20.0, tol=1e-10, max_iter=3
         state = new
         out["eps"][k], out["sigma"][k] = eps[0], sigma[0]
         out["p"][k] = state.get("p", np.zeros(1))[0]
-        out["iterations"][k] = it
     return out

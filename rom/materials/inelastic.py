@@ -192,7 +192,8 @@ class Chaboche(_Inelastic):
     Backward Euler: with ``eta = (1 + D dp) s_tr - X_old``, the direction is
     ``n = 3/2 eta / J(eta)`` and ``J(sigma - X) = (J(eta) - (3 mu (1 + D dp) + C) dp) /
     (1 + D dp)``; the flow rule gives one equation per point in ``z = (dp/dt)^(1/n)``:
-    ``J(sigma - X)(dp) - R0 - K z = 0``, solved by bracketed Newton. The consistent
+    ``J(sigma - X)(dp) - R0 - K z = 0``, solved by bracketed Newton on
+    ``[0, z_max]`` (``3 mu dp <= J(s_tr) + J(X_old) - R0`` bounds it). The consistent
     tangent follows by implicit differentiation (it is not symmetric).
     """
 
@@ -238,7 +239,11 @@ class Chaboche(_Inelastic):
                 ddp_dz = n_ * dt * z ** (n_ - 1)
                 return J_xi - R0_ - K_ * z, dJ * ddp_dz - K_
 
-            z_max = (equivalent(s_) + equivalent(X_)) / K_
+            # at the root J(sigma - X) = R0 + K z >= R0 and J(sigma - X) <= J(s_tr) + J(X_old)
+            # - 3 mu dp, which bounds dp (and z) from above
+            bound = equivalent(s_) + equivalent(X_)
+            dp_max = np.maximum(bound - R0_, 0.0) / (3 * mu_)
+            z_max = np.minimum((dp_max / dt) ** (1.0 / n_), bound / K_)
             z0 = np.minimum(f_tr[ia] / K_, z_max)
             scale = R0_ + f_tr[ia] + equivalent(X_)
             z, conv = _bracketed_newton(lambda z: tuple(v / scale for v in fun(z)),

@@ -1,0 +1,282 @@
+"""High-fidelity incremental solver: Newton convergence, step cutting, snapshots
+(rank independence, resume, damaged files), temperature inputs and cyclic steps."""
+
+import shutil
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from conftest import run_cli
+from helpers import solve, write_case
+from rom import RomError
+from rom.meshgen import box_mesh
+from rom.snapshots import read_snapshots
+
+CHABOCHE = """
+[material]
+law = "chaboche"
+E = [[20.0, 200000.0], [1000.0, 150000.0]]
+nu = 0.3
+alpha = 2e-5
+R0 = 10.0
+K = [[20.0, 300.0], [1000.0, 200.0]]
+n = 30.0
+C = 1e5
+D = 1e3
+"""
+
+J2 = """
+[material]
+law = "j2"
+E = 200000.0
+nu = 0.3
+R0 = 250.0
+H = 5000.0
+Hk = 20000.0
+"""
+
+BAR = """
+[[dirichlet]]
+set = "xmin"
+[[pressure]]
+set = "xmax"
+value = -300.0
+[[pressure]]
+set = "ymax"
+value = 20.0
+[solver]
+linear_solver = "mumps"
+rtol = 1e-10
+"""
+
+
+def _bar(n=(4, 2, 2), name="hexahedron20"):
+    return box_mesh(n, (4.0, 1.0, 1.0), name, distort=0.15)
+
+
+@pytest.mark.parametrize("material", [J2, CHABOCHE], ids=["j2", "chaboche"])
+def test_newton_converges_quadratically_on_an_inelastic_step(material, tmp_path, comm):
+    case = write_case(tmp_path, _bar(), BAR + "[steps]\ntimes = [1.0]\n", material=material)
+    res = solve(case, comm, tmp_path / "out")
+    info = res["history"][0]
+    assert info["substeps"] == 1 and res["state"]["p"].max() > 1e-3  # really inelastic
+    r = np.array(info["residuals"])
+    # convergence order log(r2/r1) / log(r1/r0) over triples in the asymptotic range
+    # (above the round-off floor of the local integration): 2 for Newton, 1 if linear
+    orders = [np.log(c / b) / np.log(b / a) for a, b, c in zip(r, r[1:], r[2:])
+              if 1e-11 < min(a, b, c) and max(a, b, c) < 2e-2]
+    assert orders and min(orders) > 1.6 and max(orders) > 1.8, (r, orders)
+
+
+def test_a_failing_step_is_cut_and_completes(tmp_path, comm):
+    ramp = "table = [[0.0, 0.0], [1.0, 1.0]]\n"
+    body = BAR.replace("value = -300.0\n", "value = -300.0\n" + ramp).replace(
+        "value = 20.0\n", "value = 20.0\n" + ramp)
+    body = body.replace("rtol = 1e-10", "rtol = 1e-8")
+    body += "max_iterations = 4\n[steps]\ntimes = [1.0]\n"  # the whole step needs 5
+    case = write_case(tmp_path, _bar((3, 2, 2)), body, material=J2)
+    res = solve(case, comm, tmp_path / "cut")
+    info = res["history"][0]
+    assert info["substeps"] > 1 and max(info["iterations"]) <= 4
+    # compare with a run of small uniform steps
+    fine = replace(case, times=tuple(np.linspace(0, 1, 17)[1:]),
+                   solver=replace(case.solver, max_iterations=25))
+    ref = solve(fine, comm, tmp_path / "fine")
+    u, u_ref = res["model"].dofmap.gather_nodal(res["u"]), ref["model"].dofmap.gather_nodal(
+        ref["u"])
+    # rate-independent plasticity under proportional loading: path independent here
+    assert np.abs(u - u_ref).max() < 2e-2 * np.abs(u_ref).max()
+    with pytest.raises(RomError, match="failed after 0 cuts"):
+        solve(replace(case, max_cuts=0), comm, tmp_path / "nocut")
+
+
+CYCLE = """
+[[dirichlet]]
+set = "xmin"
+components = ["x"]
+[sets.y0]
+kind = "nodes"
+where = "(x == 0) & (y == 0)"
+[sets.z0]
+kind = "nodes"
+where = "(x == 0) & (y == 0) & (z == 0)"
+[[dirichlet]]
+set = "y0"
+components = ["y"]
+[[dirichlet]]
+set = "z0"
+components = ["z"]
+[[pressure]]
+set = "xmax"
+value = -200.0
+table = [[0.0, 0.0], [0.5, 1.0], [1.0, -1.0], [2.0, 0.0]]
+[temperature]
+expression = "20 + 300 * x / 4 * (1 - abs(1 - t))"
+[steps]
+cycles = 2
+period = 2.0
+count = 8
+[solver]
+rtol = 1e-9
+[solver.petsc]
+ksp_rtol = 1e-12
+"""
+
+
+@pytest.mark.mpi
+def test_snapshots_do_not_depend_on_rank_count(tmp_path, comm):
+    data = _bar((4, 2, 2), "tetra10")
+    case = write_case(tmp_path, data, CYCLE, material=CHABOCHE)
+    solve(case, comm, tmp_path / "par")
+    solve(case, MPI.COMM_SELF, tmp_path / f"ser{comm.rank}")
+    path = comm.bcast(str(tmp_path / "par" / "snapshots.h5"))
+    par = read_snapshots(path, ("U", "T"), ("sigma", "p", "X"))
+    ser = read_snapshots(str(tmp_path / f"ser{comm.rank}" / "snapshots.h5"), ("U", "T"),
+                         ("sigma", "p", "X"))
+    assert len(par["time"]) == 16 and np.allclose(par["time"], ser["time"])
+    assert par["qp/p"].max() > 1e-4
+    for key in ("U", "T", "qp/sigma", "qp/p", "qp/X", "weights"):
+        scale = np.abs(ser[key]).max()
+        assert np.abs(par[key] - ser[key]).max() <= 1e-8 * scale, key
+
+
+def test_resume_gives_the_same_file(tmp_path, comm):
+    case = write_case(tmp_path, _bar((3, 1, 1)), CYCLE, material=CHABOCHE)
+    full = solve(case, comm, tmp_path / "full")
+    part = solve(case, comm, tmp_path / "part", max_steps=5)
+    assert part["steps_done"] == 5
+    path = tmp_path / "part" / "snapshots.h5"
+    with h5py.File(path, "r+") as f:  # a step that was being written when killed
+        assert f.attrs["completed_steps"] == 5
+        f["steps/5/U"] = np.zeros((3, 3))
+    solve(case, comm, tmp_path / "part", resume=True)
+    a = read_snapshots(str(tmp_path / "full" / "snapshots.h5"), ("U", "T"),
+                       ("sigma", "eps_vp", "X", "p"))
+    b = read_snapshots(str(path), ("U", "T"), ("sigma", "eps_vp", "X", "p"))
+    assert set(a) == set(b)
+    for key in a:
+        if key != "case_text":
+            np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-12 * (
+                np.abs(a[key]).max() + 1e-300), err_msg=key)
+    del full
+
+
+def test_killed_run_resumes_from_the_cli(tmp_path):
+    case_dir = tmp_path / "c"
+    write_case(case_dir, _bar((3, 1, 1)), CYCLE, material=CHABOCHE)
+    args = ["hf", str(case_dir / "case.toml"), "--out", str(tmp_path / "run")]
+    first = run_cli(args + ["--max-steps", "3"], n=2)
+    assert first.returncode == 0, first.stderr
+    second = run_cli(args + ["--resume"], n=2)
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stdout and "16 of 16 step(s)" in second.stdout
+    ref = run_cli(["hf", str(case_dir / "case.toml"), "--out", str(tmp_path / "ref")])
+    assert ref.returncode == 0, ref.stderr
+    a = read_snapshots(str(tmp_path / "ref" / "snapshots.h5"), ("U",), ("p",))
+    b = read_snapshots(str(tmp_path / "run" / "snapshots.h5"), ("U",), ("p",))
+    assert np.abs(a["U"] - b["U"]).max() <= 1e-8 * np.abs(a["U"]).max()
+
+
+def test_damaged_or_foreign_snapshot_files_are_reported(tmp_path, comm):
+    case = write_case(tmp_path, _bar((2, 1, 1)), CYCLE, material=J2)
+    solve(replace(case, times=case.times[:2]), comm, tmp_path / "run")
+    good = tmp_path / "run" / "snapshots.h5"
+    truncated = tmp_path / "trunc" / "snapshots.h5"
+    truncated.parent.mkdir()
+    raw = good.read_bytes()
+    truncated.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(RomError, match="truncated"):
+        read_snapshots(str(truncated))
+    with pytest.raises(RomError, match="truncated"):
+        solve(case, comm, truncated.parent, resume=True)
+    foreign = tmp_path / "foreign" / "snapshots.h5"
+    foreign.parent.mkdir()
+    with h5py.File(foreign, "w") as f:
+        f["data"] = np.arange(3)
+    with pytest.raises(RomError, match="not a rom snapshot file"):
+        read_snapshots(str(foreign))
+    with pytest.raises(RomError, match="not a rom snapshot file"):
+        solve(case, comm, foreign.parent, resume=True)
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "run", other)
+    with pytest.raises(RomError, match="different case"):
+        solve(replace(case, text=case.text + "\n# changed\n"), comm, other, resume=True)
+    with pytest.raises(RomError, match="does not exist"):
+        solve(case, comm, tmp_path / "nothing", resume=True)
+
+
+def test_temperature_fields_from_files_interpolated_in_time(tmp_path, comm):
+    """Free thermal expansion under temperature fields read from .npy, HDF5 and VTU
+    files: the stored temperatures are the linear interpolation in time and the strain
+    is alpha * (T - T_ref) everywhere."""
+    import meshio
+
+    data = box_mesh((2, 2, 2), (1, 1, 1), "hexahedron20")
+    x = data.points[:, 0]
+    np.save(tmp_path / "T0.npy", np.full(data.n_nodes, 20.0))
+    with h5py.File(tmp_path / "T1.h5", "w") as f:
+        f["fields/T"] = 20 + 300 * x
+    meshio.write(tmp_path / "T2.vtu", meshio.Mesh(data.points, [("hexahedron20", data.cells)],
+                                                  point_data={"temp": 20 + 600 * x ** 2}))
+    body = """
+[sets.o]
+kind = "nodes"
+where = "(x == 0) & (y == 0) & (z == 0)"
+[sets.a]
+kind = "nodes"
+where = "(x == 1) & (y == 0) & (z == 0)"
+[sets.b]
+kind = "nodes"
+where = "(x == 0) & (y == 1) & (z == 0)"
+[[dirichlet]]
+set = "o"
+[[dirichlet]]
+set = "a"
+components = ["y", "z"]
+[[dirichlet]]
+set = "b"
+components = ["z"]
+[[temperature.fields]]
+time = 0.0
+file = "T0.npy"
+[[temperature.fields]]
+time = 1.0
+file = "T1.h5"
+name = "fields/T"
+[[temperature.fields]]
+time = 2.0
+file = "T2.vtu"
+name = "temp"
+[steps]
+times = [0.5, 1.0, 1.5, 2.0]
+[solver]
+linear_solver = "mumps"
+rtol = 1e-12
+"""
+    material = """
+[material]
+law = "chaboche"
+E = 200000.0
+nu = 0.3
+alpha = 1e-5
+R0 = 10.0
+K = 300.0
+n = 30.0
+C = 1e5
+D = 1e3
+"""
+    case = write_case(tmp_path, data, body, material=material)
+    res = solve(case, comm, tmp_path / "out")
+    path = comm.bcast(res["files"][0] if res["files"] else None)
+    snap = read_snapshots(path, ("T",), ("eps", "sigma"))
+    T0, T1, T2 = 20.0 + 0 * x, 20 + 300 * x, 20 + 600 * x ** 2
+    expected = [(T0 + T1) / 2, T1, (T1 + T2) / 2, T2]
+    np.testing.assert_allclose(snap["T"], expected, atol=1e-12)
+    # linear temperature fields are compatible: no stress at steps 1-2; the quadratic
+    # one is not (stress, and viscoplastic flow, may appear at steps 3-4)
+    assert np.abs(snap["qp/sigma"][:2]).max() < 1e-6
+    eps_xx = snap["qp/eps"][1][:, 0]
+    assert eps_xx.max() > 1e-3
