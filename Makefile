@@ -44,7 +44,7 @@ $(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
 	@touch $@
 
 demo: setup
-	$(MPIRUN) $(PY) run.py solve cases/cube_elastic.toml
+	$(MPIRUN) $(PY) run.py hf cases/cube_elastic.toml
 
 test: test-serial test-mpi
 
@@ -56,6 +56,7 @@ test-mpi: setup
 
 bench: setup
 	$(PY) bench/run_linear.py
+	PY=$(PY) bench/run_chaboche.sh
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py

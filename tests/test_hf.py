@@ -280,3 +280,39 @@ D = 1e3
     assert np.abs(snap["qp/sigma"][:2]).max() < 1e-6
     eps_xx = snap["qp/eps"][1][:, 0]
     assert eps_xx.max() > 1e-3
+
+
+def test_sigkilled_run_resumes_to_the_same_result(tmp_path, comm):
+    """A run killed with SIGKILL in the middle of its steps: the file holds its complete
+    steps, and --resume finishes the run with the uninterrupted result."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    data = _bar((3, 1, 1))
+    case = write_case(tmp_path, data, CYCLE.replace("cycles = 2", "cycles = 6"),
+                      material=CHABOCHE)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), "hf",
+                             str(tmp_path / "case.toml"), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    path = out / "snapshots.h5"
+    for line in proc.stdout:  # progress is printed before a step is written
+        if line.startswith("step 6/"):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with h5py.File(path, "r") as f:
+        killed_at = int(f.attrs["completed_steps"])
+    assert 3 <= killed_at < len(case.times), killed_at
+    solve(case, comm, out, resume=True)
+    ref = solve(case, comm, tmp_path / "ref")
+    a = read_snapshots(str(path), ("U",), ("p",))
+    b = read_snapshots(ref["files"][0], ("U",), ("p",))
+    assert len(a["time"]) == len(case.times)
+    assert np.abs(a["U"] - b["U"]).max() <= 1e-8 * np.abs(b["U"]).max()
+    assert np.abs(a["qp/p"] - b["qp/p"]).max() <= 1e-8 * np.abs(b["qp/p"]).max()
