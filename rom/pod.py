@@ -1,0 +1,174 @@
+"""Snapshot POD, distributed over the rows (method of snapshots), and its incremental
+update.
+
+Snapshots are the columns of ``S (n_rows, n_s)``; each rank holds its owned rows.
+With an inner product ``<u, v>_M = u^T M v`` (``M`` symmetric positive definite:
+identity, lumped weights or a distributed sparse matrix such as the mass or the
+stiffness matrix), the correlation matrix
+
+    C_ij = <u_i, u_j>_M = sum over ranks of S_own^T (M S)_own      (Allreduce)
+
+is small (``n_s x n_s``) and replicated. With ``C = Xi diag(lambda) Xi^T``
+(``lambda`` decreasing) the modes are ``psi_k = lambda_k^{-1/2} S xi_k``, orthonormal
+in ``M``, and the singular values of ``M^{1/2} S`` are ``sqrt(lambda_k)``. The number
+of modes kept is ``N = max(n1, n2)`` with ``n1 = #{k : lambda_k > eps^2 lambda_1}``
+and ``n2`` the smallest count whose eigenvalues sum to at least ``1 - eps^2`` of the
+total. A final M-orthonormalization (Cholesky of the modes' Gram matrix) removes the
+round-off the correlation method leaves in the orthogonality.
+
+Products
+--------
+``product`` is ``None`` (Euclidean), an array of weights ``(n_rows_local,)``
+(diagonal ``M``), or a callable ``apply(X_local) -> (M X)_local`` (collective,
+e.g. :meth:`product_from_petsc`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rom import RomError
+
+__all__ = ["PODResult", "snapshot_pod", "incremental_pod", "truncation", "gram",
+           "product_from_petsc"]
+
+
+@dataclass
+class PODResult:
+    """Modes ``(n_rows_local, N)`` (owned rows), ``singular_values (n_s,)`` of all
+    snapshots (decreasing; the first ``N`` belong to the modes) and the count ``N``."""
+
+    modes: np.ndarray
+    singular_values: np.ndarray
+    n_modes: int
+
+    @property
+    def energy_fraction(self):
+        """Fraction of the snapshot energy captured by the kept modes."""
+        lam = self.singular_values ** 2
+        return float(lam[: self.n_modes].sum() / lam.sum()) if lam.sum() > 0 else 1.0
+
+
+def _apply(product, X):
+    if product is None:
+        return X
+    if callable(product):
+        return product(X)
+    return np.asarray(product)[:, None] * X
+
+
+def gram(A, B, comm, product=None):
+    """Collective. ``A^T M B`` for row-distributed ``A (n, a)``, ``B (n, b)``."""
+    local = A.T @ _apply(product, B)
+    return comm.allreduce(local)
+
+
+def truncation(eigenvalues, eps):
+    """``N = max(n1, n2)`` of the module docstring for eigenvalues (decreasing)."""
+    lam = np.clip(np.asarray(eigenvalues, dtype=float), 0.0, None)
+    if lam.size == 0 or lam[0] <= 0:
+        return 0
+    n1 = int(np.sum(lam > eps ** 2 * lam[0]))
+    cum = np.cumsum(lam) / lam.sum()
+    n2 = int(np.searchsorted(cum, 1.0 - eps ** 2 - 1e-15) + 1)
+    return max(n1, min(n2, len(lam)))
+
+
+def _orthonormalize(modes, comm, product):
+    """M-orthonormalize (Cholesky of the Gram matrix), keeping the span and order."""
+    if modes.shape[1] == 0:
+        return modes
+    G = gram(modes, modes, comm, product)
+    L = np.linalg.cholesky(0.5 * (G + G.T))
+    return np.linalg.solve(L, modes.T).T
+
+
+def snapshot_pod(S, comm, product=None, eps=1e-4, n_max=None):
+    """Collective. POD of the row-distributed snapshots ``S (n_rows_local, n_s)``.
+
+    Parameters
+    ----------
+    S : ndarray (n_rows_local, n_s)
+    comm : communicator over which the rows are distributed
+    product : inner product (see module docstring)
+    eps : truncation tolerance of ``N = max(n1, n2)``
+    n_max : optional cap on the number of modes
+
+    Returns
+    -------
+    PODResult
+    """
+    S = np.asarray(S, dtype=float)
+    if not np.all(np.isfinite(S)):
+        raise RomError("POD: snapshots contain NaN or inf")
+    C = gram(S, S, comm, product)
+    C = 0.5 * (C + C.T)
+    lam, xi = np.linalg.eigh(C)
+    order = np.argsort(lam)[::-1]
+    lam, xi = np.clip(lam[order], 0.0, None), xi[:, order]
+    N = truncation(lam, eps)
+    # drop numerically null directions (they cannot be normalized)
+    N = min(N, int(np.sum(lam > 1e-13 * lam[0])) if lam.size and lam[0] > 0 else 0)
+    if n_max is not None:
+        N = min(N, n_max)
+    modes = S @ (xi[:, :N] / np.sqrt(lam[:N]))
+    modes = _orthonormalize(modes, comm, product)
+    return PODResult(modes, np.sqrt(lam), N)
+
+
+def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
+    """Collective. Update ``pod`` (modes ``Psi`` with singular values ``sigma``) with new
+    snapshots ``S_new (n_rows_local, m)`` without the old snapshots.
+
+    The old snapshots are represented by ``Psi diag(sigma)``. With
+    ``A = Psi^T M S_new`` and the M-orthonormal basis ``Q`` of the residual
+    ``S_new - Psi A`` (``R = Q B``), the small matrix
+    ``K = [[diag(sigma), A], [0, B]]`` has the SVD ``U diag(s) V^T`` and the new modes
+    are ``[Psi, Q] U`` with singular values ``s``, truncated by the same criterion.
+    Exact (up to round-off) when ``pod`` kept every mode of its snapshots.
+    """
+    Psi = pod.modes
+    sigma = pod.singular_values[: pod.n_modes]
+    S_new = np.asarray(S_new, dtype=float)
+    if not np.all(np.isfinite(S_new)):
+        raise RomError("incremental POD: new snapshots contain NaN or inf")
+    A = gram(Psi, S_new, comm, product)
+    R = S_new - Psi @ A
+    R = R - Psi @ gram(Psi, R, comm, product)  # second Gram-Schmidt pass
+    G = gram(R, R, comm, product)
+    mu, V = np.linalg.eigh(0.5 * (G + G.T))
+    order = np.argsort(mu)[::-1]
+    mu, V = mu[order], V[:, order]
+    scale = max(float(np.sum(sigma ** 2)), float(np.trace(gram(S_new, S_new, comm, product))))
+    keep = mu > 1e-14 * scale
+    Q = R @ (V[:, keep] / np.sqrt(mu[keep]))
+    B = gram(Q, R, comm, product)
+    n, m, r = len(sigma), S_new.shape[1], int(keep.sum())
+    K = np.zeros((n + r, n + m))
+    K[:n, :n] = np.diag(sigma)
+    K[:n, n:] = A
+    K[n:, n:] = B
+    U, s, _ = np.linalg.svd(K, full_matrices=False)
+    N = truncation(s ** 2, eps)
+    if n_max is not None:
+        N = min(N, n_max)
+    modes = np.hstack([Psi, Q]) @ U[:, :N]
+    modes = _orthonormalize(modes, comm, product)
+    return PODResult(modes, s, N)
+
+
+def product_from_petsc(A):
+    """A collective product ``X_local -> (A X)_local`` from a PETSc matrix whose local
+    rows are the owned rows of ``X`` (e.g. a mass or stiffness matrix)."""
+    x = A.createVecRight()
+    y = A.createVecLeft()
+
+    def apply(X):
+        out = np.empty_like(X)
+        for j in range(X.shape[1]):
+            x.array[:] = X[:, j]
+            A.mult(x, y)
+            out[:, j] = y.array
+        return out
+
+    return apply

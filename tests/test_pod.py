@@ -1,0 +1,108 @@
+"""Snapshot POD against a dense SVD, rank independence, truncation, incremental POD."""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from rom.pod import gram, incremental_pod, snapshot_pod, truncation
+
+
+def _data(n_rows=240, n_s=30, decay=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.normal(size=(n_rows, n_s)))[0]
+    V = np.linalg.qr(rng.normal(size=(n_s, n_s)))[0]
+    s = decay ** np.arange(n_s)
+    return (U * s) @ V.T
+
+
+def _spd(n, seed=1):
+    """A sparse-ish SPD matrix (a 1D stiffness plus mass), dense for the reference."""
+    M = np.diag(np.full(n, 2.5)) - np.diag(np.ones(n - 1), 1) - np.diag(np.ones(n - 1), -1)
+    return M
+
+
+def _split(A, comm):
+    """This rank's rows (a scattered, rank-count dependent selection) of a global array."""
+    return A[comm.rank:: comm.size]
+
+
+def _local_product(Mg, comm):
+    """Collective product for the scattered rows of _split from a global dense matrix."""
+    n = Mg.shape[0]
+    rows = np.arange(n)[comm.rank:: comm.size]
+
+    def apply(X):
+        full = np.zeros((n, X.shape[1]))
+        for r, part in zip(range(comm.size), comm.allgather(X)):
+            full[r:: comm.size] = part
+        return (Mg @ full)[rows]
+
+    return apply
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind", ["euclidean", "weights", "matrix"])
+def test_pod_equals_dense_svd_in_the_same_product(kind, comm):
+    S = _data()
+    n = S.shape[0]
+    if kind == "euclidean":
+        Mg, product = np.eye(n), None
+    elif kind == "weights":
+        w = np.random.default_rng(3).uniform(0.5, 2.0, n)
+        Mg, product = np.diag(w), _split(w, comm)
+    else:
+        Mg = _spd(n)
+        product = _local_product(Mg, comm)
+    pod = snapshot_pod(_split(S, comm), comm, product, eps=1e-6)
+    L = np.linalg.cholesky(Mg)
+    U, s, _ = np.linalg.svd(L.T @ S, full_matrices=False)
+    np.testing.assert_allclose(pod.singular_values, s, rtol=0, atol=1e-10 * s[0])
+    modes = np.empty((n, pod.n_modes))
+    for r, part in enumerate(comm.allgather(pod.modes)):
+        modes[r:: comm.size] = part
+    ref = np.linalg.solve(L.T, U[:, : pod.n_modes])
+    signs = np.sign(np.sum(modes * ref, axis=0))
+    # the method of snapshots resolves mode k to about 1e-16 (s_0 / s_k)^2: compare the
+    # modes above 1e-3 s_0 tightly
+    k = int(np.sum(s > 1e-3 * s[0]))
+    np.testing.assert_allclose((modes * signs)[:, :k], ref[:, :k], atol=1e-9)
+    G = gram(pod.modes, pod.modes, comm, product)
+    np.testing.assert_allclose(G, np.eye(pod.n_modes), atol=1e-10)
+
+
+def test_truncation_criterion():
+    lam = np.array([1.0, 0.5, 0.1, 1e-3, 1e-6])  # cumulated: .625 .937 .9994 1 1
+    assert truncation(lam, 0.1) == 3  # n1 = #{> 1e-2} = 3, n2 (0.99 of the sum) = 3
+    assert truncation(lam, 0.5) == 2  # n1 = #{> 0.25} = 2, n2 (0.75) = 2
+    assert truncation(lam, 0.02) == 4  # n1 = #{> 4e-4} = 4, n2 (0.9996) = 3
+    flat = np.ones(10)  # n1 = 10 too; the energy criterion alone: 0.99 of equal parts
+    assert truncation(flat, 0.1) == 10
+    # n1 = 1 (1e-3 < eps^2), n2: (1 + 1e-3 k) / 1.05 >= 0.99 for k = 40, so 41
+    assert truncation(np.r_[1.0, np.full(50, 1e-3)], 0.1) == 41
+    assert truncation(np.zeros(4), 0.1) == 0
+
+
+def test_pod_truncates_and_captures_the_energy():
+    S = _data(decay=0.3)
+    pod = snapshot_pod(S, MPI.COMM_SELF, eps=1e-3)
+    assert pod.n_modes == truncation(pod.singular_values ** 2, 1e-3)
+    assert pod.energy_fraction >= 1 - 1e-6
+    assert pod.modes.shape == (S.shape[0], pod.n_modes)
+
+
+@pytest.mark.mpi
+def test_incremental_pod_matches_batch(comm):
+    S = _data(n_s=24, decay=0.7)
+    first, second = S[:, :14], S[:, 14:]
+    w = np.random.default_rng(5).uniform(0.5, 2.0, S.shape[0])
+    product = _split(w, comm)
+    pod1 = snapshot_pod(_split(first, comm), comm, product, eps=1e-12)
+    pod = incremental_pod(pod1, _split(second, comm), comm, product, eps=1e-5)
+    batch = snapshot_pod(_split(S, comm), comm, product, eps=1e-5)
+    assert pod.n_modes == batch.n_modes
+    k = batch.n_modes
+    np.testing.assert_allclose(pod.singular_values[:k], batch.singular_values[:k],
+                               rtol=1e-8)
+    # same subspace: the projection of each batch mode onto the incremental modes is itself
+    P = gram(pod.modes, batch.modes, comm, product)
+    np.testing.assert_allclose(np.linalg.svd(P, compute_uv=False), 1.0, atol=1e-7)
