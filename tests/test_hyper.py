@@ -1,0 +1,131 @@
+"""ECM, Gappy-POD, Q-DEIM and the EIM family."""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from rom.fem import CellBasis
+from rom.hyper import (compress_rows, deim, eim_greedy, eim_interpolate, empirical_cubature,
+                       gappy_coefficients, qdeim, qdeim_rows, symmetric_eim)
+from rom.meshgen import box_mesh
+
+
+def _integrands(n_rows=60, seed=0):
+    """Smooth integrands (random cubic polynomials of x) at the quadrature points of a
+    distorted hex20 mesh: columns = quadrature points (global ids), and their weights."""
+    d = box_mesh((4, 3, 3), (1, 1, 1), "hexahedron20", distort=0.2)
+    basis = CellBasis(d.element, d.points[d.cells])
+    x = basis.x.reshape(-1, 3)
+    w = basis.dx.ravel()
+    rng = np.random.default_rng(seed)
+    exps = [(i, j, k) for i in range(4) for j in range(4) for k in range(4) if i + j + k <= 3]
+    P = np.stack([np.prod(x ** np.array(e), axis=1) for e in exps])  # (20, n_qp)
+    G = rng.normal(size=(n_rows, len(exps))) @ P
+    return G, w
+
+
+def _mine(n, comm):
+    """This rank's quadrature points: a scattered, rank-count dependent subset."""
+    return np.arange(n)[(np.arange(n) * 7919) % comm.size == comm.rank]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["nnomp", "nnls"])
+def test_ecm_integrates_every_training_integrand(method, comm):
+    G, w = _integrands()
+    ids = _mine(len(w), comm)
+    tol = 1e-8
+    res = empirical_cubature(G[:, ids], w[ids], ids, comm, tol=tol, method=method)
+    b = G @ w
+    err = np.linalg.norm(G[:, res.points] @ res.weights - b) / np.linalg.norm(b)
+    assert err <= tol * 1.0001 and abs(err - res.residual) < 1e-12
+    assert np.all(res.weights > 0)
+    # 20 independent integrands: a cubature needs about 20 points (not 1296)
+    assert len(res.points) <= 25 and len(np.unique(res.points)) == len(res.points)
+
+
+@pytest.mark.mpi
+def test_ecm_warm_start_and_rank_independence(comm):
+    G, w = _integrands(seed=1)
+    ref = empirical_cubature(G, w, np.arange(len(w)), MPI.COMM_SELF, tol=1e-6)
+    ids = _mine(len(w), comm)
+    par = empirical_cubature(G[:, ids], w[ids], ids, comm, tol=1e-6)
+    assert np.array_equal(par.points, ref.points)
+    np.testing.assert_allclose(par.weights, ref.weights, rtol=1e-8)
+    again = empirical_cubature(G[:, ids], w[ids], ids, comm, tol=1e-6, warm_start=ref.points)
+    assert again.iterations == 0 and np.array_equal(again.points, ref.points)
+    # warm start from a subset of a larger problem's set
+    G2 = np.vstack([G, _integrands(n_rows=30, seed=9)[0]])
+    more = empirical_cubature(G2[:, ids], w[ids], ids, comm, tol=1e-6, warm_start=ref.points)
+    b = G2 @ w
+    assert np.linalg.norm(G2[:, more.points] @ more.weights - b) <= 1e-6 * np.linalg.norm(b)
+
+
+def test_row_compression_keeps_the_quadrature_exact():
+    G, w = _integrands(n_rows=200)
+    Gc = compress_rows(G, MPI.COMM_SELF, tol=1e-7)
+    assert Gc.shape[0] <= 20
+    res = empirical_cubature(Gc, w, np.arange(len(w)), MPI.COMM_SELF, tol=1e-10)
+    b = G @ w
+    assert np.linalg.norm(G[:, res.points] @ res.weights - b) <= 1e-8 * np.linalg.norm(b)
+
+
+@pytest.mark.mpi
+def test_qdeim_rows_match_pivoted_qr(comm):
+    rng = np.random.default_rng(2)
+    Psi = np.linalg.qr(rng.normal(size=(300, 8)))[0]
+    ids = _mine(300, comm)
+    pts = qdeim_rows(Psi[ids], ids, comm)
+    assert np.array_equal(pts, qdeim(Psi))
+
+
+def test_gappy_reconstruction_exact_in_span_and_bounded_off_span():
+    rng = np.random.default_rng(3)
+    Psi = np.linalg.qr(rng.normal(size=(400, 6)))[0]
+    mask = qdeim_rows(Psi, np.arange(400), MPI.COMM_SELF, n_points=10)
+    c = rng.normal(size=6)
+    f = Psi @ c
+    np.testing.assert_allclose(Psi @ gappy_coefficients(Psi[mask], f[mask]), f, atol=1e-12)
+    noise = 1e-3 * rng.normal(size=400)
+    rec = Psi @ gappy_coefficients(Psi[mask], (f + noise)[mask])
+    bound = np.linalg.norm(np.linalg.pinv(Psi[mask]), 2) * np.linalg.norm(noise[mask])
+    assert np.linalg.norm(rec - f) <= bound * (1 + 1e-12)
+
+
+def _family(n_x=400, n_mu=200):
+    x = np.linspace(0, 1, n_x)
+    mu = np.linspace(1, 10, n_mu)
+    return np.exp(-np.outer(x, mu)), x, mu
+
+
+def test_eim_exact_at_points_and_exponential_convergence():
+    F, x, mu = _family()
+    Q, points, params, errors = eim_greedy(F, n_max=14)
+    assert len(points) == 14 and len(np.unique(points)) == 14
+    test = np.exp(-np.outer(x, np.linspace(1.05, 9.95, 77)))  # unseen parameters
+    errs = []
+    for m in range(2, 15, 2):
+        I = eim_interpolate(Q[:, :m], points[:m], test[points[:m]])
+        np.testing.assert_allclose(I[points[:m]], test[points[:m]], atol=1e-12)
+        errs.append(np.abs(I - test).max())
+    errs = np.array(errs)
+    rate = np.polyfit(np.arange(2, 15, 2), np.log(errs), 1)[0]
+    assert rate < -1.0 and errs[-1] < 1e-9, errs  # error ~ exp(-c m), c > 1
+
+
+def test_symmetric_eim_equals_classic_and_rectangular_extension():
+    F, x, mu = _family()
+    m = 8
+    Q, points, params, _ = eim_greedy(F, n_max=m)
+    classic = eim_interpolate(Q, points, F[points])
+    sym = symmetric_eim(F, points, params)
+    np.testing.assert_allclose(sym, classic, atol=1e-10 * np.abs(F).max())
+    # one point removed: least squares on the 7 remaining points of 8 functions
+    rect = symmetric_eim(F, points[:-1], params)
+    assert np.all(np.isfinite(rect))
+    Q7, p7, _, _ = eim_greedy(F, n_max=m - 1)
+    err7 = np.abs(eim_interpolate(Q7, p7, F[p7]) - F).max()
+    assert np.abs(rect - F).max() < 10 * err7
+    # more points than functions: least squares reproduces the selected functions
+    over = symmetric_eim(F, np.r_[points, deim(Q)[:2] + 1], params)
+    np.testing.assert_allclose(over[:, params], F[:, params], atol=1e-8)
