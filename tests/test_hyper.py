@@ -5,8 +5,17 @@ import pytest
 from mpi4py import MPI
 
 from rom.fem import CellBasis
-from rom.hyper import (compress_rows, deim, eim_greedy, eim_interpolate, empirical_cubature,
-                       gappy_coefficients, qdeim, qdeim_rows, symmetric_eim)
+from rom.hyper import (
+    compress_rows,
+    deim,
+    eim_greedy,
+    eim_interpolate,
+    empirical_cubature,
+    gappy_coefficients,
+    qdeim,
+    qdeim_rows,
+    symmetric_eim,
+)
 from rom.meshgen import box_mesh
 
 
