@@ -46,6 +46,12 @@ and ``[material]`` optional)::
     linear_solver = "gamg"              # or "mumps"
     [solver.petsc]                      # any PETSc option, overrides the defaults
     ksp_rtol = 1e-10
+    [rom]                               # offline settings
+    product = "mass"                    # POD product: mass | stiffness | euclidean
+    eps_u = 1e-4                        # POD truncation of the displacement
+    eps_dual = 1e-4                     # POD truncation of the Gappy bases
+    ecm_tol = 1e-6                      # empirical cubature tolerance
+    gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
     [output]
     dir = "results/cube"                # default: results/<name>
 """
@@ -118,6 +124,18 @@ class SolverSpec:
 
 
 @dataclass(frozen=True)
+class RomSpec:
+    """Offline settings (``[rom]``): POD product and tolerances, ECM tolerance, the
+    dual quantities reconstructed by Gappy-POD."""
+
+    product: str = "mass"
+    eps_u: float = 1e-4
+    eps_dual: float = 1e-4
+    ecm_tol: float = 1e-6
+    gappy: tuple = ("p", "sigma")
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     path: str
@@ -135,6 +153,7 @@ class Case:
     times: tuple
     solver: SolverSpec
     output_dir: str
+    rom: RomSpec = RomSpec()
     period: float = None  # loads repeat with this period (cyclic steps)
     max_cuts: int = 8  # step halvings allowed on divergence
     extra: dict = field(default_factory=dict, compare=False)
@@ -349,6 +368,22 @@ def parse_case(text, path="<case>"):
                         tuple(sorted(petsc.items())))
     so.done()
 
+    ro = _Section(top.get("rom", default={}), "[rom]", src)
+    product = ro.get("product", "str", default="mass")
+    if product not in ("mass", "stiffness", "euclidean"):
+        ro._err(f"product must be 'mass', 'stiffness' or 'euclidean', not '{product}'")
+    gappy = ro.get("gappy", default=["p", "sigma"])
+    if not isinstance(gappy, list) or not all(g in ("p", "sigma", "X", "eps_vp")
+                                              for g in gappy):
+        ro._err(f"gappy must list fields among p, sigma, X, eps_vp, got {gappy!r}")
+    rom = RomSpec(product, ro.get("eps_u", "number", default=1e-4),
+                  ro.get("eps_dual", "number", default=1e-4),
+                  ro.get("ecm_tol", "number", default=1e-6), tuple(gappy))
+    for key in ("eps_u", "eps_dual", "ecm_tol"):
+        if not 0 < getattr(rom, key) < 1:
+            ro._err(f"'{key}' must be in (0, 1)")
+    ro.done()
+
     out = _Section(top.get("output", default={}), "[output]", src)
     output_dir = out.get("dir", "str", default=os.path.join("results", name))
     out.done()
@@ -358,7 +393,8 @@ def parse_case(text, path="<case>"):
                 material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
                 density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
                 centrifugal=centrifugal, temperature=temperature, times=times,
-                solver=solver, output_dir=output_dir, period=period, max_cuts=max_cuts)
+                solver=solver, output_dir=output_dir, rom=rom, period=period,
+                max_cuts=max_cuts)
 
 
 def _field(s, src, resolve, allow_time):

@@ -2,10 +2,12 @@
 
     python run.py hf CASE.toml [--out DIR] [--resume] [--petsc "-ksp_monitor ..."]
     python run.py solve CASE.toml ...     (same as hf)
+    python run.py offline CASE.toml --snapshots A.h5 [B.h5 ...] --out rom.h5
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
 
 import argparse
+import os
 import shlex
 import time
 
@@ -52,6 +54,11 @@ def build_parser():
         s.add_argument("--max-steps", type=int, help="stop after this many steps")
         s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
                        '-pc_type lu"; they override the case file')
+    o = sub.add_parser("offline", help="build a ROM archive (POD, ECM, Gappy-POD) from "
+                       "snapshot files")
+    o.add_argument("case", help="case file (TOML): mesh, material, loads, [rom] settings")
+    o.add_argument("--snapshots", nargs="+", required=True, help="snapshot files (hf runs)")
+    o.add_argument("--out", required=True, help="ROM archive to write (e.g. rom.h5)")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
@@ -66,6 +73,8 @@ def main(argv, comm):
     args = build_parser().parse_args(argv)
     if args.command in ("hf", "solve"):
         return _hf(args, comm)
+    if args.command == "offline":
+        return _offline(args, comm)
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file
@@ -104,5 +113,28 @@ def _hf(args, comm):
               f"{t['assembly']:.2f}, linear solve {t['solve']:.2f})")
         print(f"  results            {h5}")
         print(f"  ParaView           paraview {xdmf}")
+        print("-" * 72)
+    return 0
+
+
+def _offline(args, comm):
+    from rom.case import load_case
+    from rom.offline import build_rom
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    s = build_rom(case, args.snapshots, comm, args.out)
+    if comm.rank == 0:
+        print("-" * 72)
+        print(f"ROM of {case.name}: {s['n_snapshots']} snapshots -> {s['n_modes']} modes; "
+              f"ECM {s['n_ecm_points']} points of {s['n_qp']} (residual "
+              f"{s['ecm_residual']:.2e}); {s['n_reduced_points']} reduced points with Gappy")
+        print("  Gappy modes        " + ", ".join(f"{k[8:]} {v}" for k, v in s.items()
+                                                  if k.startswith("n_gappy_")))
+        print(f"  time [s]           total {time.perf_counter() - t0:.2f}: read "
+              f"{s['time_read']:.2f}, POD {s['time_pod']:.2f}, ECM {s['time_ecm']:.2f}, "
+              f"Gappy {s['time_gappy']:.2f}")
+        print(f"  archive            {args.out}")
+        print(f"  spectrum           {os.path.splitext(args.out)[0]}_spectrum.png")
         print("-" * 72)
     return 0

@@ -91,6 +91,13 @@ class StructuralModel:
             vals = self.assembler.local_values(Ke, cells=s, out=vals)
         return vals
 
+    def mass_values(self):
+        """Local CSR values of the (unit density) mass matrix."""
+        vals = None
+        for s, b in zip(self.chunks, self.bases):
+            vals = self.assembler.local_values(b.mass(), cells=s, out=vals)
+        return vals
+
     def body_force_vector(self, body):
         """Local array of ``sum w N b(x)`` for a body force ``b(x (..., 3)) -> (..., 3)``."""
         return sum(self._scatter(s, b.body_forces(body(b.x)))

@@ -247,6 +247,47 @@ class SnapshotStore:
         store._write_xdmf()
         return store, k, state
 
+    @classmethod
+    def open_read(cls, path, model, comm):
+        """Collective. Open a complete or partial snapshot file of ``model``'s mesh for
+        reading (:meth:`read_nodal`, :meth:`read_qp`)."""
+        if not os.path.isfile(path):
+            raise RomError(f"snapshot file not found: {path}")
+        store = cls(path, model, comm)
+        store._open("r")
+        info = None
+        if comm.rank == 0:
+            f = store.file
+            info = {"format": f.attrs.get("format"), "version": f.attrs.get("format_version"),
+                    "completed": int(f.attrs.get("completed_steps", -1)),
+                    "n_nodes": f["mesh/points"].shape[0] if "mesh/points" in f else -1,
+                    "n_qp": f["quadrature/weights"].shape[0] if "quadrature/weights" in f
+                    else -1,
+                    "times": f["time"][...].tolist() if "time" in f else [],
+                    "case_text": f.attrs.get("case_text", ""),
+                    "qp_names": sorted(f["steps/0/qp"].keys()) if "steps/0/qp" in f else []}
+        info = comm.bcast(info, root=0)
+        problem = _check_header(info, path, store.mesh.n_nodes_global)
+        if problem is None and info["n_qp"] != store.n_qp:
+            problem = (f"{path} has {info['n_qp']} quadrature points, the case's mesh and "
+                       f"law give {store.n_qp}")
+        if problem:
+            store.close()
+            raise RomError(problem)
+        store.times = info["times"][: info["completed"]]
+        store.case_text = info["case_text"]
+        store.qp_names = info["qp_names"]
+        return store
+
+    def read_nodal(self, name, k):
+        """Collective. Values of nodal field ``name`` of step ``k`` at the owned nodes."""
+        return self._read_blocks(f"steps/{k}/{name}", self.nodes)
+
+    def read_qp(self, name, k):
+        """Collective. Values of quadrature field ``name`` of step ``k`` at the local points
+        (``(n_qp_local[, c])``, the model's point order)."""
+        return self._read_blocks(f"steps/{k}/qp/{name}", self.qps)
+
     # --- steps --------------------------------------------------------------------------
     def write_step(self, t, u_owned, T_owned, qp_fields, cell_fields):
         """Collective. Append step ``len(times)``: ``u_owned (n_owned_nodes, 3)``,

@@ -20,16 +20,21 @@ rho = 8e-9
 """
 
 
-def write_case(folder, mesh_data, body, name="case", mesh_name="mesh.msh", material=MATERIAL):
-    """Write ``mesh_data`` and a case file (``body`` plus a [mesh] section); parse it."""
-    os.makedirs(folder, exist_ok=True)
-    mesh_path = os.path.join(folder, mesh_name)
-    if not os.path.exists(mesh_path):
-        write_mesh_file(mesh_path, mesh_data)
+def write_case(folder, mesh_data, body, name="case", mesh_name="mesh.msh", material=MATERIAL,
+               comm=None):
+    """Write ``mesh_data`` and a case file (``body`` plus a [mesh] section); parse it.
+    With ``comm``, the folder is shared by its ranks: rank 0 writes, the others wait."""
     text = f'name = "{name}"\n[mesh]\nfile = "{mesh_name}"\n' + material + body
     path = os.path.join(folder, name + ".toml")
-    with open(path, "w") as f:
-        f.write(text)
+    if comm is None or comm.rank == 0:
+        os.makedirs(folder, exist_ok=True)
+        mesh_path = os.path.join(folder, mesh_name)
+        if not os.path.exists(mesh_path):
+            write_mesh_file(mesh_path, mesh_data)
+        with open(path, "w") as f:
+            f.write(text)
+    if comm is not None:
+        comm.Barrier()
     return parse_case(text, path)
 
 

@@ -181,6 +181,17 @@ class CellBasis:
         c, q, _, n = B.shape
         return np.matmul(B.reshape(c, q * 6, n).transpose(0, 2, 1), CB.reshape(c, q * 6, n))
 
+    def mass(self, weights=None):
+        """Element mass matrices ``sum_q w N_a N_b delta_kl`` (unit density), shape
+        ``(n_cells, 3a, 3a)`` in the node-major dof order."""
+        w = self._w(weights)
+        m = np.einsum("cq,qa,qb->cab", w, self.N, self.N)
+        c, a, _ = m.shape
+        out = np.zeros((c, a, 3, a, 3))
+        for k in range(3):
+            out[:, :, k, :, k] = m
+        return out.reshape(c, 3 * a, 3 * a)
+
     def body_forces(self, b, weights=None):
         """Element vectors ``sum_q w N_a b``, with ``b (n_cells, n_qp, 3)``."""
         w = self._w(weights)
