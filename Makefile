@@ -15,7 +15,9 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 MPIRUN := mpirun -n $(NP)
 DEB_PACKAGES := python3-petsc4py python3-mpi4py python3-h5py-mpi python3-meshio \
-	python3-scipy python3-venv python3-pip openmpi-bin
+	python3-scipy python3-matplotlib python3-venv python3-pip openmpi-bin
+# only for `make bench`: the DOLFINx peer and GNU time (peak memory)
+BENCH_PACKAGES := python3-dolfinx time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test test-serial test-mpi bench lint clean
@@ -23,14 +25,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: $(VENV)/.installed
 
 # Debian packages: installed only when one is missing.
-.deb-packages: Makefile
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 		| grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+.deb-packages: Makefile
+	$(call install_missing,$(DEB_PACKAGES))
+	@touch $@
+
+.deb-bench: .deb-packages
+	$(call install_missing,$(BENCH_PACKAGES))
 	@touch $@
 
 $(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
@@ -54,12 +64,13 @@ test-serial: setup
 test-mpi: setup
 	timeout 1200 $(MPIRUN) tests/mpi_pytest.sh $(PY) -m pytest -q -m mpi -p no:cacheprovider --color=no tests
 
-bench: setup
+bench: setup .deb-bench
 	$(PY) bench/run_linear.py
 	PY=$(PY) bench/run_chaboche.sh
+	$(PY) bench/offline_bench.py
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py
 
 clean:
-	rm -rf $(VENV) .deb-packages results build *.egg-info
+	rm -rf $(VENV) .deb-packages .deb-bench results build *.egg-info bench/out

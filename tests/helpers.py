@@ -20,6 +20,40 @@ rho = 8e-9
 """
 
 
+# x = 0 face held in x, its edge y = 0 in y, its corner in z: isostatic, free expansion
+ISOSTATIC_X0 = """
+[[dirichlet]]
+set = "xmin"
+components = ["x"]
+[sets.y0]
+kind = "nodes"
+where = "(x == 0) & (y == 0)"
+[sets.z0]
+kind = "nodes"
+where = "(x == 0) & (y == 0) & (z == 0)"
+[[dirichlet]]
+set = "y0"
+components = ["y"]
+[[dirichlet]]
+set = "z0"
+components = ["z"]
+"""
+
+# the DESIGN reference Chaboche parameters
+CHABOCHE = """
+[material]
+law = "chaboche"
+E = 200000.0
+nu = 0.3
+alpha = 2e-5
+R0 = 10.0
+K = 300.0
+n = 30.0
+C = 1e5
+D = 1e3
+"""
+
+
 def write_case(folder, mesh_data, body, name="case", mesh_name="mesh.msh", material=MATERIAL,
                comm=None):
     """Write ``mesh_data`` and a case file (``body`` plus a [mesh] section); parse it.

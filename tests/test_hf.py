@@ -10,7 +10,7 @@ import pytest
 from mpi4py import MPI
 
 from conftest import run_cli
-from helpers import solve, write_case
+from helpers import ISOSTATIC_X0, solve, write_case
 from rom import RomError
 from rom.meshgen import box_mesh
 from rom.snapshots import read_snapshots
@@ -93,22 +93,7 @@ def test_a_failing_step_is_cut_and_completes(tmp_path, comm):
         solve(replace(case, max_cuts=0), comm, tmp_path / "nocut")
 
 
-CYCLE = """
-[[dirichlet]]
-set = "xmin"
-components = ["x"]
-[sets.y0]
-kind = "nodes"
-where = "(x == 0) & (y == 0)"
-[sets.z0]
-kind = "nodes"
-where = "(x == 0) & (y == 0) & (z == 0)"
-[[dirichlet]]
-set = "y0"
-components = ["y"]
-[[dirichlet]]
-set = "z0"
-components = ["z"]
+CYCLE = ISOSTATIC_X0 + """
 [[pressure]]
 set = "xmax"
 value = -200.0

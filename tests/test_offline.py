@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from helpers import solve, write_case
+from helpers import CHABOCHE, ISOSTATIC_X0, solve, write_case
 from rom import RomError
 from rom.archive import read_archive
 from rom.case import parse_case
@@ -17,35 +17,7 @@ from rom.meshgen import box_mesh
 from rom.offline import build_rom
 from rom.snapshots import read_snapshots
 
-MATERIAL = """
-[material]
-law = "chaboche"
-E = 200000.0
-nu = 0.3
-alpha = 2e-5
-R0 = 10.0
-K = 300.0
-n = 30.0
-C = 1e5
-D = 1e3
-"""
-
-BODY = """
-[[dirichlet]]
-set = "xmin"
-components = ["x"]
-[sets.y0]
-kind = "nodes"
-where = "(x == 0) & (y == 0)"
-[sets.z0]
-kind = "nodes"
-where = "(x == 0) & (y == 0) & (z == 0)"
-[[dirichlet]]
-set = "y0"
-components = ["y"]
-[[dirichlet]]
-set = "z0"
-components = ["z"]
+BODY = ISOSTATIC_X0 + """
 [[pressure]]
 set = "xmax"
 value = -150.0
@@ -80,7 +52,7 @@ def trained(tmp_path_factory):
     files = []
     for hot in (300.0, 600.0):
         case = write_case(os.path.join(tmp, f"h{int(hot)}"), data,
-                          BODY.replace("HOT", str(hot)), material=MATERIAL, comm=comm)
+                          BODY.replace("HOT", str(hot)), material=CHABOCHE, comm=comm)
         res = solve(case, comm, os.path.join(tmp, f"run{int(hot)}"))
         files.append(comm.bcast(res["files"][0] if res["files"] else None, root=0))
     return tmp, case, files

@@ -1,0 +1,123 @@
+"""Offline stage timing and memory: ~100 snapshots of a ~100k-dof Chaboche case.
+
+    python bench/offline_bench.py [--n 32] [--steps 50]    (driver: runs everything)
+
+1. HF snapshots (once, cached under bench/out/offline/): a hex8 unit cube (n^3 cells,
+   3 (n+1)^3 dofs; n = 32: 107,811 dofs, 262,144 quadrature points), DESIGN reference
+   Chaboche law, two temperature loadings, `steps` steps each, run under mpirun -n 2.
+2. `run.py offline` on all snapshots, serially and under mpirun -n 2, side by side;
+   time per phase (read, POD, ECM, Gappy) from the archive summary, and the peak
+   resident memory of each rank (getrusage, via /usr/bin/time -v).
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out", "offline")
+
+CASE = """
+name = "bench_offline_{hot}"
+[mesh]
+file = "cube{n}.msh"
+[material]
+law = "chaboche"
+E = [[20.0, 200000.0], [1000.0, 150000.0]]
+nu = 0.3
+alpha = 2e-5
+R0 = 10.0
+K = [[20.0, 300.0], [1000.0, 150.0]]
+n = 30.0
+C = 1e5
+D = 1e3
+[sets.x0]
+kind = "nodes"
+where = "x == 0"
+[sets.e0]
+kind = "nodes"
+where = "(x == 0) & (y == 0)"
+[sets.c0]
+kind = "nodes"
+where = "(x == 0) & (y == 0) & (z == 0)"
+[[dirichlet]]
+set = "x0"
+components = ["x"]
+[[dirichlet]]
+set = "e0"
+components = ["y"]
+[[dirichlet]]
+set = "c0"
+components = ["z"]
+[[pressure]]
+set = "xmax"
+value = -120.0
+table = [[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]
+[temperature]
+expression = "20 + {hot} * exp(-((x - 0.7)**2 + (y - 0.5)**2) / 0.1) * (1 - abs(1 - t))"
+[steps]
+end = 2.0
+count = {steps}
+[rom]
+eps_u = 1e-4
+ecm_tol = 1e-4
+"""
+
+
+def sh(cmd, **kw):
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=32)
+    p.add_argument("--steps", type=int, default=50)
+    args = p.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    py = sys.executable
+    run = os.path.join(ROOT, "run.py")
+    mesh = os.path.join(OUT, f"cube{args.n}.msh")
+    if not os.path.exists(mesh):
+        sh([py, run, "mesh", "box", "--n", str(args.n), str(args.n), str(args.n), "--type",
+            "hexahedron", "--out", mesh])
+    files = []
+    for hot in (300, 600):
+        case = os.path.join(OUT, f"case_{hot}.toml")
+        with open(case, "w") as f:
+            f.write(CASE.format(n=args.n, hot=hot, steps=args.steps))
+        snap = os.path.join(OUT, f"snap_{hot}", "snapshots.h5")
+        if not os.path.exists(snap + ".done"):
+            sh(["mpirun", "-n", "2", py, run, "hf", case, "--out", os.path.dirname(snap)],
+               stdout=subprocess.DEVNULL)
+            open(snap + ".done", "w").close()
+        files.append(snap)
+    results = {}
+    for ranks in (1, 2):
+        out = os.path.join(OUT, f"rom_np{ranks}.h5")
+        cmd = [py, run, "offline", os.path.join(OUT, "case_300.toml"), "--snapshots", *files,
+               "--out", out]
+        if ranks > 1:
+            cmd = ["mpirun", "-n", str(ranks), "/usr/bin/time", "-v", *cmd]
+        else:
+            cmd = ["/usr/bin/time", "-v", *cmd]
+        proc = sh(cmd, capture_output=True)
+        rss = [int(m) / 1024 for m in re.findall(r"Maximum resident set size \(kbytes\): (\d+)",
+                                                  proc.stderr)]
+        summary = {}
+        for line in proc.stdout.splitlines():
+            if "time [s]" in line or "ROM of" in line or "Gappy modes" in line:
+                summary[line.split()[0]] = line.strip()
+        results[ranks] = {"stdout": proc.stdout, "peak_rss_mb_per_rank": rss}
+        print(proc.stdout)
+        print(f"ranks {ranks}: peak RSS per rank [MB] {[round(r) for r in rss]}")
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
