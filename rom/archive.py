@@ -12,7 +12,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /reduced/weights (m,)              ECM weights (0 for Gappy-only points)
     /reduced/B (m, 6, N)               strain of each mode at each reduced point (Mandel)
     /reduced/x (m, 3)                  coordinates of the reduced points
-    /reduced/cell_nodes (m, n_nodes_e) global node ids of their cells, and
+    /reduced/cell_nodes (m, n_nodes_e) global node ids of their cells, their
+    /reduced/node_points (m, n_nodes_e, 3) coordinates, and
     /reduced/shape (m, n_nodes_e)      shape functions there (temperature interpolation)
     /gappy/<field>/basis (n_qp * c, r) POD basis of the field (row q * c + component)
     /gappy/<field>/singular_values     /gappy/<field>/rows (r',)  Q-DEIM rows

@@ -183,14 +183,16 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     cells = lq // nq if len(lq) else np.zeros(0, np.int64)
     N_shape = model.bases[0].N  # same rule for every cell
     parts = comm.allgather((local, E[lq], xq[lq], mesh.node_ids[mesh.cells[cells]],
-                            N_shape[lq % nq] if len(lq) else np.zeros((0, N_shape.shape[1]))))
-    m = len(points)
+                            N_shape[lq % nq] if len(lq) else np.zeros((0, N_shape.shape[1])),
+                            mesh.points[mesh.cells[cells]]))
+    m, k = len(points), mesh.element.n_nodes
     B = np.zeros((m, 6, N))
     X = np.zeros((m, 3))
-    cell_nodes = np.zeros((m, mesh.element.n_nodes), dtype=np.int64)
-    shape = np.zeros((m, mesh.element.n_nodes))
-    for idx, b, x, cn, sh in parts:
-        B[idx], X[idx], cell_nodes[idx], shape[idx] = b, x, cn, sh
+    cell_nodes = np.zeros((m, k), dtype=np.int64)
+    shape = np.zeros((m, k))
+    node_points = np.zeros((m, k, 3))
+    for idx, b, x, cn, sh, npts in parts:
+        B[idx], X[idx], cell_nodes[idx], shape[idx], node_points[idx] = b, x, cn, sh, npts
     loads = []
     for name, table, Fk, power in loading.force_terms:
         vec = comm.allreduce(modes_local.T @ Fk)
@@ -220,7 +222,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
                       "cell_type": mesh.cell_type, "product": case.rom.product},
             "basis": {"U": basis, "singular_values": pod.singular_values},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
-                        "cell_nodes": cell_nodes, "shape": shape,
+                        "cell_nodes": cell_nodes, "shape": shape, "node_points": node_points,
                         "n_ecm": np.int64(len(ecm.points))},
             "gappy": gappy_out, "loads": loads, "summary": summary}
         write_archive(out_path, content)
