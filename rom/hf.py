@@ -21,7 +21,7 @@ from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
 from rom.fem import CellBasis, von_mises
 from rom.petsc import PETSc
 
-__all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "run_hf"]
+__all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "advance_with_cuts", "run_hf"]
 
 
 class StructuralModel:
@@ -229,37 +229,43 @@ class NewtonSolver:
                           + ", ".join(f"{r:.2e}" for r in residuals))
 
     def advance(self, u, state, t_old, t_new, max_cuts=8):
-        """Collective. Go from ``t_old`` to ``t_new`` in sub-steps: a failed sub-step is
-        halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two converged
-        sub-steps in a row the increment doubles again; internal variables are
-        committed only after each converged sub-step.
+        """Collective. :func:`advance_with_cuts` with this solver's :meth:`step`."""
+        return advance_with_cuts(self.step, u, state, t_old, t_new, max_cuts, self.log)
 
-        Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
-        ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
-        """
-        full = t_new - t_old
-        dt, t = full, t_old
-        iterations, streak = [], 0
-        while t < t_new:
-            t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
-            try:
-                u_new, sigma, C, state_new, info = self.step(u, state, t_target, t_target - t)
-            except StepFailure as exc:
-                if dt <= full / 2 ** max_cuts * (1 + 1e-9):
-                    raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
-                                   f"(increment {t_target - t:.3g}): {exc}") from None
-                dt /= 2
-                streak = 0
-                if self.log:
-                    self.log(f"    cut: {exc}; retrying with dt = {dt:.4g}")
-                continue
-            u, state, t = u_new, state_new, t_target
-            iterations.append(info["iterations"])
-            streak += 1
-            if streak >= 2 and dt < full:
-                dt, streak = min(2 * dt, full), 0
-        return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
-                                    "residuals": info["residuals"]}
+
+def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
+    """Go from ``t_old`` to ``t_new`` in sub-steps of ``step(u, state, t, dt) ->
+    (u, sigma, C_tan, state, info)`` (which raises :class:`StepFailure`): a failed
+    sub-step is halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two
+    converged sub-steps in a row the increment doubles again; internal variables are
+    committed only after each converged sub-step.
+
+    Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
+    ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
+    """
+    full = t_new - t_old
+    dt, t = full, t_old
+    iterations, streak = [], 0
+    while t < t_new:
+        t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
+        try:
+            u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t)
+        except StepFailure as exc:
+            if dt <= full / 2 ** max_cuts * (1 + 1e-9):
+                raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
+                               f"(increment {t_target - t:.3g}): {exc}") from None
+            dt /= 2
+            streak = 0
+            if log:
+                log(f"    cut: {exc}; retrying with dt = {dt:.4g}")
+            continue
+        u, state, t = u_new, state_new, t_target
+        iterations.append(info["iterations"])
+        streak += 1
+        if streak >= 2 and dt < full:
+            dt, streak = min(2 * dt, full), 0
+    return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
+                                "residuals": info["residuals"]}
 
 
 def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options=None,
