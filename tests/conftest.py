@@ -18,6 +18,14 @@ def comm():
     return MPI.COMM_WORLD
 
 
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """HF snapshots of two loadings of a small Chaboche case (helpers.train_two_loadings)."""
+    from helpers import train_two_loadings
+
+    return train_two_loadings(tmp_path_factory)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -89,3 +89,49 @@ def l2_error(res, exact, degree=6):
     ref = basis.integrate(np.sum(ue ** 2, axis=-1)).sum()
     err, ref = mesh.comm.allreduce(np.array([err, ref]))
     return np.sqrt(err), np.sqrt(ref)
+
+
+TRAINING_BODY = ISOSTATIC_X0 + """
+[[pressure]]
+set = "xmax"
+value = -150.0
+table = [[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]
+[[pressure]]
+set = "ymax"
+value = 30.0
+[temperature]
+expression = "20 + HOT * x * y * (1 - abs(1 - t))"
+[steps]
+end = 2.0
+count = 8
+[rom]
+eps_u = 1e-6
+ecm_tol = 1e-7
+[solver]
+rtol = 1e-10
+[solver.petsc]
+ksp_rtol = 1e-12
+"""
+
+
+def train_two_loadings(tmp_path_factory):
+    """Two HF runs (two temperature loadings, HOT = 300 and 600) of a small Chaboche
+    case; returns ``(folder, case of the last loading, snapshot files)``."""
+    from mpi4py import MPI
+
+    from rom.meshgen import box_mesh
+
+    comm = MPI.COMM_WORLD
+    tmp = tmp_path_factory.mktemp("offline") if comm.rank == 0 else None
+    tmp = comm.bcast(str(tmp), root=0)
+    data = box_mesh((3, 2, 2), (2.0, 1.0, 1.0), "hexahedron20", distort=0.1)
+    files = []
+    for hot in (300.0, 600.0):
+        case = write_case(os.path.join(tmp, f"h{int(hot)}"), data,
+                          TRAINING_BODY.replace("HOT", str(hot)), material=CHABOCHE,
+                          comm=comm)
+        res = solve(case, comm, os.path.join(tmp, f"run{int(hot)}"))
+        files.append(comm.bcast(res["files"][0] if res["files"] else None, root=0))
+    return tmp, case, files
+
+

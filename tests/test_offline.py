@@ -9,53 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from helpers import CHABOCHE, ISOSTATIC_X0, solve, write_case
 from rom import RomError
 from rom.archive import read_archive
 from rom.case import parse_case
 from rom.meshgen import box_mesh
 from rom.offline import build_rom
 from rom.snapshots import read_snapshots
-
-BODY = ISOSTATIC_X0 + """
-[[pressure]]
-set = "xmax"
-value = -150.0
-table = [[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]
-[[pressure]]
-set = "ymax"
-value = 30.0
-[temperature]
-expression = "20 + HOT * x * y * (1 - abs(1 - t))"
-[steps]
-end = 2.0
-count = 8
-[rom]
-eps_u = 1e-6
-ecm_tol = 1e-7
-[solver]
-rtol = 1e-10
-[solver.petsc]
-ksp_rtol = 1e-12
-"""
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Two HF runs (two temperature loadings) of a small Chaboche case."""
-    from mpi4py import MPI
-
-    comm = MPI.COMM_WORLD
-    tmp = tmp_path_factory.mktemp("offline") if comm.rank == 0 else None
-    tmp = comm.bcast(str(tmp), root=0)
-    data = box_mesh((3, 2, 2), (2.0, 1.0, 1.0), "hexahedron20", distort=0.1)
-    files = []
-    for hot in (300.0, 600.0):
-        case = write_case(os.path.join(tmp, f"h{int(hot)}"), data,
-                          BODY.replace("HOT", str(hot)), material=CHABOCHE, comm=comm)
-        res = solve(case, comm, os.path.join(tmp, f"run{int(hot)}"))
-        files.append(comm.bcast(res["files"][0] if res["files"] else None, root=0))
-    return tmp, case, files
 
 
 @pytest.mark.mpi

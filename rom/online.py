@@ -1,0 +1,207 @@
+"""Online stage: the hyper-reduced Newton solver on the modal coordinates.
+
+Per time step (DESIGN section 5), with the reduced points ``S`` (ECM points with
+weights ``omega``, Gappy points with weight 0), the mode strains ``B_q (6, N)``:
+
+    r(gamma) = sum_q omega_q B_q^T sigma_q(B_q gamma) - f_ext(t)
+    k(gamma) = sum_q omega_q B_q^T C_q B_q
+
+The law runs at the reduced points only, the temperature is interpolated there from
+the nodal field at their cells' nodes only, the external load is
+``f_ext(t) = sum_k table_k(t)^power_k f_k`` (reduced vectors from the archive).
+Nothing here depends on the mesh size; full fields (``U = Psi gamma``, Gappy-POD of
+``p`` and ``sigma``) are reconstructed only for the steps written.
+"""
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from rom import RomError
+from rom.hf import StepFailure, advance_with_cuts
+from rom.hyper import gappy_coefficients
+from rom.loads import TemperatureLoading, TimeTable
+
+__all__ = ["ReducedModel", "check_compatible"]
+
+
+def check_compatible(archive, case, path="ROM archive"):
+    """Raise :class:`rom.RomError` if ``archive`` was not built for ``case``'s mesh and
+    law."""
+    a = archive["attrs"]
+    if a.get("law") != case.law:
+        raise RomError(f"{path} was built for law '{a.get('law')}', the case uses "
+                       f"'{case.law}'")
+    from rom.io.meshfile import read_mesh_file
+
+    data = read_mesh_file(case.mesh_file)
+    from rom.archive import mesh_signature
+
+    if mesh_signature(data.points, data.cells) != a.get("mesh_signature"):
+        raise RomError(f"{path} was built on another mesh than {case.mesh_file} "
+                       f"(case '{a.get('case_name')}')")
+    return data
+
+
+class ReducedModel:
+    """A ROM ready to run: reduced operators of an archive, a law, a case's loading.
+
+    Parameters
+    ----------
+    archive : dict from :func:`rom.archive.read_archive`
+    case : rom.case.Case (temperature loading, time steps, solver settings)
+    mesh_data : rom.mesh.MeshData of the case (for the file-point numbering of
+        temperature files); only the reduced points' cells are used.
+    """
+
+    def __init__(self, archive, case, mesh_data):
+        from rom.materials import make_law
+
+        red = archive["reduced"]
+        self.archive = archive
+        self.case = case
+        self.law = make_law(case.law, case.material_params())
+        self.B = red["B"]
+        self.w = red["weights"]
+        self.n_modes = self.B.shape[2]
+        self.m = len(self.w)
+        self.shape = red["shape"]
+        nodes, inverse = np.unique(red["cell_nodes"], return_inverse=True)
+        self._cell_local = inverse.reshape(red["cell_nodes"].shape)
+        pts = np.zeros((len(nodes), 3))
+        pts[self._cell_local.ravel()] = red["node_points"].reshape(-1, 3)
+        # the few nodes the reduced points need, as a mesh-like view for the loads
+        self.nodes = SimpleNamespace(points=pts, node_ids=nodes, n_local_nodes=len(nodes),
+                                     n_nodes_global=mesh_data.n_nodes,
+                                     n_file_points=mesh_data.n_file_points,
+                                     node_file_ids=mesh_data.file_node_ids[nodes])
+        self.temperature = TemperatureLoading(case.temperature, self.nodes,
+                                              getattr(self.law, "T_ref", 20.0))
+        self.loads = [(TimeTable(term["table"]), term["power"], term["vector"])
+                      for term in archive["loads"]]
+        self.rtol = case.solver.rtol
+        self.max_iterations = case.solver.max_iterations
+        self.timings = {"law": 0.0, "newton": 0.0}
+
+    def temperature_at_points(self, t):
+        """Temperatures ``(m,)`` at the reduced points at time ``t``."""
+        T_nodes = self.temperature.nodal(self.case.load_time(t))
+        return np.einsum("qa,qa->q", self.shape, T_nodes[self._cell_local])
+
+    def external_forces(self, t):
+        tl = self.case.load_time(t)
+        f = np.zeros(self.n_modes)
+        for table, power, vec in self.loads:
+            f += table(tl) ** power * vec
+        return f
+
+    def initial_state(self):
+        return np.zeros(self.n_modes), self.law.initial_state(self.m)
+
+    def step(self, gamma_old, state_old, t, dt):
+        """Newton on the modal coordinates for the step ending at ``t``."""
+        T = self.temperature_at_points(t)
+        f_ext = self.external_forces(t)
+        gamma = gamma_old.copy()
+        residuals, first = [], None
+        for it in range(self.max_iterations + 1):
+            t0 = time.perf_counter()
+            eps = np.einsum("qki,i->qk", self.B, gamma)
+            sigma, C, state, ok = self.law.update(eps, state_old, T, dt)
+            self.timings["law"] += time.perf_counter() - t0
+            if not np.all(ok):
+                raise StepFailure(f"local integration failed at {np.sum(~ok)} reduced points "
+                                  f"at t = {t:g}")
+            f_int = np.einsum("q,qki,qk->i", self.w, self.B, sigma)
+            r = f_int - f_ext
+            rn = np.linalg.norm(r)
+            first = rn if first is None else first
+            ref = max(np.linalg.norm(f_int), np.linalg.norm(f_ext), first)
+            if not np.isfinite(rn):
+                raise StepFailure(f"reduced residual is not finite at t = {t:g}")
+            rel = rn / ref if ref > 0 else 0.0
+            residuals.append(rel)
+            if rel <= self.rtol or (it > 0 and rn == 0.0):
+                return gamma, sigma, C, state, {"iterations": it, "residuals": residuals}
+            if it == self.max_iterations:
+                break
+            K = np.einsum("q,qki,qkl,qlj->ij", self.w, self.B, C, self.B)
+            try:
+                gamma = gamma - np.linalg.solve(K, r)
+            except np.linalg.LinAlgError:
+                raise StepFailure(f"singular reduced tangent at t = {t:g}") from None
+        raise StepFailure(f"reduced Newton did not converge in {self.max_iterations} "
+                          f"iterations at t = {t:g}: " + ", ".join(f"{r:.2e}" for r in residuals))
+
+    def advance(self, gamma, state, t_old, t_new, log=None):
+        t0 = time.perf_counter()
+        out = advance_with_cuts(self.step, gamma, state, t_old, t_new, self.case.max_cuts, log)
+        self.timings["newton"] += time.perf_counter() - t0
+        return out
+
+    # --- reconstruction (cost proportional to the mesh: only for written steps) ----------
+    def displacement(self, gamma):
+        """Nodal displacement ``(n_nodes, 3)`` (global numbering) ``Psi gamma``."""
+        return (self.archive["basis"]["U"] @ gamma).reshape(-1, 3)
+
+    def gappy(self, name, values_at_points):
+        """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
+        reduced points ``(m[, c])`` by Gappy-POD; None if the archive has no basis."""
+        g = self.archive["gappy"].get(name)
+        if g is None or g["basis"].shape[1] == 0:
+            return None
+        c = g["basis"].shape[0] // self.archive["attrs"]["n_cells"] // int(
+            self.archive["attrs"]["n_qp_cell"])
+        pos = {int(q): i for i, q in enumerate(self.archive["reduced"]["points"])}
+        rows = g["rows"]
+        vals = np.asarray(values_at_points).reshape(self.m, c)
+        sampled = np.array([vals[pos[int(r) // c], int(r) % c] for r in rows])
+        coef = gappy_coefficients(g["basis"][rows], sampled)
+        full = g["basis"] @ coef
+        return full.reshape(-1, c) if c > 1 else full
+
+    def gappy_residual(self, name, values_at_points):
+        """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` at the
+        sampled rows (0 when ``f_hat`` vanishes)."""
+        g = self.archive["gappy"].get(name)
+        if g is None or g["basis"].shape[1] == 0:
+            return 0.0
+        c = g["basis"].shape[0] // self.archive["attrs"]["n_cells"] // int(
+            self.archive["attrs"]["n_qp_cell"])
+        pos = {int(q): i for i, q in enumerate(self.archive["reduced"]["points"])}
+        vals = np.asarray(values_at_points).reshape(self.m, c)
+        rows = g["rows"]
+        sampled = np.array([vals[pos[int(r) // c], int(r) % c] for r in rows])
+        norm = np.linalg.norm(sampled)
+        if norm == 0:
+            return 0.0
+        Pm = g["basis"][rows]
+        return float(np.linalg.norm(sampled - Pm @ gappy_coefficients(Pm, sampled)) / norm)
+
+
+def run_online(archive, case, mesh_data, log=None):
+    """Run every step of ``case`` with the ROM (serial, replicated on every rank).
+
+    Returns ``{"times", "gamma" (n_steps, N), "p_points" (n_steps, m) or None,
+    "sigma_points" (n_steps, m, 6), "history", "timings"}``.
+    """
+    model = ReducedModel(archive, case, mesh_data)
+    gamma, state = model.initial_state()
+    out = {"times": [], "gamma": [], "p_points": [], "sigma_points": [], "history": []}
+    t_prev = 0.0
+    t0 = time.perf_counter()
+    for n, t in enumerate(case.times):
+        gamma, sigma, C, state, info = model.advance(gamma, state, t_prev, t, log)
+        out["times"].append(t)
+        out["gamma"].append(gamma.copy())
+        out["sigma_points"].append(sigma.copy())
+        out["p_points"].append(state["p"].copy() if "p" in state else None)
+        out["history"].append(info)
+        if log:
+            log(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}")
+        t_prev = t
+    out["timings"] = dict(model.timings, total=time.perf_counter() - t0)
+    out["gamma"] = np.array(out["gamma"])
+    out["model"] = model
+    return out
