@@ -12,7 +12,8 @@ Given integrands ``G[r, q]`` (rows ``r``: e.g. ``sigma_s : eps(psi_i)`` for snap
 matching pursuit: select the point whose normalized column best matches the residual
 (``argmax G_q . r / ||G_q||``, the maximum reduced over ranks, ties to the smallest
 global id), solve the non-negative least squares on ``S`` (``scipy.optimize.nnls``),
-drop points with zero weight, repeat. A previous set can warm-start the pursuit.
+drop points with zero weight, repeat (the plain least squares is used when its
+solution is non-negative). A previous set can warm-start the pursuit.
 The ``nnls`` variant solves one NNLS over all points (gathered; small problems).
 
 Gappy-POD
@@ -136,7 +137,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
     it = 0
     while True:
         if selected:
-            omega, _ = scipy.optimize.nnls(cols, b, maxiter=50 * cols.shape[1] + 100)
+            omega = _nonnegative_lsq(cols, b)
             keep = omega > 0
             if not keep.all():  # drop points with zero weight
                 drop = [g for g, k in zip(selected, keep) if not k]
@@ -162,6 +163,16 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
     order = np.argsort(selected)
     return ECMResult(np.asarray(selected, dtype=np.int64)[order], np.asarray(omega)[order],
                      float(res), it)
+
+
+def _nonnegative_lsq(A, b):
+    """``argmin ||A x - b||, x >= 0``: the unconstrained least squares when it is
+    already non-negative (the usual case along the pursuit, and much cheaper),
+    else scipy's NNLS."""
+    x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    if np.all(x >= 0):
+        return x
+    return scipy.optimize.nnls(A, b, maxiter=50 * A.shape[1] + 100)[0]
 
 
 def _ecm_nnls(G, qp_ids, b, nb, comm):

@@ -145,8 +145,9 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         pad[: dm.n_owned] = pod.modes[:, i]
         modes_local[:, i] = dm.vector_to_local(dm.local_to_vector(pad))
         E[:, :, i] = model.strain(modes_local[:, i])
-    sig = np.stack(qp["sigma"])  # (n_s, n_qp, 6)
-    G = np.einsum("sqk,qki->siq", sig, E).reshape(n_s * N, model.n_qp)
+    G = np.empty((n_s * N, model.n_qp))
+    for s_, sig in enumerate(qp["sigma"]):  # row block of snapshot s: sigma_s : eps(psi_i)
+        G[s_ * N:(s_ + 1) * N] = np.einsum("qk,qki->iq", sig, E)
     w = model.quadrature_weights()
     nq = model.n_qp_cell
     qp_ids = (mesh.cell_ids[:, None] * nq + np.arange(nq)).ravel()

@@ -120,6 +120,7 @@ class SnapshotStore:
         self.qps = BlockLayout(comm, self.qp_ids, self.n_qp)
         self.file = None
         self.times = []
+        self._xdmf_steps = []  # (time, attributes) of the complete steps, rank 0
 
     # --- low-level collective I/O -------------------------------------------------------
     def _open(self, mode):
@@ -314,21 +315,26 @@ class SnapshotStore:
         self.times.append(float(t))
         self._write_xdmf()
 
+    def _step_attributes(self, k):
+        """XDMF attributes ``(name, center, shape, path)`` of step ``k`` (read from the
+        file, rank 0)."""
+        g = self.file[f"steps/{k}"]
+        attrs = [("U", "Node", g["U"].shape, f"/steps/{k}/U"),
+                 ("T", "Node", g["T"].shape, f"/steps/{k}/T")]
+        for name in g.get("cells", {}):
+            attrs.append((name, "Cell", g["cells"][name].shape, f"/steps/{k}/cells/{name}"))
+        return attrs
+
     def _write_xdmf(self):
+        """Rewrite the XDMF index (rank 0); step attributes are cached, so the cost per
+        step does not grow with the number of steps read back from the file."""
         if self.comm.rank != 0:
             return
-        f = self.file
+        for k in range(len(self._xdmf_steps), len(self.times)):
+            self._xdmf_steps.append((self.times[k], self._step_attributes(k)))
         mesh = self.mesh
-        steps = []
-        for k, t in enumerate(self.times):
-            g = f[f"steps/{k}"]
-            attrs = [("U", "Node", g["U"].shape, f"/steps/{k}/U"),
-                     ("T", "Node", g["T"].shape, f"/steps/{k}/T")]
-            for name in g.get("cells", {}):
-                attrs.append((name, "Cell", g["cells"][name].shape, f"/steps/{k}/cells/{name}"))
-            steps.append((t, attrs))
         write_xdmf(self.xdmf_path, self.path, mesh.cell_type, mesh.n_nodes_global,
-                   (mesh.n_cells_global, mesh.element.n_nodes), steps)
+                   (mesh.n_cells_global, mesh.element.n_nodes), self._xdmf_steps)
 
     def close(self):
         if self.file is not None:
