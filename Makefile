@@ -16,6 +16,8 @@ export OPENBLAS_NUM_THREADS := 1
 MPIRUN := mpirun -n $(NP)
 DEB_PACKAGES := python3-petsc4py python3-mpi4py python3-h5py-mpi python3-meshio \
 	python3-scipy python3-matplotlib python3-venv python3-pip openmpi-bin
+# only for `make test`: CalculiX, the independent reference of tests/test_calculix.py
+TEST_PACKAGES := calculix-ccx
 # only for `make bench`: the DOLFINx peer and GNU time (peak memory)
 BENCH_PACKAGES := python3-dolfinx time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -39,6 +41,10 @@ endef
 	$(call install_missing,$(DEB_PACKAGES))
 	@touch $@
 
+.deb-test: .deb-packages
+	$(call install_missing,$(TEST_PACKAGES))
+	@touch $@
+
 .deb-bench: .deb-packages
 	$(call install_missing,$(BENCH_PACKAGES))
 	@touch $@
@@ -58,7 +64,7 @@ demo: setup
 
 test: test-serial test-mpi
 
-test-serial: setup
+test-serial: setup .deb-test
 	$(PY) -m pytest -q --color=no tests
 
 test-mpi: setup
@@ -73,4 +79,4 @@ lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py
 
 clean:
-	rm -rf $(VENV) .deb-packages .deb-bench results build *.egg-info bench/out
+	rm -rf $(VENV) .deb-packages .deb-test .deb-bench results build *.egg-info bench/out
