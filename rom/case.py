@@ -35,6 +35,8 @@ and ``[material]`` optional)::
     [temperature]                       # one field, or a time sequence:
     expression = "20 + 500 * x"         # value = ..., expression = ..., file = "T.npy"
     # [[temperature.fields]]  time = 0.0, value = 20.0 / expression / file
+    [loadings.hot]                      # named loadings: each a temperature like
+    expression = "20 + 800 * x * t"     # [temperature] (value, expression, file, fields)
     [steps]
     times = [1.0]                       # or: end = 1.0, count = 10
                                         # or: cycles = 3, period = 2.0, count = 10 (per
@@ -52,6 +54,8 @@ and ``[material]`` optional)::
     eps_dual = 1e-4                     # POD truncation of the Gappy bases
     ecm_tol = 1e-6                      # empirical cubature tolerance
     gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
+    training = ["hot"]                  # training loadings (pipeline)
+    test = "hot"                        # test loading (pipeline)
     [output]
     dir = "results/cube"                # default: results/<name>
 """
@@ -133,6 +137,8 @@ class RomSpec:
     eps_dual: float = 1e-4
     ecm_tol: float = 1e-6
     gappy: tuple = ("p", "sigma")
+    training: tuple = ()  # names of the training loadings
+    test: str = None  # name of the test loading
 
 
 @dataclass(frozen=True)
@@ -154,12 +160,25 @@ class Case:
     solver: SolverSpec
     output_dir: str
     rom: RomSpec = RomSpec()
+    loadings: dict = field(default_factory=dict, compare=False)  # name -> FieldSpec tuple
+    loading: str = None  # the named loading in use (None: [temperature])
     period: float = None  # loads repeat with this period (cyclic steps)
     max_cuts: int = 8  # step halvings allowed on divergence
     extra: dict = field(default_factory=dict, compare=False)
 
     def material_params(self):
         return dict(self.material)
+
+    def with_loading(self, name):
+        """This case with the temperature of its named loading ``name`` (None: itself)."""
+        if name is None:
+            return self
+        if name not in self.loadings:
+            raise RomError(f"unknown loading '{name}' in {os.path.basename(self.path)} (it "
+                           f"defines: {', '.join(self.loadings) or 'none'})")
+        from dataclasses import replace
+
+        return replace(self, temperature=self.loadings[name], loading=name)
 
     def load_time(self, t):
         """Time at which the load tables are read: ``t`` itself, or its phase in
@@ -315,22 +334,28 @@ def parse_case(text, path="<case>"):
         if density <= 0:
             raise RomError(f"{src}: a centrifugal load needs a positive 'rho' in [material]")
 
-    temperature = ()
-    if "temperature" in data:
-        s = _Section(top.get("temperature"), "[temperature]", src)
-        fields = s.get("fields")
+    def temperature_of(section, where):
+        sec = _Section(section, where, src)
+        fields = sec.get("fields")
         if fields is None:
-            temperature = (_field(s, src, resolve, allow_time=False),)
+            out = (_field(sec, src, resolve, allow_time=False),)
         else:
             if not isinstance(fields, list) or not fields:
-                s._err("'fields' must be a non-empty list of tables")
-            temperature = tuple(_field(_Section(f, f"[[temperature.fields]] #{i + 1}", src),
-                                       src, resolve, allow_time=True)
-                                for i, f in enumerate(fields))
-            times = [f.time for f in temperature]
-            if np.any(np.diff(times) <= 0):
-                s._err("field times must increase")
-        s.done()
+                sec._err("'fields' must be a non-empty list of tables")
+            out = tuple(_field(_Section(f, f"[[{where[1:-1]}.fields]] #{i + 1}", src),
+                               src, resolve, allow_time=True)
+                        for i, f in enumerate(fields))
+            if np.any(np.diff([f.time for f in out]) <= 0):
+                sec._err("field times must increase")
+        sec.done()
+        return out
+
+    temperature = ()
+    if "temperature" in data:
+        temperature = temperature_of(top.get("temperature"), "[temperature]")
+    loadings = {}
+    for lname, ldata in (top.get("loadings", default={}) or {}).items():
+        loadings[lname] = temperature_of(ldata, f"[loadings.{lname}]")
 
     st = _Section(top.get("steps", default={"times": [1.0]}), "[steps]", src)
     period = None
@@ -376,9 +401,18 @@ def parse_case(text, path="<case>"):
     if not isinstance(gappy, list) or not all(g in ("p", "sigma", "X", "eps_vp")
                                               for g in gappy):
         ro._err(f"gappy must list fields among p, sigma, X, eps_vp, got {gappy!r}")
+    training = ro.get("training", default=[])
+    if not isinstance(training, list) or not all(isinstance(t, str) for t in training):
+        ro._err(f"'training' must be a list of loading names, got {training!r}")
+    test = ro.get("test", "str")
+    for lname in training + ([test] if test else []):
+        if lname not in loadings:
+            ro._err(f"unknown loading '{lname}' (the case defines: "
+                    f"{', '.join(loadings) or 'none'})")
     rom = RomSpec(product, ro.get("eps_u", "number", default=1e-4),
                   ro.get("eps_dual", "number", default=1e-4),
-                  ro.get("ecm_tol", "number", default=1e-6), tuple(gappy))
+                  ro.get("ecm_tol", "number", default=1e-6), tuple(gappy), tuple(training),
+                  test)
     for key in ("eps_u", "eps_dual", "ecm_tol"):
         if not 0 < getattr(rom, key) < 1:
             ro._err(f"'{key}' must be in (0, 1)")
@@ -393,8 +427,8 @@ def parse_case(text, path="<case>"):
                 material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
                 density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
                 centrifugal=centrifugal, temperature=temperature, times=times,
-                solver=solver, output_dir=output_dir, rom=rom, period=period,
-                max_cuts=max_cuts)
+                solver=solver, output_dir=output_dir, rom=rom, loadings=loadings,
+                period=period, max_cuts=max_cuts)
 
 
 def _field(s, src, resolve, allow_time):

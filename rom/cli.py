@@ -52,6 +52,8 @@ def build_parser():
         s.add_argument("--resume", action="store_true",
                        help="continue the snapshot file in --out from its last complete step")
         s.add_argument("--max-steps", type=int, help="stop after this many steps")
+        s.add_argument("--loading", help="a named loading of the case ([loadings.NAME]) "
+                       "instead of its [temperature]")
         s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
                        '-pc_type lu"; they override the case file')
     o = sub.add_parser("offline", help="build a ROM archive (POD, ECM, Gappy-POD) from "
@@ -92,7 +94,7 @@ def _hf(args, comm):
     from rom.hf import run_hf
 
     t0 = time.perf_counter()
-    case = load_case(args.case)
+    case = load_case(args.case).with_loading(args.loading)
     res = run_hf(case, comm, out_dir=args.out, resume=args.resume, max_steps=args.max_steps,
                  petsc_options=_parse_petsc(args.petsc))
     wall = time.perf_counter() - t0

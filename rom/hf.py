@@ -311,7 +311,8 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
             state = {k: saved["qp"][k] for k in state}
         say(f"resuming {path} after {first} complete step(s)")
     elif write:
-        store = SnapshotStore.create(path, model, comm, case.text, case.name, case.law)
+        store = SnapshotStore.create(path, model, comm, case.text, case.name, case.law,
+                                     loading=case.loading or "")
     mesh.release_global()
     history = []
     sigma = np.zeros((model.n_qp, 6))

@@ -12,7 +12,7 @@ Layout of ``<dir>/snapshots.h5``::
                                           (eps_vp, X, p), Mandel notation
     /steps/<k>/cells/<name> (n_cells, c)  cell averages (sigma and eps as XDMF Tensor6)
     attrs: format = "rom-snapshots", format_version, code_version, case_text,
-           case_name, law, completed_steps
+           case_name, law, loading (the named loading, if any), completed_steps
 
 Global quadrature id ``q = cell * n_qp_cell + local point``. A step is written
 collectively, then ``completed_steps`` is raised and the file flushed, so a killed run
@@ -175,7 +175,7 @@ class SnapshotStore:
 
     # --- creation and resume ------------------------------------------------------------
     @classmethod
-    def create(cls, path, model, comm, case_text="", case_name="", law=""):
+    def create(cls, path, model, comm, case_text="", case_name="", law="", loading=""):
         """Collective. A new snapshot file (overwrites) with mesh and quadrature."""
         store = cls(path, model, comm)
         if comm.rank == 0:
@@ -183,7 +183,8 @@ class SnapshotStore:
         comm.Barrier()
         store._open("w")
         store._set_attrs(format=FORMAT, format_version=FORMAT_VERSION, code_version=__version__,
-                         case_text=case_text, case_name=case_name, law=law, completed_steps=0)
+                         case_text=case_text, case_name=case_name, law=law, loading=loading,
+                         completed_steps=0)
         mesh = store.mesh
         data = mesh.data
         k = mesh.element.n_nodes
