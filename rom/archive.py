@@ -7,6 +7,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /basis/U (3 n_nodes, N)            displacement modes (row 3*node + component),
                                        orthonormal in the POD product
     /basis/singular_values (n_s,)      of all displacement snapshots
+    /basis/qp_weights (n_qp,)          full-order quadrature weights (for cell averages
+                                       of reconstructed fields only)
     /reduced/points (m,)               global quadrature ids: ECM points, then the
                                        Gappy points (zero weight)
     /reduced/weights (m,)              ECM weights (0 for Gappy-only points)

@@ -61,6 +61,13 @@ def build_parser():
     o.add_argument("case", help="case file (TOML): mesh, material, loads, [rom] settings")
     o.add_argument("--snapshots", nargs="+", required=True, help="snapshot files (hf runs)")
     o.add_argument("--out", required=True, help="ROM archive to write (e.g. rom.h5)")
+    n = sub.add_parser("online", help="run a ROM archive on a loading (hyper-reduced Newton)")
+    n.add_argument("case", help="case file (TOML) the ROM was built for")
+    n.add_argument("--rom", required=True, help="ROM archive (rom.h5)")
+    n.add_argument("--loading", help="named loading of the case (default: [temperature])")
+    n.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf)")
+    n.add_argument("--write-every", type=int, default=1, help="write every K-th step (and "
+                   "the last); reconstruction of full fields costs O(mesh) per written step")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
@@ -77,6 +84,8 @@ def main(argv, comm):
         return _hf(args, comm)
     if args.command == "offline":
         return _offline(args, comm)
+    if args.command == "online":
+        return _online(args, comm)
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file
@@ -138,5 +147,28 @@ def _offline(args, comm):
               f"Gappy {s['time_gappy']:.2f}")
         print(f"  archive            {args.out}")
         print(f"  spectrum           {os.path.splitext(args.out)[0]}_spectrum.png")
+        print("-" * 72)
+    return 0
+
+
+def _online(args, comm):
+    from rom.case import load_case
+    from rom.online import online_command
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    s = online_command(case, args.rom, comm, args.out, args.loading, args.write_every)
+    if comm.rank == 0:
+        res = s["res"]
+        its = [sum(h["iterations"]) for h in res["history"]]
+        n = len(res["times"])
+        print("-" * 72)
+        print(f"ROM {args.rom} on {case.name} / loading {s['loading'] or '[temperature]'}: "
+              f"{n} steps, {s['n_modes']} modes, {s['n_points']} reduced points")
+        print(f"  Newton iterations  {sum(its)} (max {max(its, default=0)} per step)")
+        print(f"  time [s]           online {s['time_online']:.3f} ({s['time_online'] / n:.2e} "
+              f"per step), total with reconstruction {time.perf_counter() - t0:.2f}")
+        print(f"  results            {s['files'][0]}")
+        print(f"  ParaView           paraview {s['files'][1]}")
         print("-" * 72)
     return 0

@@ -203,6 +203,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     # 6. archive (rank 0 writes)
     basis = _gather_rows(comm, (3 * mesh.node_ids[: mesh.n_owned, None]
                                 + np.arange(3)).ravel(), pod.modes, dm.n_global)
+    qp_weights = _gather_rows(comm, qp_ids, w, mesh.n_cells_global * nq)
     gappy_out = {}
     for name, g in gappy.items():
         full = _gather_rows(comm, g["row_ids"], g["pod"].modes,
@@ -221,7 +222,8 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
                       "mesh_signature": signature, "n_nodes": mesh.n_nodes_global,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
                       "cell_type": mesh.cell_type, "product": case.rom.product},
-            "basis": {"U": basis, "singular_values": pod.singular_values},
+            "basis": {"U": basis, "singular_values": pod.singular_values,
+                      "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
                         "cell_nodes": cell_nodes, "shape": shape, "node_points": node_points,
                         "n_ecm": np.int64(len(ecm.points))},

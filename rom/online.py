@@ -13,6 +13,7 @@ Nothing here depends on the mesh size; full fields (``U = Psi gamma``, Gappy-POD
 ``p`` and ``sigma``) are reconstructed only for the steps written.
 """
 
+import os
 import time
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from rom.hf import StepFailure, advance_with_cuts
 from rom.hyper import gappy_coefficients
 from rom.loads import TemperatureLoading, TimeTable
 
-__all__ = ["ReducedModel", "check_compatible"]
+__all__ = ["ReducedModel", "check_compatible", "run_online", "online_command"]
 
 
 def check_compatible(archive, case, path="ROM archive"):
@@ -205,3 +206,69 @@ def run_online(archive, case, mesh_data, log=None):
     out["gamma"] = np.array(out["gamma"])
     out["model"] = model
     return out
+
+
+def online_command(case, archive_path, comm, out_dir, loading=None, write_every=1,
+                   log=print):
+    """Collective (the reduced solve is replicated on every rank, rank 0 writes). Run the
+    ROM ``archive_path`` on ``case`` (with its named ``loading``); write
+    ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
+    sigma at the written steps) and ``online.xdmf``. Returns a summary dict."""
+    from rom.archive import read_archive
+    from rom.snapshots import SeriesWriter
+
+    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    case = case.with_loading(loading)
+    archive = read_archive(archive_path)
+    if archive["attrs"].get("case_name") != case.name:
+        raise RomError(f"{archive_path} was built for case '{archive['attrs'].get('case_name')}'"
+                       f", not '{case.name}'")
+    data = check_compatible(archive, case, archive_path)
+    t0 = time.perf_counter()
+    res = run_online(archive, case, data, log=say)
+    t_online = time.perf_counter() - t0
+    model = res["model"]
+    path = None
+    if comm.rank == 0:
+        path = os.path.join(out_dir, "online.h5")
+        w = archive["basis"]["qp_weights"]
+        nq = int(archive["attrs"]["n_qp_cell"])
+        wc = w.reshape(-1, nq)
+
+        def cell_avg(v):
+            v = v.reshape((-1, nq) + v.shape[1:])
+            return np.einsum("cq,cq...->c...", wc, v) / wc.sum(axis=1).reshape(
+                (-1,) + (1,) * (v.ndim - 2))
+
+        full = SimpleNamespace(points=data.points, node_ids=np.arange(data.n_nodes),
+                               n_local_nodes=data.n_nodes, n_nodes_global=data.n_nodes,
+                               n_file_points=data.n_file_points,
+                               node_file_ids=data.file_node_ids)
+        temperature = TemperatureLoading(case.temperature, full,
+                                         getattr(model.law, "T_ref", 20.0))
+        writer = SeriesWriter(path, data, w, {"case_text": case.text, "case_name": case.name,
+                                              "law": case.law, "loading": case.loading or "",
+                                              "source": "online " + archive_path})
+        n = len(res["times"])
+        for k in range(n):
+            if k % write_every and k != n - 1:
+                continue
+            qp, cells = {}, {}
+            for name in ("p", "sigma"):
+                vals = res[f"{name}_points"][k]
+                full_field = model.gappy(name, vals) if vals is not None else None
+                if full_field is not None:
+                    qp[name] = full_field
+                    cells[name] = cell_avg(full_field)
+            if "sigma" in qp:
+                from rom.fem import von_mises
+
+                cells["von_mises"] = cell_avg(von_mises(qp["sigma"]))
+            t = res["times"][k]
+            writer.write_step(t, {"U": model.displacement(res["gamma"][k]),
+                                  "T": temperature.nodal(case.load_time(t))}, qp, cells)
+        writer.close()
+    path = comm.bcast(path, root=0)
+    return {"res": res, "time_online": t_online, "files": (path, os.path.splitext(path)[0]
+                                                            + ".xdmf"),
+            "n_modes": model.n_modes, "n_points": model.m, "loading": case.loading}

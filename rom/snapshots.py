@@ -31,7 +31,8 @@ import numpy as np
 from rom import RomError, __version__
 from rom.io.xdmf import mandel_to_tensor6, write_xdmf
 
-__all__ = ["SnapshotStore", "BlockLayout", "read_snapshots", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "FORMAT",
+           "FORMAT_VERSION"]
 
 FORMAT = "rom-snapshots"
 FORMAT_VERSION = 1
@@ -341,6 +342,62 @@ class SnapshotStore:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+class SeriesWriter:
+    """Serial writer of the same layout from global arrays (e.g. the reconstructed
+    fields of an online run), with its XDMF index. Call on one rank.
+
+    Parameters
+    ----------
+    path : str
+    data : rom.mesh.MeshData (points and cells written)
+    qp_weights : (n_qp,) quadrature weights
+    attrs : dict of extra file attributes
+    """
+
+    def __init__(self, path, data, qp_weights, attrs=None):
+        import h5py
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self.xdmf_path = os.path.splitext(path)[0] + ".xdmf"
+        self.data = data
+        self.file = h5py.File(path, "w")
+        f = self.file
+        f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION,
+                        "code_version": __version__, "completed_steps": 0, **(attrs or {})})
+        f["mesh/points"] = data.points
+        f[f"mesh/cells/{data.cell_type}"] = data.cells
+        f["quadrature/weights"] = qp_weights
+        f.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8")
+        self.steps = []
+
+    def write_step(self, t, nodal, qp=None, cells=None):
+        """Append a step: ``nodal`` name -> ``(n_nodes[, c])``, ``qp`` name ->
+        ``(n_qp[, c])``, ``cells`` name -> ``(n_cells[, c])`` (6 components: Mandel)."""
+        f, k = self.file, len(self.steps)
+        attrs = []
+        for name, v in nodal.items():
+            f[f"steps/{k}/{name}"] = v
+            attrs.append((name, "Node", np.shape(v), f"/steps/{k}/{name}"))
+        for name, v in (qp or {}).items():
+            f[f"steps/{k}/qp/{name}"] = v
+        for name, v in (cells or {}).items():
+            v = np.asarray(v)
+            v = mandel_to_tensor6(v) if v.ndim == 2 and v.shape[1] == 6 else v
+            f[f"steps/{k}/cells/{name}"] = v
+            attrs.append((name, "Cell", v.shape, f"/steps/{k}/cells/{name}"))
+        f["time"].resize((k + 1,))
+        f["time"][k] = t
+        f.attrs["completed_steps"] = k + 1
+        f.flush()
+        self.steps.append((float(t), attrs))
+        write_xdmf(self.xdmf_path, self.path, self.data.cell_type, self.data.n_nodes,
+                   self.data.cells.shape, self.steps)
+
+    def close(self):
+        self.file.close()
 
 
 def _check_header(info, path, n_nodes):

@@ -28,3 +28,48 @@ def test_rom_reproduces_a_training_loading(trained, comm):
     assert hf["qp/p"].max() > 1e-4  # the loading is inelastic
     # the online state never touches the mesh: m reduced points, N modes
     assert res["gamma"].shape == (len(case.times), archive["basis"]["U"].shape[1])
+
+
+def test_online_command_writes_results_and_reports_bad_input(trained, tmp_path):
+    from conftest import run_cli
+
+    tmp, case, files = trained
+    rom_path = str(tmp_path / "rom.h5")
+    proc = run_cli(["offline", case.path, "--snapshots", *files, "--out", rom_path], n=2)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(["online", case.path, "--rom", rom_path, "--out", str(tmp_path / "on")],
+                   n=2)
+    assert proc.returncode == 0, proc.stderr
+    assert "per step" in proc.stdout
+    on = read_snapshots(str(tmp_path / "on" / "online.h5"), ("U", "T"), ("p",))
+    hf = read_snapshots(files[1], ("U", "T"), ("p",))
+    np.testing.assert_allclose(on["time"], hf["time"])
+    np.testing.assert_allclose(on["T"], hf["T"], atol=1e-10)
+    assert np.linalg.norm(on["U"] - hf["U"]) <= 1e-3 * np.linalg.norm(hf["U"])
+    assert np.linalg.norm(on["qp/p"] - hf["qp/p"]) <= 1e-2 * np.linalg.norm(hf["qp/p"])
+    assert (tmp_path / "on" / "online.xdmf").exists()
+    # bad input: clear messages and a non-zero exit
+    other = tmp_path / "other.toml"
+    other.write_text(case.text.replace('name = "case"', 'name = "other"').replace(
+        'file = "mesh.msh"', f'file = "{os.path.join(os.path.dirname(case.path), "mesh.msh")}"'))
+    from rom.io.meshfile import write_mesh_file
+    from rom.meshgen import box_mesh
+
+    write_mesh_file(str(tmp_path / "coarse.msh"), box_mesh((2, 2, 2), (2, 1, 1), "hexahedron20"))
+    moved = tmp_path / "moved.toml"
+    moved.write_text(case.text.replace('file = "mesh.msh"', f'file = "{tmp_path}/coarse.msh"'))
+    checks = [
+        (["online", str(other), "--rom", rom_path, "--out", str(tmp_path / "x")],
+         "built for case 'case'"),
+        (["online", str(moved), "--rom", rom_path, "--out", str(tmp_path / "x")],
+         "built on another mesh"),
+        (["online", case.path, "--rom", rom_path, "--loading", "nope", "--out",
+          str(tmp_path / "x")], "unknown loading 'nope'"),
+        (["online", case.path, "--rom", str(tmp_path / "none.h5"), "--out",
+          str(tmp_path / "x")], "ROM archive not found"),
+        (["online", case.path, "--rom", files[0], "--out", str(tmp_path / "x")],
+         "not a ROM archive"),
+    ]
+    for args, pattern in checks:
+        proc = run_cli(args, n=2)
+        assert proc.returncode != 0 and pattern in proc.stderr, (args, proc.stderr)
