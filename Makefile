@@ -1,5 +1,5 @@
 # One-command set-up: every target bootstraps what it needs, idempotently.
-#   make demo    linear thermoelastic solve of the default case under mpirun -n 2
+#   make demo    the cube pipeline (HF training runs, ROM, online test run, report) on 2 ranks
 #   make test    serial test suite, then the MPI tests under mpirun -n 2
 #   make bench   benchmarks (see BENCHMARKS.md)
 SHELL := /bin/bash
@@ -60,7 +60,7 @@ $(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
 	@touch $@
 
 demo: setup
-	$(MPIRUN) $(PY) run.py hf cases/cube_elastic.toml
+	$(MPIRUN) $(PY) run.py pipeline cases/cube.toml
 
 test: test-serial test-mpi
 

@@ -3,6 +3,8 @@
     python run.py hf CASE.toml [--out DIR] [--resume] [--petsc "-ksp_monitor ..."]
     python run.py solve CASE.toml ...     (same as hf)
     python run.py offline CASE.toml --snapshots A.h5 [B.h5 ...] --out rom.h5
+    python run.py online CASE.toml --rom rom.h5 [--loading NAME] --out DIR
+    python run.py pipeline CASE.toml [--no-reference]
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
 
@@ -68,6 +70,12 @@ def build_parser():
     n.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf)")
     n.add_argument("--write-every", type=int, default=1, help="write every K-th step (and "
                    "the last); reconstruction of full fields costs O(mesh) per written step")
+    q = sub.add_parser("pipeline", help="HF on the training loadings, offline build, online "
+                       "on the test loading, HF reference, report")
+    q.add_argument("case", help="case file with [rom] training and test loadings")
+    q.add_argument("--no-reference", action="store_true",
+                   help="skip the HF reference run on the test loading")
+    q.add_argument("--out", help="output directory (default: the case's [output] dir)")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
@@ -86,6 +94,8 @@ def main(argv, comm):
         return _offline(args, comm)
     if args.command == "online":
         return _online(args, comm)
+    if args.command == "pipeline":
+        return _pipeline(args, comm)
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file
@@ -170,5 +180,31 @@ def _online(args, comm):
               f"per step), total with reconstruction {time.perf_counter() - t0:.2f}")
         print(f"  results            {s['files'][0]}")
         print(f"  ParaView           paraview {s['files'][1]}")
+        print("-" * 72)
+    return 0
+
+
+def _pipeline(args, comm):
+    from rom.case import load_case
+    from rom.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    s = run_pipeline(case, comm, reference=not args.no_reference, out_dir=args.out)
+    if comm.rank == 0:
+        print("-" * 72)
+        print(f"pipeline {case.name}: ROM of {s['n_modes']} modes, {s['n_ecm_points']} ECM "
+              f"points ({s['n_reduced_points']} reduced points), test loading {s['test']}")
+        if "error_u" in s:
+            ep = "n/a" if s["error_p"] is None else f"{s['error_p']:.2e}"
+            print(f"  errors vs HF       U {s['error_u']:.2e}, p {ep} (L2 over all steps)")
+            print(f"  time per step [s]  HF {s['hf_time_per_step']:.3e}, online "
+                  f"{s['online_time_per_step']:.3e}: speedup {s['speedup_per_step']:.0f}x "
+                  f"({s['speedup_trajectory']:.0f}x for the trajectory)")
+        print(f"  total time [s]     {time.perf_counter() - t0:.1f}")
+        print(f"  report             {s['report']}")
+        out = os.path.dirname(s["report"])
+        print(f"  ParaView           paraview {out}/online_{s['test']}/online.xdmf"
+              + (f" {out}/hf_{s['test']}/snapshots.xdmf" if "error_u" in s else ""))
         print("-" * 72)
     return 0

@@ -339,6 +339,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
                              qp, cells)
     timings["steps"] = time.perf_counter() - t_run
     if store is not None:
+        store.record_time(timings["steps"], last - first)
         store.close()
     timings.update(newton.timings)
     umax = comm.allreduce(float(np.abs(u).max(initial=0.0)), op=_max_op())

@@ -12,7 +12,8 @@ Layout of ``<dir>/snapshots.h5``::
                                           (eps_vp, X, p), Mandel notation
     /steps/<k>/cells/<name> (n_cells, c)  cell averages (sigma and eps as XDMF Tensor6)
     attrs: format = "rom-snapshots", format_version, code_version, case_text,
-           case_name, law, loading (the named loading, if any), completed_steps
+           case_name, law, loading (the named loading, if any), completed_steps,
+           steps_time and timed_steps (wall time of the solver steps)
 
 Global quadrature id ``q = cell * n_qp_cell + local point``. A step is written
 collectively, then ``completed_steps`` is raised and the file flushed, so a killed run
@@ -326,6 +327,15 @@ class SnapshotStore:
         for name in g.get("cells", {}):
             attrs.append((name, "Cell", g["cells"][name].shape, f"/steps/{k}/cells/{name}"))
         return attrs
+
+    def record_time(self, seconds, n_steps):
+        """Collective. Add the wall time of ``n_steps`` steps to the file's
+        ``steps_time`` and ``timed_steps`` attributes."""
+        if self.file is not None:
+            a = self.file.attrs
+            a["steps_time"] = float(a.get("steps_time", 0.0)) + seconds
+            a["timed_steps"] = int(a.get("timed_steps", 0)) + n_steps
+            self.file.flush()
 
     def _write_xdmf(self):
         """Rewrite the XDMF index (rank 0); step attributes are cached, so the cost per

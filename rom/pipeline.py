@@ -1,0 +1,114 @@
+"""The pipeline of a case: HF training runs, offline build, online test run, optional
+HF reference, report.
+
+    results/<case>/train_<loading>/snapshots.h5   HF snapshots of each training loading
+    results/<case>/rom.h5, rom_spectrum.png        the ROM archive
+    results/<case>/online_<loading>/online.h5      the ROM on the test loading
+    results/<case>/hf_<loading>/snapshots.h5       the HF reference (when asked)
+    results/<case>/report.md, *.png                errors, timings, plots
+
+Each stage is skipped when its output is up to date: a complete snapshot file of the
+same case text and loading; an archive of the same case text built from the same
+snapshot files, newer than them.
+"""
+
+import os
+import time
+
+from rom import RomError
+
+__all__ = ["run_pipeline"]
+
+
+def _snapshots_up_to_date(path, case):
+    import h5py
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return (f.attrs.get("case_text") == case.text
+                    and f.attrs.get("loading", "") == (case.loading or "")
+                    and int(f.attrs.get("completed_steps", -1)) == len(case.times))
+    except OSError:
+        return False
+
+
+def _archive_up_to_date(path, case, snapshot_files):
+    if not os.path.isfile(path):
+        return False
+    from rom.archive import read_archive
+
+    try:
+        a = read_archive(path)
+    except RomError:
+        return False
+    files = "\n".join(os.path.abspath(p) for p in snapshot_files)
+    newer = all(os.path.getmtime(path) > os.path.getmtime(p) for p in snapshot_files)
+    return a["attrs"].get("case_text") == case.text and a["summary"].get(
+        "snapshot_files") == files and newer
+
+
+def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
+    """Collective. Run the pipeline of ``case`` (its ``[rom] training`` and ``test``
+    loadings); returns a summary dict and writes the report (rank 0)."""
+    from rom.hf import run_hf
+    from rom.offline import build_rom
+    from rom.online import online_command
+
+    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    if not case.rom.training or not case.rom.test:
+        raise RomError(f"{os.path.basename(case.path)}: the pipeline needs [rom] training "
+                       "(loading names) and test (a loading name)")
+    out = out_dir or case.output_dir
+    timings, files = {}, []
+    for name in case.rom.training:
+        c = case.with_loading(name)
+        d = os.path.join(out, f"train_{name}")
+        path = os.path.join(d, "snapshots.h5")
+        up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
+        if up:
+            say(f"[pipeline] HF {name}: up to date ({path})")
+        else:
+            say(f"[pipeline] HF run on training loading {name}")
+            t0 = time.perf_counter()
+            run_hf(c, comm, out_dir=d, log=None)
+            timings[f"hf_{name}"] = time.perf_counter() - t0
+        files.append(path)
+    rom_path = os.path.join(out, "rom.h5")
+    up = comm.bcast(_archive_up_to_date(rom_path, case, files) if comm.rank == 0 else None,
+                    root=0)
+    if up:
+        say(f"[pipeline] offline: up to date ({rom_path})")
+    else:
+        say("[pipeline] offline build")
+        t0 = time.perf_counter()
+        build_rom(case, files, comm, rom_path, log=say)
+        timings["offline"] = time.perf_counter() - t0
+    test = case.rom.test
+    say(f"[pipeline] online run on test loading {test}")
+    t0 = time.perf_counter()
+    on = online_command(case, rom_path, comm, os.path.join(out, f"online_{test}"), test,
+                        log=None)
+    timings["online_total"] = time.perf_counter() - t0
+    timings["online"] = on["time_online"]
+    ref_path = None
+    if reference:
+        c = case.with_loading(test)
+        d = os.path.join(out, f"hf_{test}")
+        ref_path = os.path.join(d, "snapshots.h5")
+        up = comm.bcast(_snapshots_up_to_date(ref_path, c) if comm.rank == 0 else None,
+                        root=0)
+        if up:
+            say(f"[pipeline] HF reference {test}: up to date")
+        else:
+            say(f"[pipeline] HF reference on test loading {test}")
+            t0 = time.perf_counter()
+            run_hf(c, comm, out_dir=d, log=None)
+            timings[f"hf_{test}"] = time.perf_counter() - t0
+    summary = None
+    if comm.rank == 0:
+        from rom.report import write_report
+
+        summary = write_report(case, out, rom_path, on, ref_path, timings)
+    return comm.bcast(summary, root=0)

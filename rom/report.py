@@ -1,0 +1,124 @@
+"""Pipeline report: errors of the ROM against an HF reference, timings, plots.
+
+Writes ``report.md`` with ``errors.png`` (relative errors of U and p along time) and
+``probe.png`` (displacement magnitude and p at a probe point, HF versus ROM) next to
+the archive's ``rom_spectrum.png``. Serial (rank 0).
+"""
+
+import os
+
+import numpy as np
+
+__all__ = ["write_report", "relative_errors"]
+
+
+def relative_errors(a, b):
+    """Per-step ``||a_k - b_k|| / max_k ||b_k||`` and the all-steps L2 relative error."""
+    a, b = np.asarray(a), np.asarray(b)
+    diff = np.sqrt(((a - b) ** 2).reshape(len(a), -1).sum(axis=1))
+    norm = np.sqrt((b ** 2).reshape(len(b), -1).sum(axis=1))
+    scale = norm.max() if norm.max() > 0 else 1.0
+    total = np.linalg.norm(a - b) / (np.linalg.norm(b) or 1.0)
+    return diff / scale, float(total)
+
+
+def _plots(out, times, err_u, err_p, probe):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogy(times, np.maximum(err_u, 1e-16), "o-", ms=3, label="U")
+    if err_p is not None:
+        ax.semilogy(times, np.maximum(err_p, 1e-16), "s-", ms=3, label="p")
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("relative error")
+    ax.set_title("ROM versus HF reference")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "errors.png"), dpi=100)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    axes[0].plot(times, probe["u_hf"], "k-", label="HF")
+    axes[0].plot(times, probe["u_rom"], "r--", label="ROM")
+    axes[0].set_title(f"|U| at node {probe['node']}")
+    if probe.get("p_hf") is not None:
+        axes[1].plot(times, probe["p_hf"], "k-", label="HF")
+        axes[1].plot(times, probe["p_rom"], "r--", label="ROM")
+        axes[1].set_title(f"p at quadrature point {probe['qp']}")
+    for ax in axes:
+        ax.set_xlabel("time [s]")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "probe.png"), dpi=100)
+    plt.close(fig)
+
+
+def write_report(case, out, rom_path, online, ref_path, timings):
+    """Write the report; returns its numbers as a dict."""
+    import h5py
+
+    from rom.archive import read_archive
+    from rom.snapshots import read_snapshots
+
+    archive = read_archive(rom_path)
+    s = archive["summary"]
+    on_path = online["files"][0]
+    res = online["res"]
+    n = len(res["times"])
+    summary = {"n_modes": int(s["n_modes"]), "n_ecm_points": int(s["n_ecm_points"]),
+               "n_reduced_points": int(s["n_reduced_points"]), "steps": n,
+               "online_time": online["time_online"],
+               "online_time_per_step": online["time_online"] / n,
+               "offline_time": timings.get("offline"), "test": case.rom.test}
+    lines = [f"# ROM report: case {case.name}", "",
+             f"Training loadings: {', '.join(case.rom.training)}; test loading: "
+             f"{case.rom.test} ({n} steps).", "",
+             f"ROM: {s['n_snapshots']} snapshots, {s['n_modes']} displacement modes, "
+             f"{s['n_ecm_points']} ECM points of {s['n_qp']} quadrature points (residual "
+             f"{s['ecm_residual']:.2e}), {s['n_reduced_points']} reduced points with the "
+             "Gappy points.", "", "![POD spectra](rom_spectrum.png)", ""]
+    if ref_path:
+        hf = read_snapshots(ref_path, ("U",), ("p",) if "p" in archive["gappy"] else ())
+        on = read_snapshots(on_path, ("U",), ("p",) if "p" in archive["gappy"] else ())
+        err_u, tot_u = relative_errors(on["U"], hf["U"])
+        err_p, tot_p = (relative_errors(on["qp/p"], hf["qp/p"]) if "qp/p" in hf
+                        else (None, None))
+        with h5py.File(ref_path, "r") as f:
+            hf_time = float(f.attrs.get("steps_time", np.nan))
+            hf_steps = int(f.attrs.get("timed_steps", 0)) or n
+        node = int(np.argmax(np.linalg.norm(hf["U"][-1], axis=1)))
+        probe = {"node": node, "u_hf": np.linalg.norm(hf["U"][:, node], axis=1),
+                 "u_rom": np.linalg.norm(on["U"][:, node], axis=1)}
+        if err_p is not None:
+            qp = int(np.argmax(hf["qp/p"][-1]))
+            probe.update(qp=qp, p_hf=hf["qp/p"][:, qp], p_rom=on["qp/p"][:, qp])
+        _plots(out, hf["time"], err_u, err_p, probe)
+        per_step_hf = hf_time / hf_steps
+        summary.update(error_u=tot_u, error_p=tot_p, max_step_error_u=float(err_u.max()),
+                       hf_time=hf_time, hf_time_per_step=per_step_hf,
+                       speedup_per_step=per_step_hf / summary["online_time_per_step"],
+                       speedup_trajectory=hf_time * n / hf_steps / online["time_online"])
+        lines += ["## Errors against the HF reference", "",
+                  "| quantity | L2 over all steps | max over steps |", "|---|---|---|",
+                  f"| U | {tot_u:.3e} | {err_u.max():.3e} |"]
+        if err_p is not None:
+            lines.append(f"| p | {tot_p:.3e} | {err_p.max():.3e} |")
+        lines += ["", "![errors along time](errors.png)", "", "![probe](probe.png)", ""]
+    lines += ["## Timings", "", "| stage | time [s] |", "|---|---|"]
+    lines += [f"| {k} | {v:.3f} |" for k, v in timings.items()]
+    if ref_path:
+        lines += ["", f"HF time per step {summary['hf_time_per_step']:.3e} s, online "
+                  f"{summary['online_time_per_step']:.3e} s: speedup "
+                  f"{summary['speedup_per_step']:.0f}x per step, "
+                  f"{summary['speedup_trajectory']:.0f}x for the trajectory."]
+    lines += ["", f"Files: archive `{rom_path}`, ROM results `{on_path}` (ParaView: "
+              f"`{online['files'][1]}`)" + (f", HF reference `{ref_path}`." if ref_path
+                                          else ".")]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    summary["report"] = os.path.join(out, "report.md")
+    return summary
