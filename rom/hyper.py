@@ -13,9 +13,9 @@ matching pursuit: select the point whose normalized column best matches the resi
 (``argmax G_q . r / ||G_q||``, the maximum reduced over ranks, ties to the smallest
 global id), solve the non-negative least squares on ``S`` (``scipy.optimize.nnls``),
 drop points with zero weight, repeat (the plain least squares is used when its
-solution is non-negative; a point dropped twice is not selected again, and the
-pursuit stops when the residual has not decreased for 50 iterations, reporting the
-residual reached). A previous set can warm-start the pursuit.
+solution is non-negative; a point dropped three times is not selected again, and
+the pursuit stops when the residual has not decreased for max(50, n_rows)
+iterations, reporting the residual reached). A previous set can warm-start the pursuit.
 The ``nnls`` variant solves one NNLS over all points (gathered; small problems).
 
 Gappy-POD
@@ -137,7 +137,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
     omega = np.zeros(len(selected))
     r = b.copy()
     it = 0
-    dropped = {}  # global id -> times dropped; a point dropped twice is not taken again
+    dropped = {}  # global id -> times dropped; a point dropped 3 times is not taken again
     best_res, stalled = np.inf, 0
     while True:
         if selected:
@@ -147,7 +147,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
                 drop = [g for g, k in zip(selected, keep) if not k]
                 for g in drop:
                     dropped[g] = dropped.get(g, 0) + 1
-                again = [g for g in drop if dropped[g] < 2]
+                again = [g for g in drop if dropped[g] < 3]
                 taken[np.isin(qp_ids, again)] = False
                 selected = [g for g, k in zip(selected, keep) if k]
                 cols, omega = cols[:, keep], omega[keep]
@@ -158,7 +158,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         else:
             stalled += 1
         if (res <= tol or len(selected) >= max_points or it >= 4 * G.shape[0] + 50
-                or stalled > 50):
+                or stalled > max(50, G.shape[0])):
             break
         scores = (r @ G) / norms
         scores[taken] = -np.inf
