@@ -146,38 +146,43 @@ class ReducedModel:
         """Nodal displacement ``(n_nodes, 3)`` (global numbering) ``Psi gamma``."""
         return (self.archive["basis"]["U"] @ gamma).reshape(-1, 3)
 
-    def gappy(self, name, values_at_points):
-        """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
-        reduced points ``(m[, c])`` by Gappy-POD; None if the archive has no basis."""
+    def _sampled(self, name, values_at_points):
+        """``(basis, rows, c, values at the rows)`` of Gappy field ``name`` from its
+        values at the reduced points ``(m[, c])``; None without a basis."""
         g = self.archive["gappy"].get(name)
         if g is None or g["basis"].shape[1] == 0:
             return None
-        c = g["basis"].shape[0] // self.archive["attrs"]["n_cells"] // int(
-            self.archive["attrs"]["n_qp_cell"])
-        pos = {int(q): i for i, q in enumerate(self.archive["reduced"]["points"])}
-        rows = g["rows"]
+        attrs = self.archive["attrs"]
+        c = g["basis"].shape[0] // int(attrs["n_cells"]) // int(attrs["n_qp_cell"])
+        if not hasattr(self, "_point_index"):
+            self._point_index = {int(q): i for i, q in
+                                 enumerate(self.archive["reduced"]["points"])}
         vals = np.asarray(values_at_points).reshape(self.m, c)
-        sampled = np.array([vals[pos[int(r) // c], int(r) % c] for r in rows])
-        coef = gappy_coefficients(g["basis"][rows], sampled)
-        full = g["basis"] @ coef
+        rows = g["rows"]
+        sampled = np.array([vals[self._point_index[int(r) // c], int(r) % c] for r in rows])
+        return g["basis"], rows, c, sampled
+
+    def gappy(self, name, values_at_points):
+        """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
+        reduced points ``(m[, c])`` by Gappy-POD; None if the archive has no basis."""
+        s = self._sampled(name, values_at_points)
+        if s is None:
+            return None
+        basis, rows, c, sampled = s
+        full = basis @ gappy_coefficients(basis[rows], sampled)
         return full.reshape(-1, c) if c > 1 else full
 
     def gappy_residual(self, name, values_at_points):
         """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` at the
-        sampled rows (0 when ``f_hat`` vanishes)."""
-        g = self.archive["gappy"].get(name)
-        if g is None or g["basis"].shape[1] == 0:
+        sampled rows (0 when ``f_hat`` vanishes or there is no basis)."""
+        s = self._sampled(name, values_at_points)
+        if s is None:
             return 0.0
-        c = g["basis"].shape[0] // self.archive["attrs"]["n_cells"] // int(
-            self.archive["attrs"]["n_qp_cell"])
-        pos = {int(q): i for i, q in enumerate(self.archive["reduced"]["points"])}
-        vals = np.asarray(values_at_points).reshape(self.m, c)
-        rows = g["rows"]
-        sampled = np.array([vals[pos[int(r) // c], int(r) % c] for r in rows])
+        basis, rows, _, sampled = s
         norm = np.linalg.norm(sampled)
         if norm == 0:
             return 0.0
-        Pm = g["basis"][rows]
+        Pm = basis[rows]
         return float(np.linalg.norm(sampled - Pm @ gappy_coefficients(Pm, sampled)) / norm)
 
 

@@ -62,19 +62,23 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
                        "(loading names) and test (a loading name)")
     out = out_dir or case.output_dir
     timings, files = {}, []
-    for name in case.rom.training:
+
+    def hf_stage(name, folder, what):
+        """HF run of loading ``name`` into ``folder`` unless up to date; its file."""
         c = case.with_loading(name)
-        d = os.path.join(out, f"train_{name}")
-        path = os.path.join(d, "snapshots.h5")
+        path = os.path.join(out, folder, "snapshots.h5")
         up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
         if up:
-            say(f"[pipeline] HF {name}: up to date ({path})")
+            say(f"[pipeline] HF {what} {name}: up to date ({path})")
         else:
-            say(f"[pipeline] HF run on training loading {name}")
+            say(f"[pipeline] HF run on {what} {name}")
             t0 = time.perf_counter()
-            run_hf(c, comm, out_dir=d, log=None)
+            run_hf(c, comm, out_dir=os.path.dirname(path), log=None)
             timings[f"hf_{name}"] = time.perf_counter() - t0
-        files.append(path)
+        return path
+
+    for name in case.rom.training:
+        files.append(hf_stage(name, f"train_{name}", "training loading"))
     rom_path = os.path.join(out, "rom.h5")
     up = comm.bcast(_archive_up_to_date(rom_path, case, files) if comm.rank == 0 else None,
                     root=0)
@@ -94,18 +98,7 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     timings["online"] = on["time_online"]
     ref_path = None
     if reference:
-        c = case.with_loading(test)
-        d = os.path.join(out, f"hf_{test}")
-        ref_path = os.path.join(d, "snapshots.h5")
-        up = comm.bcast(_snapshots_up_to_date(ref_path, c) if comm.rank == 0 else None,
-                        root=0)
-        if up:
-            say(f"[pipeline] HF reference {test}: up to date")
-        else:
-            say(f"[pipeline] HF reference on test loading {test}")
-            t0 = time.perf_counter()
-            run_hf(c, comm, out_dir=d, log=None)
-            timings[f"hf_{test}"] = time.perf_counter() - t0
+        ref_path = hf_stage(test, f"hf_{test}", "reference, test loading")
     summary = None
     if comm.rank == 0:
         from rom.report import write_report
