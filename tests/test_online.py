@@ -73,3 +73,26 @@ def test_online_command_writes_results_and_reports_bad_input(trained, tmp_path):
     for args, pattern in checks:
         proc = run_cli(args, n=2)
         assert proc.returncode != 0 and pattern in proc.stderr, (args, proc.stderr)
+
+
+@pytest.mark.mpi
+def test_offline_on_n_ranks_online_on_one_equals_all_serial(trained, comm):
+    """Offline on all ranks of the job, online serially: the same ROM results as an
+    all-serial offline + online (on 1 rank both builds are serial: trivially equal)."""
+    from mpi4py import MPI
+
+    tmp, case, files = trained
+    par = os.path.join(tmp, f"rom_rank_par{comm.size}.h5")
+    build_rom(case, files, comm, par, log=None)
+    ser = os.path.join(tmp, f"rom_rank_ser{comm.rank}_{comm.size}.h5")
+    build_rom(case, files, MPI.COMM_SELF, ser, log=None)
+    results = []
+    for path in (par, ser):
+        archive = read_archive(path)
+        res = run_online(archive, case, check_compatible(archive, case))
+        model = res["model"]
+        results.append((np.array([model.displacement(g) for g in res["gamma"]]),
+                        np.array([model.gappy("p", p) for p in res["p_points"]])))
+    (u1, p1), (u2, p2) = results
+    assert np.linalg.norm(u1 - u2) <= 1e-8 * np.linalg.norm(u2)
+    assert np.linalg.norm(p1 - p2) <= 1e-8 * np.linalg.norm(p2)
