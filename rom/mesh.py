@@ -407,7 +407,6 @@ class Mesh:
         self.node_file_ids = data.file_node_ids[self.node_ids]
         self.n_file_points = data.n_file_points
         self.node_petsc = petsc_of[self.node_ids]
-        self.cell_rank = None
         self.data = data if rank == 0 else None
         self._local_of = local_of
         self._cell_local_of = np.full(data.n_cells, -1, dtype=np.int64)
