@@ -1,0 +1,58 @@
+"""Online time per step at two refinements of the cube (about 8x the dofs), and the
+speedup over HF per step, side by side in one run.
+
+    python bench/online_scaling.py [--sizes 6 12]
+
+For each size n: meshes and temperature fields from meshes/make_cube.py --n n (under
+bench/out/cube<n>/), a copy of cases/cube.toml pointing to them, then
+`mpirun -n 2 run.py pipeline` (stages up to date are reused; the online stage always
+runs). Prints the pipeline summaries and a table.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", type=int, nargs="+", default=[6, 12])
+    args = p.parse_args()
+    py = sys.executable
+    rows = []
+    with open(os.path.join(ROOT, "cases", "cube.toml")) as f:
+        text = f.read()
+    for n in args.sizes:
+        d = os.path.join(HERE, "out", f"cube{n}")
+        os.makedirs(d, exist_ok=True)
+        if not os.path.exists(os.path.join(d, "cube.msh")):
+            subprocess.run([py, os.path.join(ROOT, "meshes", "make_cube.py"), "--n", str(n),
+                            "--out", d], check=True)
+        case = os.path.join(d, "cube.toml")
+        with open(case, "w") as f:
+            f.write(text.replace("../meshes/", f"{d}/"))
+        proc = subprocess.run(["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py"),
+                               "pipeline", case, "--out", os.path.join(d, "results")],
+                              check=True, capture_output=True, text=True)
+        out = proc.stdout
+        print(out[out.index("pipeline cube"):])
+        m = re.search(r"HF ([0-9.e+-]+), online ([0-9.e+-]+): speedup", out)
+        dofs = re.search(r"offline: \d+ snapshots from \d+ file\(s\), (\d+) dofs", out)
+        err = re.search(r"U ([0-9.e+-]+), p ([0-9.e+-]+)", out)
+        rows.append((n, dofs.group(1) if dofs else "?", float(m.group(1)), float(m.group(2)),
+                     err.group(1), err.group(2)))
+    print("| n | dofs | HF per step [s] | online per step [s] | speedup | error U | error p |")
+    print("|---|---|---|---|---|---|---|")
+    for n, dofs, hf, on, eu, ep in rows:
+        print(f"| {n} | {dofs} | {hf:.3e} | {on:.3e} | {hf / on:.0f}x | {eu} | {ep} |")
+    if len(rows) > 1:
+        print(f"online time per step, finest / coarsest: {rows[-1][3] / rows[0][3]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
