@@ -13,7 +13,6 @@ is computed once, so no assembly ever allocates.
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from rom import RomError
 from rom.petsc import PETSc
@@ -300,9 +299,3 @@ def dirichlet_rows(dofmap, local_dofs):
     local_dofs = np.asarray(local_dofs, dtype=np.int64)
     owned = local_dofs[local_dofs < dofmap.n_owned]
     return dofmap.local_to_petsc[owned].astype(PETSc.IntType)
-
-
-def scipy_local_matrix(assembler, values):
-    """The local CSR matrix (local numbering) as scipy, for tests and debugging."""
-    n = assembler.dofmap.n_local
-    return sp.csr_matrix((values, assembler.local_indices, assembler.local_indptr), shape=(n, n))

@@ -164,7 +164,6 @@ class Case:
     loading: str = None  # the named loading in use (None: [temperature])
     period: float = None  # loads repeat with this period (cyclic steps)
     max_cuts: int = 8  # step halvings allowed on divergence
-    extra: dict = field(default_factory=dict, compare=False)
 
     def material_params(self):
         return dict(self.material)

@@ -156,6 +156,7 @@ class NewtonSolver:
         self.linear = LinearSolver(self.dm, options)
         self.R = self.dm.create_vector()
         self.du = self.dm.create_vector()
+        self.work = self.dm.create_vector()  # for norms of assembled force vectors
         self.timings = {"law": 0.0, "assembly": 0.0, "solve": 0.0}
         self.log = log if model.comm.rank == 0 else None
 
@@ -181,7 +182,7 @@ class NewtonSolver:
         u = u_old.copy()
         u[bc_dofs] = bc_vals
         F_ext_local = self.loading.external_forces(tl)
-        F_ext_norm = dm.local_to_vector(F_ext_local, add=True).norm()
+        F_ext_norm = dm.local_to_vector(F_ext_local, self.work, add=True).norm()
         residuals, residuals_abs = [], []
         for it in range(self.max_iterations + 1):
             t0 = time.perf_counter()
@@ -194,7 +195,7 @@ class NewtonSolver:
                                   f"at t = {t:g} (iteration {it})")
             F_int = m.internal_forces(sigma)
             dm.local_to_vector(F_int - F_ext_local, self.R, add=True)
-            ref = max(dm.local_to_vector(F_int, add=True).norm(), F_ext_norm)
+            ref = max(dm.local_to_vector(F_int, self.work, add=True).norm(), F_ext_norm)
             rnorm = self._norm_free(self.R, rows)
             ref = max(ref, residuals_abs[0] if residuals_abs else rnorm)
             residuals_abs.append(rnorm)
