@@ -6,12 +6,14 @@ speedup over HF per step, side by side in one run.
 For each size n: meshes and temperature fields from meshes/make_cube.py --n n (under
 bench/out/cube<n>/), a copy of cases/cube.toml pointing to them, then
 `mpirun -n 2 run.py pipeline` (stages up to date are reused; the online stage always
-runs). Prints the pipeline summaries and a table.
+runs, and the HF reference on the test loading is rerun unless
+--reuse-reference). Prints the pipeline summaries and a table.
 """
 
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -22,6 +24,9 @@ ROOT = os.path.dirname(HERE)
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[6, 12])
+    p.add_argument("--reuse-reference", action="store_true",
+                   help="keep an HF reference of an earlier run (default: rerun it, so HF "
+                        "and online are timed in the same run)")
     args = p.parse_args()
     py = sys.executable
     rows = []
@@ -36,13 +41,15 @@ def main():
         case = os.path.join(d, "cube.toml")
         with open(case, "w") as f:
             f.write(text.replace("../meshes/", f"{d}/"))
+        if not args.reuse_reference:
+            shutil.rmtree(os.path.join(d, "results", "hf_test"), ignore_errors=True)
         proc = subprocess.run(["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py"),
                                "pipeline", case, "--out", os.path.join(d, "results")],
                               check=True, capture_output=True, text=True)
         out = proc.stdout
         print(out[out.index("pipeline cube"):])
         m = re.search(r"HF ([0-9.e+-]+), online ([0-9.e+-]+): speedup", out)
-        dofs = re.search(r"offline: \d+ snapshots from \d+ file\(s\), (\d+) dofs", out)
+        dofs = re.search(r"mesh +(\d+) dofs", out)
         err = re.search(r"U ([0-9.e+-]+), p ([0-9.e+-]+)", out)
         rows.append((n, dofs.group(1) if dofs else "?", float(m.group(1)), float(m.group(2)),
                      err.group(1), err.group(2)))

@@ -195,6 +195,9 @@ def _pipeline(args, comm):
         print("-" * 72)
         print(f"pipeline {case.name}: ROM of {s['n_modes']} modes, {s['n_ecm_points']} ECM "
               f"points ({s['n_reduced_points']} reduced points), test loading {s['test']}")
+        print(f"  mesh               {s['n_dofs']} dofs")
+        print(f"  cost [s]           HF training steps {s['hf_training_time']:.2f}, offline "
+              f"{s['offline_time']:.2f}, online {s['online_time']:.3f}")
         if "error_u" in s:
             ep = "n/a" if s["error_p"] is None else f"{s['error_p']:.2e}"
             print(f"  errors vs HF       U {s['error_u']:.2e}, p {ep} (L2 over all steps)")

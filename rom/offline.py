@@ -177,6 +177,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     timings["gappy"] = time.perf_counter() - t0
 
     # 5. reduced operators at the reduced points (owners send their rows)
+    t0 = time.perf_counter()
     pos = {int(g): i for i, g in enumerate(qp_ids)}
     local = [i for i, g in enumerate(points) if int(g) in pos]
     lq = np.array([pos[int(points[i])] for i in local], dtype=np.int64)
@@ -199,6 +200,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         vec = comm.allreduce(modes_local.T @ Fk)
         loads.append({"name": name, "power": power, "vector": vec,
                       "table": table.rows})
+    timings["operators"] = time.perf_counter() - t0
 
     # 6. archive (rank 0 writes)
     basis = _gather_rows(comm, (3 * mesh.node_ids[: mesh.n_owned, None]

@@ -66,6 +66,8 @@ class ReducedModel:
         self.B = red["B"]
         self.w = red["weights"]
         self.n_modes = self.B.shape[2]
+        # omega_q B_q stacked (6 m, N): f_int = WB^T sigma, K = WB^T (C B)
+        self._WB = (self.w[:, None, None] * self.B).reshape(-1, self.n_modes)
         self.m = len(self.w)
         self.shape = red["shape"]
         nodes, inverse = np.unique(red["cell_nodes"], return_inverse=True)
@@ -108,13 +110,13 @@ class ReducedModel:
         residuals, first = [], None
         for it in range(self.max_iterations + 1):
             t0 = time.perf_counter()
-            eps = np.einsum("qki,i->qk", self.B, gamma)
+            eps = self.B @ gamma
             sigma, C, state, ok = self.law.update(eps, state_old, T, dt)
             self.timings["law"] += time.perf_counter() - t0
             if not np.all(ok):
                 raise StepFailure(f"local integration failed at {np.sum(~ok)} reduced points "
                                   f"at t = {t:g}")
-            f_int = np.einsum("q,qki,qk->i", self.w, self.B, sigma)
+            f_int = self._WB.T @ sigma.ravel()
             r = f_int - f_ext
             rn = np.linalg.norm(r)
             first = rn if first is None else first
@@ -127,7 +129,7 @@ class ReducedModel:
                 return gamma, sigma, C, state, {"iterations": it, "residuals": residuals}
             if it == self.max_iterations:
                 break
-            K = np.einsum("q,qki,qkl,qlj->ij", self.w, self.B, C, self.B)
+            K = self._WB.T @ (C @ self.B).reshape(-1, self.n_modes)
             try:
                 gamma = gamma - np.linalg.solve(K, r)
             except np.linalg.LinAlgError:

@@ -103,5 +103,5 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     if comm.rank == 0:
         from rom.report import write_report
 
-        summary = write_report(case, out, rom_path, on, ref_path, timings)
+        summary = write_report(case, out, rom_path, on, ref_path, timings, files)
     return comm.bcast(summary, root=0)

@@ -26,11 +26,12 @@ def read_mesh_file(path):
     """
     import meshio
 
-
     if not os.path.isfile(path):
         raise RomError(f"mesh file not found: {path}")
     try:
-        m = meshio.read(path)
+        # meshio would try ANSYS first for .msh (and print its failure to stdout)
+        fmt = "gmsh" if path.lower().endswith(".msh") else None
+        m = meshio.read(path, file_format=fmt)
     except meshio.ReadError as exc:
         raise RomError(f"cannot read mesh file {path}: {exc}") from None
     except SystemExit:  # meshio exits when no candidate format can read the file
