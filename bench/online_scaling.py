@@ -29,7 +29,7 @@ def main():
                         "and online are timed in the same run)")
     args = p.parse_args()
     py = sys.executable
-    rows = []
+    rows, adaptive = [], []
     with open(os.path.join(ROOT, "cases", "cube.toml")) as f:
         text = f.read()
     for n in args.sizes:
@@ -53,12 +53,17 @@ def main():
         err = re.search(r"U ([0-9.e+-]+), p ([0-9.e+-]+)", out)
         rows.append((n, dofs.group(1) if dofs else "?", float(m.group(1)), float(m.group(2)),
                      err.group(1), err.group(2)))
+        ada = re.search(r"adaptive, (\S+) +(.*)", out)
+        if ada:
+            adaptive.append((n, ada.group(1), ada.group(2)))
     print("| n | dofs | HF per step [s] | online per step [s] | speedup | error U | error p |")
     print("|---|---|---|---|---|---|---|")
     for n, dofs, hf, on, eu, ep in rows:
         print(f"| {n} | {dofs} | {hf:.3e} | {on:.3e} | {hf / on:.0f}x | {eu} | {ep} |")
     if len(rows) > 1:
         print(f"online time per step, finest / coarsest: {rows[-1][3] / rows[0][3]:.2f}")
+    for n, loading, text in adaptive:
+        print(f"n = {n}, adaptive ROM on {loading}: {text}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
 
     attrs: format, format_version, code_version, case_name, case_text, law,
-           mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created
+           mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created;
+           an archive saved by an adaptive run adds revision (the parent's + 1),
+           parent (its path) and enrichments (JSON list of the HF steps: loading,
+           step, time, indicator, mode and point counts after the update)
     /basis/U (3 n_nodes, N)            displacement modes (row 3*node + component),
                                        orthonormal in the POD product
     /basis/singular_values (n_s,)      of all displacement snapshots

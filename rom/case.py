@@ -54,8 +54,12 @@ and ``[material]`` optional)::
     eps_dual = 1e-4                     # POD truncation of the Gappy bases
     ecm_tol = 1e-6                      # empirical cubature tolerance
     gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
+                                        # (the adaptive ROM needs sigma and every
+                                        # internal variable: p, eps_vp, X)
     training = ["hot"]                  # training loadings (pipeline)
     test = "hot"                        # test loading (pipeline)
+    adaptive = ["hot"]                  # loadings also run with the adaptive ROM
+    tol = 1e-2                          # its indicator tolerance
     [output]
     dir = "results/cube"                # default: results/<name>
 """
@@ -139,6 +143,8 @@ class RomSpec:
     gappy: tuple = ("p", "sigma")
     training: tuple = ()  # names of the training loadings
     test: str = None  # name of the test loading
+    adaptive: tuple = ()  # loadings the pipeline also runs with the adaptive ROM
+    tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
 
 
 @dataclass(frozen=True)
@@ -404,14 +410,19 @@ def parse_case(text, path="<case>"):
     if not isinstance(training, list) or not all(isinstance(t, str) for t in training):
         ro._err(f"'training' must be a list of loading names, got {training!r}")
     test = ro.get("test", "str")
-    for lname in training + ([test] if test else []):
+    adaptive = ro.get("adaptive", default=[])
+    if not isinstance(adaptive, list) or not all(isinstance(t, str) for t in adaptive):
+        ro._err(f"'adaptive' must be a list of loading names, got {adaptive!r}")
+    for lname in training + ([test] if test else []) + adaptive:
         if lname not in loadings:
             ro._err(f"unknown loading '{lname}' (the case defines: "
                     f"{', '.join(loadings) or 'none'})")
     rom = RomSpec(product, ro.get("eps_u", "number", default=1e-4),
                   ro.get("eps_dual", "number", default=1e-4),
                   ro.get("ecm_tol", "number", default=1e-6), tuple(gappy), tuple(training),
-                  test)
+                  test, tuple(adaptive), ro.get("tol", "number", default=1e-2))
+    if rom.tol < 0:
+        ro._err("'tol' must be >= 0")
     for key in ("eps_u", "eps_dual", "ecm_tol"):
         if not 0 < getattr(rom, key) < 1:
             ro._err(f"'{key}' must be in (0, 1)")

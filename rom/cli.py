@@ -70,6 +70,18 @@ def build_parser():
     n.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf)")
     n.add_argument("--write-every", type=int, default=1, help="write every K-th step (and "
                    "the last); reconstruction of full fields costs O(mesh) per written step")
+    a = sub.add_parser("adaptive", help="run a ROM archive on a loading with the error "
+                       "indicator and HF enrichment")
+    a.add_argument("case", help="case file (TOML) the ROM was built for")
+    a.add_argument("--rom", required=True, help="ROM archive (rom.h5)")
+    a.add_argument("--loading", help="named loading of the case (default: [temperature])")
+    a.add_argument("--tol", type=float, help="indicator tolerance: an HF step when "
+                   "E_n >= tol (default: the case's [rom] tol)")
+    a.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf, "
+                   "adaptive.json)")
+    a.add_argument("--save", help="write the enriched ROM to this archive")
+    a.add_argument("--max-enrichments", type=int, help="at most this many HF steps")
+    a.add_argument("--write-every", type=int, default=1, help="write every K-th step")
     q = sub.add_parser("pipeline", help="HF on the training loadings, offline build, online "
                        "on the test loading, HF reference, report")
     q.add_argument("case", help="case file with [rom] training and test loadings")
@@ -94,6 +106,8 @@ def main(argv, comm):
         return _offline(args, comm)
     if args.command == "online":
         return _online(args, comm)
+    if args.command == "adaptive":
+        return _adaptive(args, comm)
     if args.command == "pipeline":
         return _pipeline(args, comm)
     if args.command == "mesh":
@@ -184,6 +198,35 @@ def _online(args, comm):
     return 0
 
 
+def _adaptive(args, comm):
+    from rom.adaptive import adaptive_command
+    from rom.case import load_case
+
+    case = load_case(args.case)
+    s = adaptive_command(case, args.rom, comm, args.out, args.loading, args.tol, args.save,
+                         max_enrichments=args.max_enrichments,
+                         write_every=args.write_every)
+    if comm.rank == 0:
+        t = s["timings"]
+        print("-" * 72)
+        print(f"adaptive ROM {args.rom} on {case.name} / loading "
+              f"{s['loading'] or '[temperature]'}: {s['n_steps']} steps, tol {s['tol']:g}")
+        steps = ", ".join(str(e["step"] + 1) for e in s["enrichments"]) or "none"
+        print(f"  HF steps           {s['n_enrichments']} (steps {steps})")
+        print(f"  ROM at the end     {s['final_modes']} modes, {s['final_points']} reduced "
+              "points")
+        print(f"  indicator          max {max(s['indicator'], default=0):.2e}")
+        print(f"  time [s]           total {t['total']:.2f}: online {t['online']:.3f}, "
+              f"indicator {t['indicator']:.4f}, HF steps {t['hf_step']:.2f}, "
+              f"basis/ECM updates {t['update']:.2f} (setup {t['setup']:.2f})")
+        if s.get("saved"):
+            print(f"  enriched archive   {s['saved']}")
+        print(f"  results            {s['files'][0]}")
+        print(f"  ParaView           paraview {s['files'][1]}")
+        print("-" * 72)
+    return 0
+
+
 def _pipeline(args, comm):
     from rom.case import load_case
     from rom.pipeline import run_pipeline
@@ -204,6 +247,14 @@ def _pipeline(args, comm):
             print(f"  time per step [s]  HF {s['hf_time_per_step']:.3e}, online "
                   f"{s['online_time_per_step']:.3e}: speedup {s['speedup_per_step']:.0f}x "
                   f"({s['speedup_trajectory']:.0f}x for the trajectory)")
+        for a in s.get("adaptive", []):
+            line = (f"  adaptive, {a['loading']:<8s} {a['n_enrichments']} HF step(s) of "
+                    f"{a['n_steps']} (tol {a['tol']:g})")
+            if "error_u" in a:
+                line += (f": errors U {a['error_u']:.2e}, p {a['error_p']:.2e} (plain ROM: "
+                         f"U {a['plain_error_u']:.2e}, p {a['plain_error_p']:.2e}), "
+                         f"{a['speedup']:.1f}x faster than HF")
+            print(line)
         print(f"  total time [s]     {time.perf_counter() - t0:.1f}")
         print(f"  report             {s['report']}")
         out = os.path.dirname(s["report"])

@@ -63,9 +63,10 @@ def _global_best(comm, score, gid):
     return best
 
 
-def _columns(G, qp_ids, wanted, comm):
-    """Collective. Columns ``G[:, q]`` for global ids ``wanted``, on every rank."""
-    pos = {int(g): i for i, g in enumerate(qp_ids)}
+def _columns(G, qp_ids, wanted, comm, pos=None):
+    """Collective. Columns ``G[:, q]`` for global ids ``wanted``, on every rank
+    (``pos``: the map global id -> local column, if already built)."""
+    pos = pos if pos is not None else {int(g): i for i, g in enumerate(qp_ids)}
     mine = [(int(g), G[:, pos[int(g)]]) for g in wanted if int(g) in pos]
     found = dict(x for part in comm.allgather(mine) for x in part)
     missing = [int(g) for g in wanted if int(g) not in found]
@@ -132,7 +133,8 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
     norms[norms == 0] = np.inf
     max_points = max_points or G.shape[0] + len(warm_start if warm_start is not None else [])
     selected = [int(g) for g in (warm_start if warm_start is not None else [])]
-    cols = _columns(G, qp_ids, selected, comm)
+    pos = {int(g): i for i, g in enumerate(qp_ids)}
+    cols = _columns(G, qp_ids, selected, comm, pos)
     taken = np.isin(qp_ids, selected)
     omega = np.zeros(len(selected))
     r = b.copy()
@@ -167,7 +169,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         best_score, best_id = _global_best(comm, *local)
         if not np.isfinite(best_score) or best_score <= 0:
             break  # no point improves the fit
-        col = _columns(G, qp_ids, [best_id], comm)
+        col = _columns(G, qp_ids, [best_id], comm, pos)
         selected.append(best_id)
         taken[qp_ids == best_id] = True
         cols = np.hstack([cols, col])
@@ -181,7 +183,7 @@ def _nonnegative_lsq(A, b):
     """``argmin ||A x - b||, x >= 0``: the unconstrained least squares when it is
     already non-negative (the usual case along the pursuit, and much cheaper),
     else scipy's NNLS."""
-    x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    x = scipy.linalg.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
     if np.all(x >= 0):
         return x
     return scipy.optimize.nnls(A, b, maxiter=50 * A.shape[1] + 100)[0]
@@ -206,24 +208,28 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None):
     ``Psi (n_rows_local, k)``: column-pivoted modified Gram-Schmidt on ``Psi^T``
     (the pivots of ``qr(Psi^T, pivoting=True)``). Returns global ids of ``n_points``
     (default ``k``) rows, in selection order."""
-    Psi = np.asarray(Psi, dtype=float)
-    k = Psi.shape[1]
+    from scipy.linalg.blas import dger
+
+    k = np.shape(Psi)[1]
     n_points = k if n_points is None else n_points
-    V = Psi.copy()  # rows = candidate columns of Psi^T, deflated in place
+    V = np.array(Psi, dtype=float, order="F")  # candidate rows, deflated in place
+    norms = np.einsum("ij,ij->i", V, V)  # squared row norms, updated with each pivot
     chosen = []
     taken = np.zeros(len(V), dtype=bool)
     for _ in range(min(n_points, comm.allreduce(len(V)))):
-        norms = np.einsum("ij,ij->i", V, V)
-        norms[taken] = -1.0
-        i = int(np.argmax(norms)) if len(norms) else -1
-        local = (norms[i], row_ids[i]) if i >= 0 else (-np.inf, -1)
+        scores = np.where(taken, -1.0, norms)
+        i = int(np.argmax(scores)) if len(scores) else -1
+        local = (scores[i], row_ids[i]) if i >= 0 else (-np.inf, -1)
         score, gid = _global_best(comm, *local)
         if score <= 0:
             break
         owner_row = V[row_ids == gid][0] if np.any(row_ids == gid) else None
         rows = [r for r in comm.allgather(owner_row) if r is not None]
         q = rows[0] / np.linalg.norm(rows[0])
-        V -= np.outer(V @ q, q)
+        proj = V @ q
+        if len(V):
+            V = dger(-1.0, proj, q, a=V, overwrite_a=True)  # V -= proj q^T
+        norms -= proj ** 2
         taken |= row_ids == gid
         chosen.append(int(gid))
     return np.asarray(chosen, dtype=np.int64)

@@ -9,7 +9,8 @@
 3. strains of the modes at every quadrature point, the integrand matrix
    ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)`` and its empirical cubature
    (tolerance ``ecm_tol``);
-4. POD bases of the dual quantities (``[rom] gappy``, L2 product, ``eps_dual``) and
+4. POD bases of the dual quantities (``[rom] gappy``, L2 product, ``eps_dual``, each
+   snapshot scaled to unit norm) and
    their Q-DEIM points, added to the reduced set with zero weight;
 5. the reduced operators: mode strains, coordinates and temperature interpolation at
    the reduced points, reduced external-load vectors per affine load term;
@@ -26,10 +27,10 @@ import numpy as np
 
 from rom import RomError
 from rom.archive import mesh_signature, write_archive
-from rom.hyper import empirical_cubature, qdeim_rows
+from rom.hyper import compress_rows, empirical_cubature, qdeim_rows
 from rom.pod import product_from_petsc, snapshot_pod
 
-__all__ = ["build_rom", "plot_spectra"]
+__all__ = ["RomBuilder", "build_rom", "plot_spectra"]
 
 _COMPONENTS = {"p": 1, "sigma": 6, "X": 6, "eps_vp": 6}
 
@@ -52,6 +53,14 @@ def _product(case, model, comm):
     return product_from_petsc(A)
 
 
+def _allgather_rows(comm, ids, values, n_global):
+    """Collective. Global array (on every rank) from rows ``values`` at global ``ids``."""
+    out = np.zeros((n_global,) + np.asarray(values).shape[1:])
+    for i, v in comm.allgather((np.asarray(ids), np.asarray(values))):
+        out[i] = v
+    return out
+
+
 def _gather_rows(comm, ids, values, n_global):
     """Collective. Global array (on rank 0) from rows ``values`` at global ``ids``."""
     parts = comm.gather((np.asarray(ids), np.asarray(values)), root=0)
@@ -63,15 +72,205 @@ def _gather_rows(comm, ids, values, n_global):
     return out
 
 
+class RomBuilder:
+    """Collective. The distributed side of a ROM on the HF mesh of ``case``: the POD
+    bases on this rank's rows (displacement: owned dofs; dual fields: local quadrature
+    points), the mode strains, the reduced quadrature; it assembles the archive content.
+
+    Used by :func:`build_rom` (bases from snapshots) and by the adaptive enrichment
+    (:mod:`rom.adaptive`: bases from an archive, updated with HF steps).
+    """
+
+    def __init__(self, case, comm):
+        from rom.hf import StructuralModel
+        from rom.loads import Loading
+        from rom.materials import make_law
+        from rom.mesh import load_mesh
+
+        for d in case.dirichlet:
+            if d.expression is not None or d.value != 0.0:
+                raise RomError(f"ROM: Dirichlet condition on '{d.set}' is not homogeneous; "
+                               "the ROM supports zero prescribed displacements only")
+        self.case, self.comm = case, comm
+        self.mesh = mesh = load_mesh(case.mesh_file, comm, case.sets, case.partitioner)
+        self.law = make_law(case.law, case.material_params())
+        self.model = StructuralModel(mesh, self.law)
+        self.loading = Loading(case, self.model)
+        self.dm = self.model.dofmap
+        sig = mesh_signature(mesh.data.points, mesh.data.cells) if comm.rank == 0 else None
+        self.signature = comm.bcast(sig, root=0)
+        self.nq = self.model.n_qp_cell
+        self.qp_ids = (mesh.cell_ids[:, None] * self.nq + np.arange(self.nq)).ravel()
+        self.w = self.model.quadrature_weights()
+        self.n_qp_global = comm.allreduce(self.model.n_qp)
+        self.owned_rows = (3 * mesh.node_ids[: mesh.n_owned, None] + np.arange(3)).ravel()
+        self.local_rows = (3 * mesh.node_ids[:, None] + np.arange(3)).ravel()
+        self.product = _product(case, self.model, comm)
+        self.pod = self.ecm = None
+        self.gappy = {}
+
+    # --- bases -----------------------------------------------------------------------
+    def set_modes(self, pod):
+        """Take the displacement POD ``pod`` (modes on the owned dofs); compute the
+        modes on the local dofs (ghosts included) and their strains at every local
+        quadrature point ``E (n_qp, 6, N)``."""
+        dm, N = self.dm, pod.n_modes
+        self.pod = pod
+        self.modes_local = np.empty((dm.n_local, N))
+        self.E = np.empty((self.model.n_qp, 6, N))
+        pad = np.zeros(dm.n_local)
+        for i in range(N):
+            pad[: dm.n_owned] = pod.modes[:, i]
+            self.modes_local[:, i] = dm.vector_to_local(dm.local_to_vector(pad))
+            self.E[:, :, i] = self.model.strain(self.modes_local[:, i])
+
+    def field_rows(self, name):
+        """Global row ids ``q * c + component`` of this rank's quadrature points."""
+        c = _COMPONENTS[name]
+        return (self.qp_ids[:, None] * c + np.arange(c)).ravel()
+
+    def set_gappy(self, name, pod):
+        """Take the POD ``pod`` of dual field ``name`` (local quadrature rows) and select
+        its Q-DEIM rows."""
+        rows = self.field_rows(name)
+        sel = (qdeim_rows(pod.modes, rows, self.comm) if pod.n_modes
+               else np.zeros(0, np.int64))
+        self.gappy[name] = {"pod": pod, "rows": sel, "c": _COMPONENTS[name], "row_ids": rows}
+
+    def gappy_pod(self, name, snapshots):
+        """POD (L2 product, ``eps_dual``) of quadrature snapshots ``[(n_qp[, c])]``, each
+        scaled to unit norm (zero snapshots dropped): every shape counts, whatever its
+        magnitude, so the small plastic zones of the first plastic steps are in the
+        basis (the indicator and the reconstruction need their shape)."""
+        c = _COMPONENTS[name]
+        F = np.stack([np.asarray(v).reshape(self.model.n_qp * c) for v in snapshots], axis=-1)
+        return snapshot_pod(self.normalized(F, c), self.comm, np.repeat(self.w, c),
+                            eps=self.case.rom.eps_dual)
+
+    def normalized(self, F, c):
+        """Collective. The columns of quadrature snapshots ``F (n_qp c, k)`` scaled to
+        unit L2 norm; zero columns are dropped."""
+        norms = np.sqrt(self.comm.allreduce(np.repeat(self.w, c) @ F ** 2))
+        keep = norms > 1e-300
+        return F[:, keep] / norms[keep]
+
+    def cubature(self, stresses, warm_start=None, compress=False):
+        """Empirical cubature of ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)`` for
+        the stress fields ``stresses`` (an iterable of ``(n_qp, 6)``); with
+        ``compress``, on an orthonormal basis of the rows of ``G``
+        (:func:`rom.hyper.compress_rows`, fewer rows for the same integrals); the
+        result is kept as ``self.ecm`` and returned."""
+        N = self.pod.n_modes
+        stresses = list(stresses)
+        G = np.empty((len(stresses) * N, self.model.n_qp))
+        for s_, sig in enumerate(stresses):  # row block s: sigma_s : eps(psi_i)
+            G[s_ * N:(s_ + 1) * N] = np.einsum("qk,qki->iq", sig, self.E)
+        if compress:
+            # rows below a tenth of the cubature tolerance cannot change the result
+            G = compress_rows(G, self.comm, tol=0.1 * self.case.rom.ecm_tol)
+        self.ecm = empirical_cubature(G, self.w, self.qp_ids, self.comm,
+                                      tol=self.case.rom.ecm_tol, warm_start=warm_start)
+        return self.ecm
+
+    def reduced_points(self):
+        """ECM points, then the Q-DEIM points of the Gappy bases not among them."""
+        extra = set()
+        for g in self.gappy.values():
+            extra.update(int(r) // g["c"] for r in g["rows"])
+        extra = sorted(extra - set(int(p) for p in self.ecm.points))
+        points = np.concatenate([self.ecm.points, np.asarray(extra, dtype=np.int64)])
+        weights = np.concatenate([self.ecm.weights, np.zeros(len(extra))])
+        return points, weights
+
+    def at_points(self, points, values_at):
+        """Collective. ``values_at(lq)`` (a list of arrays whose rows belong to the
+        local quadrature points ``lq``) gathered at the global quadrature ids
+        ``points``, on every rank."""
+        pos = {int(g): i for i, g in enumerate(self.qp_ids)}
+        local = [i for i, g in enumerate(points) if int(g) in pos]
+        lq = np.array([pos[int(points[i])] for i in local], dtype=np.int64)
+        parts = self.comm.allgather((local, [np.asarray(v) for v in values_at(lq)]))
+        out = [np.zeros((len(points),) + v.shape[1:], dtype=v.dtype) for v in parts[0][1]]
+        for idx, vals in parts:
+            for o, v in zip(out, vals):
+                o[idx] = v
+        return out
+
+    # --- archive content ---------------------------------------------------------------
+    def content(self, everywhere=False, summary=None):
+        """Collective. The archive content (see :mod:`rom.archive`) of the current bases
+        and cubature, on rank 0 (None elsewhere) or on every rank."""
+        comm, mesh, model = self.comm, self.mesh, self.model
+        nq, N = self.nq, self.pod.n_modes
+        points, weights = self.reduced_points()
+        N_shape = model.bases[0].N  # same rule for every cell
+        xq = model.quadrature_points()
+        B, X, cell_nodes, shape, node_points = self.at_points(points, lambda lq: [
+            self.E[lq], xq[lq], mesh.node_ids[mesh.cells[lq // nq]], N_shape[lq % nq],
+            mesh.points[mesh.cells[lq // nq]]])
+        loads = []
+        for name, table, Fk, power in self.loading.force_terms:
+            loads.append({"name": name, "power": power,
+                          "vector": comm.allreduce(self.modes_local.T @ Fk),
+                          "table": table.rows})
+        gather = _allgather_rows if everywhere else _gather_rows
+        basis = gather(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
+        qp_weights = gather(comm, self.qp_ids, self.w, self.n_qp_global)
+        gappy_out = {}
+        for name, g in self.gappy.items():
+            full = gather(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
+            gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
+                               "rows": g["rows"]}
+        if not everywhere and comm.rank != 0:
+            return None
+        case = self.case
+        return {
+            "attrs": {"case_name": case.name, "case_text": case.text, "law": case.law,
+                      "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
+                      "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
+                      "cell_type": mesh.cell_type, "product": case.rom.product},
+            "basis": {"U": basis, "singular_values": self.pod.singular_values,
+                      "qp_weights": qp_weights},
+            "reduced": {"points": points, "weights": weights, "B": B, "x": X,
+                        "cell_nodes": cell_nodes, "shape": shape,
+                        "node_points": node_points, "n_ecm": np.int64(len(self.ecm.points))},
+            "gappy": gappy_out, "loads": loads,
+            "summary": dict(summary or {}, n_modes=N, n_ecm_points=len(self.ecm.points),
+                            n_reduced_points=len(points), ecm_residual=self.ecm.residual,
+                            ecm_iterations=self.ecm.iterations, n_qp=self.n_qp_global,
+                            **{f"n_gappy_{k}": g["pod"].n_modes
+                               for k, g in self.gappy.items()})}
+
+    @classmethod
+    def from_archive(cls, case, archive, comm):
+        """Collective. A builder holding the bases of ``archive`` (rows of this rank)."""
+        from rom.hyper import ECMResult
+        from rom.pod import PODResult
+
+        self = cls(case, comm)
+        a = archive
+        if a["attrs"].get("mesh_signature") != self.signature:
+            raise RomError(f"the ROM archive was built on another mesh than {case.mesh_file}")
+        U = a["basis"]["U"]
+        self.set_modes(PODResult(U[self.owned_rows].copy(), a["basis"]["singular_values"],
+                                 U.shape[1]))
+        n_ecm = int(a["reduced"]["n_ecm"])
+        self.ecm = ECMResult(a["reduced"]["points"][:n_ecm], a["reduced"]["weights"][:n_ecm],
+                             float(a["summary"].get("ecm_residual", 0.0)), 0)
+        for name, g in a["gappy"].items():
+            rows = self.field_rows(name)
+            pod = PODResult(g["basis"][rows].copy(), g["singular_values"],
+                            g["basis"].shape[1])
+            self.gappy[name] = {"pod": pod, "rows": g["rows"], "c": _COMPONENTS[name],
+                                "row_ids": rows}
+        return self
+
+
 def build_rom(case, snapshot_files, comm, out_path, log=print):
     """Collective. Build the ROM of ``case`` from ``snapshot_files``; write ``out_path``.
 
     Returns a summary dict (on every rank).
     """
-    from rom.hf import StructuralModel
-    from rom.loads import Loading
-    from rom.materials import make_law
-    from rom.mesh import load_mesh
     from rom.snapshots import SnapshotStore
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
@@ -79,17 +278,12 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     t0 = time.perf_counter()
     if not snapshot_files:
         raise RomError("offline: no snapshot file given")
-    for d in case.dirichlet:
-        if d.expression is not None or d.value != 0.0:
-            raise RomError(f"offline: Dirichlet condition on '{d.set}' is not homogeneous; "
-                           "the ROM supports zero prescribed displacements only")
-    mesh = load_mesh(case.mesh_file, comm, case.sets, case.partitioner)
-    law = make_law(case.law, case.material_params())
-    model = StructuralModel(mesh, law)
-    loading = Loading(case, model)
-    dm = model.dofmap
-    signature = mesh_signature(mesh.data.points, mesh.data.cells) if comm.rank == 0 else None
-    signature = comm.bcast(signature, root=0)
+    unknown = [n for n in case.rom.gappy if n not in _COMPONENTS]
+    if unknown:
+        raise RomError(f"offline: no Gappy basis for {', '.join(unknown)} (known: "
+                       f"{', '.join(_COMPONENTS)})")
+    rb = RomBuilder(case, comm)
+    model, dm = rb.model, rb.dm
 
     # 1. snapshots
     U, qp = [], {}
@@ -102,10 +296,10 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
 
                 with h5py.File(path, "r") as f:
                     sig = mesh_signature(f["mesh/points"][...],
-                                         f[f"mesh/cells/{mesh.cell_type}"][...])
+                                         f[f"mesh/cells/{rb.mesh.cell_type}"][...])
             else:
                 sig = None
-            if comm.bcast(sig, root=0) != signature:
+            if comm.bcast(sig, root=0) != rb.signature:
                 raise RomError(f"snapshot file {path} was computed on another mesh than "
                                f"{case.mesh_file}")
             missing = [n for n in wanted if n not in store.qp_names]
@@ -124,121 +318,50 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     S = np.column_stack(U)
     timings["read"] = time.perf_counter() - t0
     say(f"offline: {n_s} snapshots from {len(snapshot_files)} file(s), "
-        f"{dm.n_global} dofs, {comm.allreduce(model.n_qp)} quadrature points")
+        f"{dm.n_global} dofs, {rb.n_qp_global} quadrature points")
 
     # 2. displacement POD
     t0 = time.perf_counter()
-    pod = snapshot_pod(S, comm, _product(case, model, comm), eps=case.rom.eps_u)
-    N = pod.n_modes
-    if N == 0:
+    pod = snapshot_pod(S, comm, rb.product, eps=case.rom.eps_u)
+    if pod.n_modes == 0:
         raise RomError("offline: the displacement snapshots are all zero")
     timings["pod"] = time.perf_counter() - t0
-    say(f"  POD of U ({case.rom.product} product, eps {case.rom.eps_u:g}): {N} modes, "
-        f"energy {pod.energy_fraction:.10f}")
+    say(f"  POD of U ({case.rom.product} product, eps {case.rom.eps_u:g}): {pod.n_modes} "
+        f"modes, energy {pod.energy_fraction:.10f}")
 
     # 3. mode strains and empirical cubature
     t0 = time.perf_counter()
-    E = np.empty((model.n_qp, 6, N))
-    modes_local = np.empty((dm.n_local, N))
-    pad = np.zeros(dm.n_local)
-    for i in range(N):
-        pad[: dm.n_owned] = pod.modes[:, i]
-        modes_local[:, i] = dm.vector_to_local(dm.local_to_vector(pad))
-        E[:, :, i] = model.strain(modes_local[:, i])
-    G = np.empty((n_s * N, model.n_qp))
-    for s_, sig in enumerate(qp["sigma"]):  # row block of snapshot s: sigma_s : eps(psi_i)
-        G[s_ * N:(s_ + 1) * N] = np.einsum("qk,qki->iq", sig, E)
-    w = model.quadrature_weights()
-    nq = model.n_qp_cell
-    qp_ids = (mesh.cell_ids[:, None] * nq + np.arange(nq)).ravel()
-    ecm = empirical_cubature(G, w, qp_ids, comm, tol=case.rom.ecm_tol)
-    del G
+    rb.set_modes(pod)
+    ecm = rb.cubature(qp["sigma"])
     timings["ecm"] = time.perf_counter() - t0
     say(f"  ECM (tol {case.rom.ecm_tol:g}): {len(ecm.points)} points of "
-        f"{comm.allreduce(model.n_qp)}, residual {ecm.residual:.2e}, {ecm.iterations} "
-        "iterations")
+        f"{rb.n_qp_global}, residual {ecm.residual:.2e}, {ecm.iterations} iterations")
 
     # 4. Gappy bases of the dual quantities
     t0 = time.perf_counter()
-    gappy, extra = {}, set()
     for name in case.rom.gappy:
-        c = _COMPONENTS[name]
-        F = np.stack([np.asarray(v).reshape(model.n_qp, c) for v in qp[name]], axis=-1)
-        rows = (qp_ids[:, None] * c + np.arange(c)).ravel()
-        F = F.reshape(model.n_qp * c, n_s)
-        gpod = snapshot_pod(F, comm, np.repeat(w, c), eps=case.rom.eps_dual)
-        sel = qdeim_rows(gpod.modes, rows, comm) if gpod.n_modes else np.zeros(0, np.int64)
-        extra.update(int(r) // c for r in sel)
-        gappy[name] = {"pod": gpod, "rows": sel, "c": c, "row_ids": rows}
-        say(f"  Gappy-POD of {name}: {gpod.n_modes} modes, {len(sel)} Q-DEIM rows")
-    extra = sorted(extra - set(int(p) for p in ecm.points))
-    points = np.concatenate([ecm.points, np.asarray(extra, dtype=np.int64)])
-    weights = np.concatenate([ecm.weights, np.zeros(len(extra))])
+        rb.set_gappy(name, rb.gappy_pod(name, qp[name]))
+        g = rb.gappy[name]
+        say(f"  Gappy-POD of {name}: {g['pod'].n_modes} modes, {len(g['rows'])} Q-DEIM rows")
     timings["gappy"] = time.perf_counter() - t0
 
-    # 5. reduced operators at the reduced points (owners send their rows)
+    # 5. reduced operators and archive (rank 0 writes)
     t0 = time.perf_counter()
-    pos = {int(g): i for i, g in enumerate(qp_ids)}
-    local = [i for i, g in enumerate(points) if int(g) in pos]
-    lq = np.array([pos[int(points[i])] for i in local], dtype=np.int64)
-    xq = model.quadrature_points()
-    cells = lq // nq if len(lq) else np.zeros(0, np.int64)
-    N_shape = model.bases[0].N  # same rule for every cell
-    parts = comm.allgather((local, E[lq], xq[lq], mesh.node_ids[mesh.cells[cells]],
-                            N_shape[lq % nq] if len(lq) else np.zeros((0, N_shape.shape[1])),
-                            mesh.points[mesh.cells[cells]]))
-    m, k = len(points), mesh.element.n_nodes
-    B = np.zeros((m, 6, N))
-    X = np.zeros((m, 3))
-    cell_nodes = np.zeros((m, k), dtype=np.int64)
-    shape = np.zeros((m, k))
-    node_points = np.zeros((m, k, 3))
-    for idx, b, x, cn, sh, npts in parts:
-        B[idx], X[idx], cell_nodes[idx], shape[idx], node_points[idx] = b, x, cn, sh, npts
-    loads = []
-    for name, table, Fk, power in loading.force_terms:
-        vec = comm.allreduce(modes_local.T @ Fk)
-        loads.append({"name": name, "power": power, "vector": vec,
-                      "table": table.rows})
+    summary = {"n_snapshots": n_s,
+               "snapshot_files": "\n".join(os.path.abspath(p) for p in snapshot_files)}
+    content = rb.content(summary=summary)
     timings["operators"] = time.perf_counter() - t0
-
-    # 6. archive (rank 0 writes)
-    basis = _gather_rows(comm, (3 * mesh.node_ids[: mesh.n_owned, None]
-                                + np.arange(3)).ravel(), pod.modes, dm.n_global)
-    qp_weights = _gather_rows(comm, qp_ids, w, mesh.n_cells_global * nq)
-    gappy_out = {}
-    for name, g in gappy.items():
-        full = _gather_rows(comm, g["row_ids"], g["pod"].modes,
-                            mesh.n_cells_global * nq * g["c"])
-        gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
-                           "rows": g["rows"]}
-    summary = {"n_snapshots": n_s, "n_modes": N, "n_ecm_points": len(ecm.points),
-               "n_reduced_points": m, "ecm_residual": ecm.residual,
-               "ecm_iterations": ecm.iterations, "n_qp": comm.allreduce(model.n_qp),
-               "snapshot_files": "\n".join(os.path.abspath(p) for p in snapshot_files),
-               **{f"time_{k}": v for k, v in timings.items()},
-               **{f"n_gappy_{k}": g["pod"].n_modes for k, g in gappy.items()}}
     if comm.rank == 0:
-        content = {
-            "attrs": {"case_name": case.name, "case_text": case.text, "law": case.law,
-                      "mesh_signature": signature, "n_nodes": mesh.n_nodes_global,
-                      "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
-                      "cell_type": mesh.cell_type, "product": case.rom.product},
-            "basis": {"U": basis, "singular_values": pod.singular_values,
-                      "qp_weights": qp_weights},
-            "reduced": {"points": points, "weights": weights, "B": B, "x": X,
-                        "cell_nodes": cell_nodes, "shape": shape, "node_points": node_points,
-                        "n_ecm": np.int64(len(ecm.points))},
-            "gappy": gappy_out, "loads": loads, "summary": summary}
+        content["summary"].update({f"time_{k}": v for k, v in timings.items()})
         write_archive(out_path, content)
         plot_spectra(os.path.splitext(out_path)[0] + "_spectrum.png",
-                     {"U": (pod.singular_values, N),
+                     {"U": (pod.singular_values, pod.n_modes),
                       **{k: (g["pod"].singular_values, g["pod"].n_modes)
-                         for k, g in gappy.items()}})
-    comm.Barrier()
-    summary["modes_local"] = modes_local
-    summary["owned_rows"] = (3 * mesh.node_ids[: mesh.n_owned, None] + np.arange(3)).ravel()
-    summary["n_nodes"] = mesh.n_nodes_global
+                         for k, g in rb.gappy.items()}})
+    summary = comm.bcast(content["summary"] if comm.rank == 0 else None, root=0)
+    summary["modes_local"] = rb.modes_local
+    summary["owned_rows"] = rb.owned_rows
+    summary["n_nodes"] = rb.mesh.n_nodes_global
     summary["ecm"] = ecm
     return summary
 

@@ -24,7 +24,8 @@ from rom.hf import StepFailure, advance_with_cuts
 from rom.hyper import gappy_coefficients
 from rom.loads import TemperatureLoading, TimeTable
 
-__all__ = ["ReducedModel", "check_compatible", "run_online", "online_command"]
+__all__ = ["ReducedModel", "ResultWriter", "check_compatible", "open_for_case", "run_online",
+           "online_command"]
 
 
 def check_compatible(archive, case, path="ROM archive"):
@@ -43,6 +44,18 @@ def check_compatible(archive, case, path="ROM archive"):
         raise RomError(f"{path} was built on another mesh than {case.mesh_file} "
                        f"(case '{a.get('case_name')}')")
     return data
+
+
+def open_for_case(archive_path, case):
+    """``(archive, mesh data)``: the archive ``archive_path`` read and checked against
+    ``case`` (its name, mesh and law); :class:`rom.RomError` otherwise."""
+    from rom.archive import read_archive
+
+    archive = read_archive(archive_path)
+    if archive["attrs"].get("case_name") != case.name:
+        raise RomError(f"{archive_path} was built for case '{archive['attrs'].get('case_name')}'"
+                       f", not '{case.name}'")
+    return archive, check_compatible(archive, case, archive_path)
 
 
 class ReducedModel:
@@ -143,49 +156,100 @@ class ReducedModel:
         self.timings["newton"] += time.perf_counter() - t0
         return out
 
-    # --- reconstruction (cost proportional to the mesh: only for written steps) ----------
+    # --- Gappy-POD of dual fields from their values at the reduced points ---------------
+    def _mask(self, name):
+        """``(basis, c, Psi_mask)`` of Gappy field ``name``: its basis, components and
+        rows at all the reduced points (``m c x r``); None without a basis."""
+        cache = self.__dict__.setdefault("_masks", {})
+        if name not in cache:
+            g = self.archive["gappy"].get(name)
+            if g is None or g["basis"].shape[1] == 0:
+                cache[name] = None
+            else:
+                attrs = self.archive["attrs"]
+                c = g["basis"].shape[0] // int(attrs["n_cells"]) // int(attrs["n_qp_cell"])
+                rows = (self.archive["reduced"]["points"][:, None] * c + np.arange(c)).ravel()
+                cache[name] = (g["basis"], c, g["basis"][rows])
+        return cache[name]
+
+    def gappy_coefficients(self, name, values_at_points):
+        """``c* = argmin ||Psi_mask c - f_hat||`` over all the reduced points (the ECM
+        points and the Q-DEIM points of every Gappy basis); None without a basis."""
+        mk = self._mask(name)
+        if mk is None:
+            return None
+        return gappy_coefficients(mk[2], np.asarray(values_at_points).reshape(-1))
+
+    def gappy(self, name, values_at_points):
+        """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
+        reduced points ``(m[, c])`` by Gappy-POD; None if the archive has no basis.
+        Cost proportional to the mesh: only for written steps."""
+        coef = self.gappy_coefficients(name, values_at_points)
+        if coef is None:
+            return None
+        basis, c, _ = self._mask(name)
+        full = basis @ coef
+        return full.reshape(-1, c) if c > 1 else full
+
+    def gappy_residual(self, name, values_at_points, floor=0.0):
+        """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` over the
+        reduced points; 0 when ``max |f_hat| <= floor`` (e.g. ``p`` of elastic steps)
+        or without a basis. Cost ``O(m r)``, independent of the mesh."""
+        mk = self._mask(name)
+        f = np.asarray(values_at_points, dtype=float).reshape(-1)
+        if mk is None or not f.size or np.abs(f).max() <= floor:
+            return 0.0
+        Pm = mk[2]
+        return float(np.linalg.norm(f - Pm @ gappy_coefficients(Pm, f)) / np.linalg.norm(f))
+
     def displacement(self, gamma):
         """Nodal displacement ``(n_nodes, 3)`` (global numbering) ``Psi gamma``."""
         return (self.archive["basis"]["U"] @ gamma).reshape(-1, 3)
 
-    def _sampled(self, name, values_at_points):
-        """``(basis, rows, c, values at the rows)`` of Gappy field ``name`` from its
-        values at the reduced points ``(m[, c])``; None without a basis."""
-        g = self.archive["gappy"].get(name)
-        if g is None or g["basis"].shape[1] == 0:
-            return None
-        attrs = self.archive["attrs"]
-        c = g["basis"].shape[0] // int(attrs["n_cells"]) // int(attrs["n_qp_cell"])
-        if not hasattr(self, "_point_index"):
-            self._point_index = {int(q): i for i, q in
-                                 enumerate(self.archive["reduced"]["points"])}
-        vals = np.asarray(values_at_points).reshape(self.m, c)
-        rows = g["rows"]
-        sampled = np.array([vals[self._point_index[int(r) // c], int(r) % c] for r in rows])
-        return g["basis"], rows, c, sampled
 
-    def gappy(self, name, values_at_points):
-        """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
-        reduced points ``(m[, c])`` by Gappy-POD; None if the archive has no basis."""
-        s = self._sampled(name, values_at_points)
-        if s is None:
-            return None
-        basis, rows, c, sampled = s
-        full = basis @ gappy_coefficients(basis[rows], sampled)
-        return full.reshape(-1, c) if c > 1 else full
+class ResultWriter:
+    """Rank 0's writer of ROM results (the snapshot layout, :class:`SeriesWriter`):
+    nodal U and T, quadrature p and sigma with their cell averages and the von Mises
+    cell averages, from global arrays."""
 
-    def gappy_residual(self, name, values_at_points):
-        """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` at the
-        sampled rows (0 when ``f_hat`` vanishes or there is no basis)."""
-        s = self._sampled(name, values_at_points)
-        if s is None:
-            return 0.0
-        basis, rows, _, sampled = s
-        norm = np.linalg.norm(sampled)
-        if norm == 0:
-            return 0.0
-        Pm = basis[rows]
-        return float(np.linalg.norm(sampled - Pm @ gappy_coefficients(Pm, sampled)) / norm)
+    def __init__(self, path, archive, case, data, law, source):
+        from rom.snapshots import SeriesWriter
+
+        self.case = case
+        self.w = archive["basis"]["qp_weights"]
+        self.nq = int(archive["attrs"]["n_qp_cell"])
+        full = SimpleNamespace(points=data.points, node_ids=np.arange(data.n_nodes),
+                               n_local_nodes=data.n_nodes, n_nodes_global=data.n_nodes,
+                               n_file_points=data.n_file_points,
+                               node_file_ids=data.file_node_ids)
+        self.temperature = TemperatureLoading(case.temperature, full,
+                                              getattr(law, "T_ref", 20.0))
+        self.writer = SeriesWriter(path, data, self.w,
+                                   {"case_text": case.text, "case_name": case.name,
+                                    "law": case.law, "loading": case.loading or "",
+                                    "source": source})
+        self.path, self.xdmf_path = path, self.writer.xdmf_path
+
+    def _cell_avg(self, v):
+        wc = self.w.reshape(-1, self.nq)
+        v = v.reshape((-1, self.nq) + v.shape[1:])
+        return np.einsum("cq,cq...->c...", wc, v) / wc.sum(axis=1).reshape(
+            (-1,) + (1,) * (v.ndim - 2))
+
+    def write(self, t, U, qp):
+        """Write the step at ``t``: ``U (n_nodes, 3)``, ``qp`` name -> full field or
+        None."""
+        from rom.fem import von_mises
+
+        qp = {k: v for k, v in qp.items() if v is not None}
+        cells = {k: self._cell_avg(v) for k, v in qp.items()}
+        if "sigma" in qp:
+            cells["von_mises"] = self._cell_avg(von_mises(qp["sigma"]))
+        self.writer.write_step(t, {"U": U, "T": self.temperature.nodal(
+            self.case.load_time(t))}, qp, cells)
+
+    def close(self):
+        self.writer.close()
 
 
 def run_online(archive, case, mesh_data, log=None):
@@ -221,16 +285,9 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     ROM ``archive_path`` on ``case`` (with its named ``loading``); write
     ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
     sigma at the written steps) and ``online.xdmf``. Returns a summary dict."""
-    from rom.archive import read_archive
-    from rom.snapshots import SeriesWriter
-
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     case = case.with_loading(loading)
-    archive = read_archive(archive_path)
-    if archive["attrs"].get("case_name") != case.name:
-        raise RomError(f"{archive_path} was built for case '{archive['attrs'].get('case_name')}'"
-                       f", not '{case.name}'")
-    data = check_compatible(archive, case, archive_path)
+    archive, data = open_for_case(archive_path, case)
     t0 = time.perf_counter()
     res = run_online(archive, case, data, log=say)
     t_online = time.perf_counter() - t0
@@ -238,42 +295,15 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     path = None
     if comm.rank == 0:
         path = os.path.join(out_dir, "online.h5")
-        w = archive["basis"]["qp_weights"]
-        nq = int(archive["attrs"]["n_qp_cell"])
-        wc = w.reshape(-1, nq)
-
-        def cell_avg(v):
-            v = v.reshape((-1, nq) + v.shape[1:])
-            return np.einsum("cq,cq...->c...", wc, v) / wc.sum(axis=1).reshape(
-                (-1,) + (1,) * (v.ndim - 2))
-
-        full = SimpleNamespace(points=data.points, node_ids=np.arange(data.n_nodes),
-                               n_local_nodes=data.n_nodes, n_nodes_global=data.n_nodes,
-                               n_file_points=data.n_file_points,
-                               node_file_ids=data.file_node_ids)
-        temperature = TemperatureLoading(case.temperature, full,
-                                         getattr(model.law, "T_ref", 20.0))
-        writer = SeriesWriter(path, data, w, {"case_text": case.text, "case_name": case.name,
-                                              "law": case.law, "loading": case.loading or "",
-                                              "source": "online " + archive_path})
+        writer = ResultWriter(path, archive, case, data, model.law, "online " + archive_path)
         n = len(res["times"])
         for k in range(n):
             if k % write_every and k != n - 1:
                 continue
-            qp, cells = {}, {}
-            for name in ("p", "sigma"):
-                vals = res[f"{name}_points"][k]
-                full_field = model.gappy(name, vals) if vals is not None else None
-                if full_field is not None:
-                    qp[name] = full_field
-                    cells[name] = cell_avg(full_field)
-            if "sigma" in qp:
-                from rom.fem import von_mises
-
-                cells["von_mises"] = cell_avg(von_mises(qp["sigma"]))
-            t = res["times"][k]
-            writer.write_step(t, {"U": model.displacement(res["gamma"][k]),
-                                  "T": temperature.nodal(case.load_time(t))}, qp, cells)
+            qp = {name: (model.gappy(name, res[f"{name}_points"][k])
+                         if res[f"{name}_points"][k] is not None else None)
+                  for name in ("p", "sigma")}
+            writer.write(res["times"][k], model.displacement(res["gamma"][k]), qp)
         writer.close()
     path = comm.bcast(path, root=0)
     return {"res": res, "time_online": t_online, "files": (path, os.path.splitext(path)[0]

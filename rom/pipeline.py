@@ -5,6 +5,8 @@ HF reference, report.
     results/<case>/rom.h5, rom_spectrum.png        the ROM archive
     results/<case>/online_<loading>/online.h5      the ROM on the test loading
     results/<case>/hf_<loading>/snapshots.h5       the HF reference (when asked)
+    results/<case>/online_<a>/, adaptive_<a>/      plain and adaptive ROM runs on each
+                                                   ``[rom] adaptive`` loading (and hf_<a>)
     results/<case>/report.md, *.png                errors, timings, plots
 
 Each stage is skipped when its output is up to date: a complete snapshot file of the
@@ -51,7 +53,9 @@ def _archive_up_to_date(path, case, snapshot_files):
 
 def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     """Collective. Run the pipeline of ``case`` (its ``[rom] training`` and ``test``
-    loadings); returns a summary dict and writes the report (rank 0)."""
+    loadings, and the adaptive ROM on its ``[rom] adaptive`` loadings); returns a
+    summary dict and writes the report (rank 0)."""
+    from rom.adaptive import adaptive_command
     from rom.hf import run_hf
     from rom.offline import build_rom
     from rom.online import online_command
@@ -99,9 +103,20 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     ref_path = None
     if reference:
         ref_path = hf_stage(test, f"hf_{test}", "reference, test loading")
+    adaptive = []
+    for name in case.rom.adaptive:
+        say(f"[pipeline] online and adaptive runs (tol {case.rom.tol:g}) on loading {name}")
+        plain = online_command(case, rom_path, comm, os.path.join(out, f"online_{name}"), name,
+                               log=None)
+        t0 = time.perf_counter()
+        ada = adaptive_command(case, rom_path, comm, os.path.join(out, f"adaptive_{name}"),
+                               name, log=None)
+        timings[f"adaptive_{name}"] = time.perf_counter() - t0
+        ref = hf_stage(name, f"hf_{name}", "reference, loading") if reference else None
+        adaptive.append((name, ada, plain["files"][0], ref))
     summary = None
     if comm.rank == 0:
         from rom.report import write_report
 
-        summary = write_report(case, out, rom_path, on, ref_path, timings, files)
+        summary = write_report(case, out, rom_path, on, ref_path, timings, files, adaptive)
     return comm.bcast(summary, root=0)

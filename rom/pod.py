@@ -125,7 +125,10 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     ``S_new - Psi A`` (``R = Q B``), the small matrix
     ``K = [[diag(sigma), A], [0, B]]`` has the SVD ``U diag(s) V^T`` and the new modes
     are ``[Psi, Q] U`` with singular values ``s``, truncated by the same criterion.
-    Exact (up to round-off) when ``pod`` kept every mode of its snapshots.
+    Exact (up to round-off) when ``pod`` kept every mode of its snapshots. The
+    truncation criterion counts the energy of the singular values ``pod`` had
+    discarded; the returned singular values are the modes' (from ``K``), then the
+    others of ``K`` merged with the discarded ones.
     """
     Psi = pod.modes
     sigma = pod.singular_values[: pod.n_modes]
@@ -149,12 +152,17 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     K[:n, n:] = A
     K[n:, n:] = B
     U, s, _ = np.linalg.svd(K, full_matrices=False)
-    N = truncation(s ** 2, eps)
+    # the energy the old truncation discarded still counts in the criterion (without
+    # it every update would measure the energy fraction against less and drop modes)
+    tail = np.asarray(pod.singular_values[pod.n_modes:], dtype=float)
+    all_s = np.sort(np.concatenate([s, tail]))[::-1]
+    N = min(truncation(all_s ** 2, eps), len(s))
     if n_max is not None:
         N = min(N, n_max)
     modes = np.hstack([Psi, Q]) @ U[:, :N]
     modes = _orthonormalize(modes, comm, product)
-    return PODResult(modes, s, N)
+    rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
+    return PODResult(modes, np.concatenate([s[:N], rest]), N)
 
 
 def product_from_petsc(A):

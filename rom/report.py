@@ -66,13 +66,16 @@ def _steps_time(path):
                 int(f.attrs.get("timed_steps", 0)) or int(f.attrs.get("completed_steps", 0)))
 
 
-def write_report(case, out, rom_path, online, ref_path, timings, training_files=()):
+def write_report(case, out, rom_path, online, ref_path, timings, training_files=(),
+                 adaptive=()):
     """Write the report; returns its numbers as a dict.
 
     The timings table shows the recorded cost of every stage, also of those skipped
     this time because up to date: HF steps from each snapshot file's ``steps_time``,
     the offline stages from the archive summary; ``timings`` (this run's stage wall
-    times, setup included) is listed below it."""
+    times, setup included) is listed below it. ``adaptive``: ``(loading, adaptive
+    summary, plain online file, HF reference or None)`` of each adaptive run, a
+    section each (:func:`adaptive_section`)."""
     from rom.archive import read_archive
     from rom.snapshots import read_snapshots
 
@@ -146,6 +149,11 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
                   f"{summary['online_time_per_step']:.3e} s: speedup "
                   f"{summary['speedup_per_step']:.0f}x per step, "
                   f"{summary['speedup_trajectory']:.0f}x for the trajectory."]
+    summary["adaptive"] = []
+    for name, ada, plain_path, ref in adaptive:
+        sec, nums = adaptive_section(out, name, ada, plain_path, ref)
+        lines += [""] + sec
+        summary["adaptive"].append(nums)
     lines += ["", f"Files: archive `{rom_path}`, ROM results `{on_path}` (ParaView: "
               f"`{online['files'][1]}`)" + (f", HF reference `{ref_path}`." if ref_path
                                           else ".")]
@@ -153,3 +161,123 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
         f.write("\n".join(lines) + "\n")
     summary["report"] = os.path.join(out, "report.md")
     return summary
+
+
+def _predicted_errors(ada_path, ref_path, fields, elastic_weight):
+    """Per-step relative error ``||f_rom - f_hf|| / ||f_hf||`` of the ROM's prediction
+    of the field the indicator measured (``p``, or ``sigma`` in elastic steps, scaled by
+    ``elastic_weight`` like the indicator): at enriched steps the prediction stored as
+    ``<field>_rom``, elsewhere the written field."""
+    import h5py
+
+    out = []
+    with h5py.File(ada_path, "r") as fa, h5py.File(ref_path, "r") as fh:
+        for k, field in enumerate(fields):
+            g = fa[f"steps/{k}/qp"]
+            rom = g[f"{field}_rom"][...] if f"{field}_rom" in g else g[field][...]
+            hf = fh[f"steps/{k}/qp/{field}"][...]
+            e = np.linalg.norm(rom - hf) / max(np.linalg.norm(hf), 1e-300)
+            out.append(e * (elastic_weight if field == "sigma" else 1.0))
+    return np.array(out)
+
+
+def adaptive_section(out, name, ada, plain_path, ref_path):
+    """Markdown lines and numbers of the adaptive run ``ada`` (the summary of
+    :func:`rom.adaptive.adaptive_command`) on loading ``name`` against the plain ROM
+    (``plain_path``) and the HF reference ``ref_path`` (None: no errors); writes
+    ``adaptive_<name>.png`` (indicator, true error of the prediction, HF steps, mode
+    and point counts along time)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    times = np.asarray(ada["times"])
+    ind = np.asarray(ada["indicator"])
+    enriched = np.asarray(ada["enriched"], dtype=bool)
+    t = ada["timings"]
+    n = len(times)
+    nums = {"loading": name, "tol": ada["tol"], "n_steps": n,
+            "n_enrichments": ada["n_enrichments"], "final_modes": ada["final_modes"],
+            "final_points": ada["final_points"], "adaptive_time": t["total"],
+            "enrichment_time": t["hf_step"] + t["update"],
+            "indicator_time_per_step": t["indicator"] / n}
+    lines = [f"## Adaptive ROM on loading {name}", "",
+             f"Indicator tolerance {ada['tol']:g}: {ada['n_enrichments']} HF step(s) of {n} "
+             f"(steps {', '.join(str(i + 1) for i in np.flatnonzero(enriched)) or 'none'}); "
+             f"the ROM ends with {ada['final_modes']} modes and {ada['final_points']} "
+             "reduced points.", ""]
+    err = None
+    if ref_path:
+        hf = _read_u_p(ref_path)
+        on = _read_u_p(ada["files"][0])
+        pl = _read_u_p(plain_path)
+        eu_a, tu_a = relative_errors(on["U"], hf["U"])
+        ep_a, tp_a = relative_errors(on["qp/p"], hf["qp/p"])
+        _, tu_p = relative_errors(pl["U"], hf["U"])
+        _, tp_p = relative_errors(pl["qp/p"], hf["qp/p"])
+        err = _predicted_errors(ada["files"][0], ref_path, ada["indicator_field"],
+                                ada.get("elastic_weight", 1.0))
+        ok = np.isfinite(err)
+        pear = float(pearsonr(ind[ok], err[ok])[0]) if ok.sum() > 2 else float("nan")
+        spear = float(spearmanr(ind[ok], err[ok]).correlation) if ok.sum() > 2 else float(
+            "nan")
+        hf_time, hf_steps = _steps_time(ref_path)
+        hf_total = hf_time * n / (hf_steps or n)
+        nums.update(plain_error_u=tu_p, plain_error_p=tp_p, error_u=tu_a, error_p=tp_a,
+                    pearson=pear, spearman=spear, hf_time=hf_total,
+                    speedup=hf_total / t["total"])
+        lines += ["| ROM | error U | error p | HF steps | time [s] |", "|---|---|---|---|---|",
+                  f"| plain | {tu_p:.3e} | {tp_p:.3e} | 0 | online {t['online']:.3f} |",
+                  f"| adaptive | {tu_a:.3e} | {tp_a:.3e} | {ada['n_enrichments']} | "
+                  f"{t['total']:.2f} |",
+                  f"| HF | - | - | {n} | {hf_total:.2f} |", "",
+                  "Errors: L2 over all steps, relative. Indicator versus the true error of "
+                  "the ROM's prediction at each step (before the HF correction at enriched "
+                  f"steps): Pearson {pear:.2f}, Spearman {spear:.2f}.", ""]
+    lines += [f"Adaptive run {t['total']:.2f} s: online steps {t['online']:.3f} s, "
+              f"indicator {t['indicator'] / n * 1e3:.3f} ms per step, HF steps "
+              f"{t['hf_step']:.2f} s, basis and cubature updates {t['update']:.2f} s"
+              + (f"; {nums['speedup']:.1f}x faster than the HF run." if ref_path else "."),
+              "", f"![adaptive ROM on {name}](adaptive_{name}.png)", ""]
+    _adaptive_plot(os.path.join(out, f"adaptive_{name}.png"), times, ind, ada["tol"],
+                   enriched, err, ada["n_modes"], ada["n_points"])
+    return lines, nums
+
+
+def _read_u_p(path):
+    from rom.snapshots import read_snapshots
+
+    return read_snapshots(path, ("U",), ("p",))
+
+
+def _adaptive_plot(path, times, ind, tol, enriched, err, modes, points):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax = axes[0]
+    ax.semilogy(times, np.maximum(ind, 1e-16), "o-", ms=3, label="indicator $E_n$")
+    if err is not None:
+        ax.semilogy(times, np.maximum(err, 1e-16), "s--", ms=3,
+                    label="true error of the prediction")
+    ax.axhline(max(tol, 1e-16), color="k", ls=":", lw=1, label="tol")
+    for t in times[enriched]:
+        ax.axvline(t, color="r", alpha=0.25, lw=3)
+    ax.set_xlabel("time [s]")
+    ax.set_title("indicator (red bands: HF steps)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.step(times, modes, where="post", label="modes")
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("modes")
+    ax2 = ax.twinx()
+    ax2.step(times, points, where="post", color="C1", label="reduced points")
+    ax2.set_ylabel("reduced points")
+    ax.set_title("ROM size")
+    ax.grid(True, alpha=0.3)
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,157 @@
+"""Error indicator and adaptive enrichment (rom.adaptive).
+
+The ROM is built from one training loading (HOT = 300) of the small Chaboche case of
+``helpers.train_two_loadings`` and run on the other one (HOT = 600), whose HF run is
+the reference: outside the training set, the plain ROM's plasticity is wrong and the
+adaptive ROM corrects itself with HF steps."""
+
+import json
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rom import RomError
+from rom.adaptive import adaptive_command
+from rom.archive import read_archive
+from rom.offline import build_rom
+from rom.online import online_command
+from rom.report import relative_errors
+from rom.snapshots import read_snapshots
+
+ALL_FIELDS = ("p", "sigma", "eps_vp", "X")
+
+
+def _rom(trained, comm, name="rom_adaptive"):
+    """Collective. The archive built from the first training loading only."""
+    tmp, case, files = trained
+    case = replace(case, rom=replace(case.rom, gappy=ALL_FIELDS))
+    path = os.path.join(tmp, f"{name}_np{comm.size}.h5")
+    if not os.path.exists(path):
+        build_rom(case, files[:1], comm, path, log=None)
+    comm.Barrier()
+    return case, path
+
+
+def _errors(out_dir, ref):
+    on = read_snapshots(os.path.join(out_dir, "online.h5"), ("U",), ("p",))
+    hf = read_snapshots(ref, ("U",), ("p",))
+    return relative_errors(on["U"], hf["U"])[1], relative_errors(on["qp/p"], hf["qp/p"])[1]
+
+
+def _shared_dir(comm, tmp, name):
+    d = os.path.join(tmp, f"{name}_np{comm.size}")
+    if comm.rank == 0:
+        os.makedirs(d, exist_ok=True)
+    comm.Barrier()
+    return d
+
+
+def test_indicator_is_the_gappy_residual_at_the_reduced_points(trained, comm):
+    """A field in the span of the basis has E = 0; adding a part orthogonal to the
+    basis rows at the reduced points gives E = ||r|| / ||f||; zero p uses the
+    weighted stress residual (elastic guard)."""
+    from rom.adaptive import ELASTIC_WEIGHT
+    from rom.online import ReducedModel
+
+    case, path = _rom(trained, comm)
+    archive = read_archive(path)
+    from rom.online import check_compatible
+
+    model = ReducedModel(archive, case, check_compatible(archive, case))
+    basis, c, Pm = model._mask("p")
+    rng = np.random.default_rng(0)
+    f = Pm @ rng.standard_normal(Pm.shape[1])
+    assert model.gappy_residual("p", f) < 1e-10
+    Q, _ = np.linalg.qr(Pm)
+    r = rng.standard_normal(len(f))
+    r -= Q @ (Q.T @ r)
+    r *= 0.1 * np.linalg.norm(f) / np.linalg.norm(r)
+    expected = np.linalg.norm(r) / np.linalg.norm(f + r)
+    assert model.gappy_residual("p", f + r) == pytest.approx(expected, rel=1e-10)
+    ada_state = {"p": np.zeros(model.m)}
+    sigma = rng.standard_normal((model.m, 6))
+    from rom.adaptive import AdaptiveRom
+
+    ada = AdaptiveRom.__new__(AdaptiveRom)  # only the indicator: no HF model needed
+    ada.model, ada.field, ada.floor, ada.elastic_weight = model, "p", 1e-6, ELASTIC_WEIGHT
+    assert ada.indicator(ada_state, sigma) == pytest.approx(
+        ELASTIC_WEIGHT * model.gappy_residual("sigma", sigma))
+
+
+@pytest.mark.mpi
+def test_adaptive_limits_and_enrichment(trained, comm):
+    """tol huge: exactly the plain online run; tol = 0: an HF step at every step, the HF
+    result to 1e-6; a finite tol on the out-of-training loading: the plain ROM fails on
+    p, the adaptive one is accurate with fewer HF steps than steps, its enriched archive
+    reloads and a second run needs no HF step."""
+    tmp, case, files = trained
+    case, path = _rom(trained, comm)
+    d = _shared_dir(comm, tmp, "adaptive")
+    n = len(case.times)
+    # tol huge: the plain online run
+    plain = online_command(case, path, comm, os.path.join(d, "plain"), log=None)
+    big = adaptive_command(case, path, comm, os.path.join(d, "big"), tol=1e30, log=None)
+    assert big["n_enrichments"] == 0
+    a = read_snapshots(os.path.join(d, "plain", "online.h5"), ("U",), ("p", "sigma"))
+    b = read_snapshots(os.path.join(d, "big", "online.h5"), ("U",), ("p", "sigma"))
+    for k in ("U", "qp/p", "qp/sigma"):
+        np.testing.assert_array_equal(a[k], b[k])
+    assert len(plain["res"]["times"]) == n
+    # tol = 0: every step is an HF step from the HF state
+    zero = adaptive_command(case, path, comm, os.path.join(d, "zero"), tol=0.0, log=None)
+    assert zero["n_enrichments"] == n and all(zero["enriched"])
+    eu, ep = _errors(os.path.join(d, "zero"), files[1])
+    assert eu < 1e-6 and ep < 1e-6, (eu, ep)
+    # a finite tolerance
+    plain_u, plain_p = _errors(os.path.join(d, "plain"), files[1])
+    assert plain_p > 0.1, plain_p  # the plain ROM leaves its domain
+    saved = os.path.join(d, "enriched.h5")
+    run = adaptive_command(case, path, comm, os.path.join(d, "tol"), tol=1e-2, save=saved,
+                           log=None)
+    eu, ep = _errors(os.path.join(d, "tol"), files[1])
+    assert 0 < run["n_enrichments"] < n
+    assert eu < 1e-2 and ep < 5e-2 and ep < plain_p / 3, (eu, ep, plain_p)
+    assert run["final_modes"] > big["final_modes"]
+    with open(os.path.join(d, "tol", "adaptive.json")) as f:
+        rec = json.load(f)
+    assert rec["enriched"] == run["enriched"] and len(rec["indicator"]) == n
+    # the enriched archive: versioned, reloads, and the same loading needs no HF step
+    archive = read_archive(saved)
+    assert archive["attrs"]["revision"] == 1
+    assert len(json.loads(archive["attrs"]["enrichments"])) == run["n_enrichments"]
+    again = adaptive_command(case, saved, comm, os.path.join(d, "again"), tol=1e-2,
+                             log=None)
+    assert again["n_enrichments"] == 0, again["indicator"]
+    eu2, ep2 = _errors(os.path.join(d, "again"), files[1])
+    assert eu2 < 1e-2 and ep2 < 5e-2, (eu2, ep2)
+
+
+@pytest.mark.mpi
+def test_adaptive_run_is_rank_independent(trained, comm):
+    """The same adaptive run on all the ranks of the job and on one rank: the same
+    enriched steps, the same results to 1e-8."""
+    from mpi4py import MPI
+
+    tmp, case, files = trained
+    case, path = _rom(trained, comm)
+    d = _shared_dir(comm, tmp, "ranks")
+    par = adaptive_command(case, path, comm, os.path.join(d, "par"), tol=1e-2, log=None)
+    ser_dir = os.path.join(d, f"ser{comm.rank}")
+    ser = adaptive_command(case, path, MPI.COMM_SELF, ser_dir, tol=1e-2, log=None)
+    assert par["enriched"] == ser["enriched"] and par["n_enrichments"] > 0
+    a = read_snapshots(os.path.join(d, "par", "online.h5"), ("U",), ("p",))
+    b = read_snapshots(os.path.join(ser_dir, "online.h5"), ("U",), ("p",))
+    assert np.linalg.norm(a["U"] - b["U"]) <= 1e-8 * np.linalg.norm(b["U"])
+    assert np.linalg.norm(a["qp/p"] - b["qp/p"]) <= 1e-8 * np.linalg.norm(b["qp/p"])
+
+
+def test_adaptive_needs_the_internal_variable_bases(trained, comm, tmp_path):
+    tmp, case, files = trained
+    path = str(tmp_path / "rom_p_sigma.h5")
+    build_rom(case, files[:1], comm, path, log=None)  # gappy: p, sigma only
+    with pytest.raises(RomError, match="no Gappy basis of eps_vp, X"):
+        adaptive_command(case, path, comm, str(tmp_path / "out"), tol=1e-2, log=None)
+    with pytest.raises(RomError, match="tol must be >= 0"):
+        adaptive_command(case, path, comm, str(tmp_path / "out"), tol=-1.0, log=None)
