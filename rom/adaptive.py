@@ -25,7 +25,8 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
        with step cutting);
     3. the HF displacement is added to the displacement basis and the HF stress and
        internal variables to their Gappy bases (incremental POD, same tolerances as
-       offline), the Q-DEIM points are selected again;
+       offline); the Q-DEIM selection continues from the current points (one more per
+       new mode);
     4. the reduced quadrature is recomputed by ECM warm-started from the current
        points, on the integrands ``s_j phi_j : eps(psi_i)`` of the stress POD modes
        ``phi_j`` weighted by their singular values (they represent the training and
@@ -144,7 +145,7 @@ class AdaptiveRom:
             if new.shape[1] == 0:
                 continue
             rb.set_gappy(name, incremental_pod(g["pod"], new, comm, np.repeat(rb.w, g["c"]),
-                                               eps=rom.eps_dual))
+                                               eps=rom.eps_dual), keep_rows=True)
         sp = rb.gappy["sigma"]["pod"]
         stresses = [sp.modes[:, j].reshape(-1, 6) * sp.singular_values[j]
                     for j in range(sp.n_modes)]

@@ -22,6 +22,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /reduced/shape (m, n_nodes_e)      shape functions there (temperature interpolation)
     /gappy/<field>/basis (n_qp * c, r) POD basis of the field (row q * c + component)
     /gappy/<field>/singular_values     /gappy/<field>/rows (r',)  Q-DEIM rows
+    /gappy/<field>/mask (m c, r)       the basis rows at the reduced points (optional:
+                                       taken from the basis when absent)
     /loads/<k>/vector (N,)             reduced external load Psi^T F_k of term k, with
                                        attrs name, power and dataset table (time factor)
     /summary                           attrs: ECM residual, counts, timings

@@ -203,20 +203,36 @@ def _ecm_nnls(G, qp_ids, b, nb, comm):
 
 # --- Gappy-POD ---------------------------------------------------------------------------
 
-def qdeim_rows(Psi, row_ids, comm, n_points=None):
+def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
     """Collective. Q-DEIM selection of rows of the row-distributed basis
     ``Psi (n_rows_local, k)``: column-pivoted modified Gram-Schmidt on ``Psi^T``
     (the pivots of ``qr(Psi^T, pivoting=True)``). Returns global ids of ``n_points``
-    (default ``k``) rows, in selection order."""
+    (default ``k``) rows, in selection order.
+
+    ``start``: global ids of rows taken first (e.g. the rows of a previous basis that
+    was enriched); they are deflated as a block and the greedy selection continues
+    from them, which costs a few pivots instead of ``k``."""
     from scipy.linalg.blas import dger
 
     k = np.shape(Psi)[1]
     n_points = k if n_points is None else n_points
     V = np.array(Psi, dtype=float, order="F")  # candidate rows, deflated in place
-    norms = np.einsum("ij,ij->i", V, V)  # squared row norms, updated with each pivot
     chosen = []
     taken = np.zeros(len(V), dtype=bool)
-    for _ in range(min(n_points, comm.allreduce(len(V)))):
+    start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
+    if start:
+        pos = {int(g): i for i, g in enumerate(row_ids)}
+        mine = [(g, V[pos[g]].copy()) for g in start if g in pos]
+        found = dict(x for part in comm.allgather(mine) for x in part)
+        rows = np.array([found[g] for g in start if g in found])
+        Q, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
+        keep = np.abs(np.diag(R)) > 1e-12 * max(np.abs(np.diag(R)).max(), 1e-300)
+        Q = Q[:, keep]
+        V -= (V @ Q) @ Q.T
+        taken |= np.isin(row_ids, start)
+        chosen = [g for g in start if g in found]
+    norms = np.einsum("ij,ij->i", V, V)  # squared row norms, updated with each pivot
+    for _ in range(min(n_points, comm.allreduce(len(V))) - len(chosen)):
         scores = np.where(taken, -1.0, norms)
         i = int(np.argmax(scores)) if len(scores) else -1
         local = (scores[i], row_ids[i]) if i >= 0 else (-np.inf, -1)

@@ -53,14 +53,6 @@ def _product(case, model, comm):
     return product_from_petsc(A)
 
 
-def _allgather_rows(comm, ids, values, n_global):
-    """Collective. Global array (on every rank) from rows ``values`` at global ``ids``."""
-    out = np.zeros((n_global,) + np.asarray(values).shape[1:])
-    for i, v in comm.allgather((np.asarray(ids), np.asarray(values))):
-        out[i] = v
-    return out
-
-
 def _gather_rows(comm, ids, values, n_global):
     """Collective. Global array (on rank 0) from rows ``values`` at global ``ids``."""
     parts = comm.gather((np.asarray(ids), np.asarray(values)), root=0)
@@ -129,11 +121,13 @@ class RomBuilder:
         c = _COMPONENTS[name]
         return (self.qp_ids[:, None] * c + np.arange(c)).ravel()
 
-    def set_gappy(self, name, pod):
+    def set_gappy(self, name, pod, keep_rows=False):
         """Take the POD ``pod`` of dual field ``name`` (local quadrature rows) and select
-        its Q-DEIM rows."""
+        its Q-DEIM rows (with ``keep_rows``, starting from the current ones: an
+        enriched basis keeps its points and gains one per new mode)."""
         rows = self.field_rows(name)
-        sel = (qdeim_rows(pod.modes, rows, self.comm) if pod.n_modes
+        start = self.gappy[name]["rows"] if keep_rows and name in self.gappy else None
+        sel = (qdeim_rows(pod.modes, rows, self.comm, start=start) if pod.n_modes
                else np.zeros(0, np.int64))
         self.gappy[name] = {"pod": pod, "rows": sel, "c": _COMPONENTS[name], "row_ids": rows}
 
@@ -199,7 +193,9 @@ class RomBuilder:
     # --- archive content ---------------------------------------------------------------
     def content(self, everywhere=False, summary=None):
         """Collective. The archive content (see :mod:`rom.archive`) of the current bases
-        and cubature, on rank 0 (None elsewhere) or on every rank."""
+        and cubature, on rank 0 (None elsewhere). With ``everywhere``, every rank gets
+        the reduced part (operators, Gappy rows at the reduced points) and only rank 0
+        the full bases (None elsewhere): what a replicated online run needs."""
         comm, mesh, model = self.comm, self.mesh, self.model
         nq, N = self.nq, self.pod.n_modes
         points, weights = self.reduced_points()
@@ -213,14 +209,16 @@ class RomBuilder:
             loads.append({"name": name, "power": power,
                           "vector": comm.allreduce(self.modes_local.T @ Fk),
                           "table": table.rows})
-        gather = _allgather_rows if everywhere else _gather_rows
-        basis = gather(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
-        qp_weights = gather(comm, self.qp_ids, self.w, self.n_qp_global)
+        basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
+        qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
         gappy_out = {}
         for name, g in self.gappy.items():
-            full = gather(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
+            full = _gather_rows(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
+            c, r = g["c"], g["pod"].n_modes
+            modes = g["pod"].modes.reshape(model.n_qp, c, r)
+            mask = self.at_points(points, lambda lq, M=modes: [M[lq]])[0].reshape(-1, r)
             gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
-                               "rows": g["rows"]}
+                               "rows": g["rows"], "mask": mask}
         if not everywhere and comm.rank != 0:
             return None
         case = self.case

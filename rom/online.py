@@ -158,18 +158,20 @@ class ReducedModel:
 
     # --- Gappy-POD of dual fields from their values at the reduced points ---------------
     def _mask(self, name):
-        """``(basis, c, Psi_mask)`` of Gappy field ``name``: its basis, components and
-        rows at all the reduced points (``m c x r``); None without a basis."""
+        """``(basis, c, Psi_mask)`` of Gappy field ``name``: its full basis (None on the
+        ranks that do not hold it), components and rows at all the reduced points
+        (``m c x r``); None without a basis."""
         cache = self.__dict__.setdefault("_masks", {})
         if name not in cache:
             g = self.archive["gappy"].get(name)
-            if g is None or g["basis"].shape[1] == 0:
-                cache[name] = None
-            else:
+            mask = None if g is None else g.get("mask")
+            if g is not None and mask is None:  # an archive without the mask rows
                 attrs = self.archive["attrs"]
                 c = g["basis"].shape[0] // int(attrs["n_cells"]) // int(attrs["n_qp_cell"])
                 rows = (self.archive["reduced"]["points"][:, None] * c + np.arange(c)).ravel()
-                cache[name] = (g["basis"], c, g["basis"][rows])
+                mask = g["basis"][rows]
+            cache[name] = (None if mask is None or mask.shape[1] == 0
+                           else (g["basis"], len(mask) // self.m, mask))
         return cache[name]
 
     def gappy_coefficients(self, name, values_at_points):

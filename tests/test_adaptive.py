@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from rom import RomError
 from rom.adaptive import adaptive_command
 from rom.archive import read_archive
 from rom.offline import build_rom
 from rom.online import online_command
-from rom.report import relative_errors
+from rom.report import _predicted_errors, relative_errors
 from rom.snapshots import read_snapshots
 
 ALL_FIELDS = ("p", "sigma", "eps_vp", "X")
@@ -117,6 +118,11 @@ def test_adaptive_limits_and_enrichment(trained, comm):
     with open(os.path.join(d, "tol", "adaptive.json")) as f:
         rec = json.load(f)
     assert rec["enriched"] == run["enriched"] and len(rec["indicator"]) == n
+    # the indicator follows the true error of the ROM's prediction (a sanity bound:
+    # the report gives the correlation of each run)
+    true = _predicted_errors(os.path.join(d, "tol", "online.h5"), files[1],
+                             run["indicator_field"], run["elastic_weight"])
+    assert spearmanr(run["indicator"], true).correlation > 0.5
     # the enriched archive: versioned, reloads, and the same loading needs no HF step
     archive = read_archive(saved)
     assert archive["attrs"]["revision"] == 1

@@ -86,6 +86,14 @@ def test_qdeim_rows_match_pivoted_qr(comm):
     ids = _mine(300, comm)
     pts = qdeim_rows(Psi[ids], ids, comm)
     assert np.array_equal(pts, qdeim(Psi))
+    # continuing from the first pivots (block deflation) gives the same selection
+    for j in (1, 3, 7):
+        assert np.array_equal(qdeim_rows(Psi[ids], ids, comm, start=pts[:j]), pts)
+    # an enriched basis (one more column) keeps the old rows and gains one
+    Psi9 = np.linalg.qr(np.hstack([Psi, rng.normal(size=(300, 1))]))[0]
+    more = qdeim_rows(Psi9[ids], ids, comm, start=pts)
+    assert len(more) == 9 and np.array_equal(more[:8], pts)
+    assert abs(np.linalg.det(Psi9[more])) > 1e-12
 
 
 def test_gappy_reconstruction_exact_in_span_and_bounded_off_span():
