@@ -74,6 +74,8 @@ bench: setup .deb-bench
 	$(PY) bench/run_linear.py
 	PY=$(PY) bench/run_chaboche.sh
 	$(PY) bench/offline_bench.py
+	$(PY) bench/online_scaling.py --sizes 6 12
+	$(PY) bench/adaptive_cycles.py --n 12 --cycles 5
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py
