@@ -260,5 +260,8 @@ def _pipeline(args, comm):
         out = os.path.dirname(s["report"])
         print(f"  ParaView           paraview {out}/online_{s['test']}/online.xdmf"
               + (f" {out}/hf_{s['test']}/snapshots.xdmf" if "error_u" in s else ""))
+        for a in s.get("adaptive", []):
+            print(f"                     paraview {out}/adaptive_{a['loading']}/online.xdmf"
+                  + (f" {out}/hf_{a['loading']}/snapshots.xdmf" if "error_u" in a else ""))
         print("-" * 72)
     return 0

@@ -28,8 +28,11 @@ count = 6
 [rom]
 eps_u = 1e-4
 ecm_tol = 1e-4
+gappy = ["p", "sigma", "eps_vp", "X"]
 training = ["a", "b"]
 test = "t"
+adaptive = ["t"]
+tol = 1e-2
 [output]
 dir = "out"
 """
@@ -48,9 +51,15 @@ def test_pipeline_runs_reports_and_skips_up_to_date_stages(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| U |" in report and (tmp_path / "out" / "errors.png").exists()
     assert (tmp_path / "out" / "probe.png").exists()
+    # the adaptive ROM on loading t: its section, plot and summary line; its HF
+    # reference is the test loading's (up to date already)
+    assert "## Adaptive ROM on loading t" in report and "Spearman" in report
+    assert (tmp_path / "out" / "adaptive_t.png").exists()
+    assert re.search(r"adaptive, t +\d+ HF step\(s\) of 6", first.stdout)
+    assert first.stdout.count("up to date") == 1
     second = run_cli(args, n=2, timeout=600)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count("up to date") == 4  # 2 training runs, offline, reference
+    assert second.stdout.count("up to date") == 5  # 2 training runs, offline, 2 references
     bad = run_cli(["pipeline", str(tmp_path / "case.toml")] + ["--out", str(tmp_path / "o2")],
                   n=1)
     assert bad.returncode == 0  # a fresh folder works too (serially)
