@@ -79,6 +79,8 @@ def build_parser():
                    "E_n >= tol (default: the case's [rom] tol)")
     a.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf, "
                    "adaptive.json)")
+    a.add_argument("--field", default="p", help="Gappy field of the indicator: p (default, "
+                   "with the stress in elastic steps) or any other Gappy field, e.g. sigma")
     a.add_argument("--save", help="write the enriched ROM to this archive")
     a.add_argument("--max-enrichments", type=int, help="at most this many HF steps")
     a.add_argument("--write-every", type=int, default=1, help="write every K-th step")
@@ -204,7 +206,7 @@ def _adaptive(args, comm):
 
     case = load_case(args.case)
     s = adaptive_command(case, args.rom, comm, args.out, args.loading, args.tol, args.save,
-                         max_enrichments=args.max_enrichments,
+                         field=args.field, max_enrichments=args.max_enrichments,
                          write_every=args.write_every)
     if comm.rank == 0:
         t = s["timings"]

@@ -79,6 +79,9 @@ def test_indicator_is_the_gappy_residual_at_the_reduced_points(trained, comm):
     ada.model, ada.field, ada.floor, ada.elastic_weight = model, "p", 1e-6, ELASTIC_WEIGHT
     assert ada.indicator(ada_state, sigma) == pytest.approx(
         ELASTIC_WEIGHT * model.gappy_residual("sigma", sigma))
+    ada.field = "sigma"  # the indicator on another dual field: no guard, no weight
+    assert ada.indicator(ada_state, sigma) == pytest.approx(
+        model.gappy_residual("sigma", sigma))
 
 
 @pytest.mark.mpi
