@@ -65,27 +65,31 @@ class AdaptiveRom:
     comm : communicator of the run (the HF steps are distributed over it)
     mesh_data : rom.mesh.MeshData of the case
     tol : indicator tolerance (enrich when ``E_n >= tol``)
-    field : the Gappy field of the indicator
+    field : the Gappy field of the indicator (default: ``p``, or ``sigma`` for a law
+        without plasticity)
     floor, elastic_weight : the indicator's guard (see the module docstring)
     max_enrichments : optional cap on the number of HF steps
     """
 
-    def __init__(self, archive, case, comm, mesh_data, tol, field="p", floor=DEFAULT_FLOOR,
+    def __init__(self, archive, case, comm, mesh_data, tol, field=None, floor=DEFAULT_FLOOR,
                  max_enrichments=None, log=None, elastic_weight=ELASTIC_WEIGHT):
         from rom.hf import NewtonSolver
         from rom.offline import RomBuilder
         from rom.online import ReducedModel
 
         self.case, self.comm, self.data = case, comm, mesh_data
-        self.tol, self.field, self.floor = float(tol), field, float(floor)
+        self.tol, self.floor = float(tol), float(floor)
         self.elastic_weight = float(elastic_weight)
         self.max_enrichments = max_enrichments
         self.say = log if comm.rank == 0 and log else (lambda *a, **k: None)
         self.model = ReducedModel(archive, case, mesh_data)
         law = self.model.law
+        field = field or ("p" if "p" in law.state_shapes else "sigma")
+        self.field = field
         needed = ["sigma", *law.state_shapes]
-        missing = [k for k in needed if archive["gappy"].get(k) is None
-                   or archive["gappy"][k]["basis"].shape[1] == 0]
+        # a basis may have no mode yet (e.g. p of a ROM trained in the elastic regime):
+        # the first enrichment gives it one
+        missing = [k for k in needed if k not in archive["gappy"]]
         if missing:
             raise RomError(f"adaptive ROM: the archive has no Gappy basis of "
                            f"{', '.join(missing)}; add them to [rom] gappy (law {case.law} "
@@ -116,17 +120,24 @@ class AdaptiveRom:
         return self.model.gappy_residual(self.field, values), self.field
 
     def full_state(self, gamma, state):
-        """Collective. Local HF state ``(u, internal variables)`` of the reduced state
-        ``(gamma, state)``: ``u = Psi gamma``, each variable by Gappy-POD."""
+        """Local HF state ``(u, internal variables)`` of the reduced state
+        ``(gamma, state)``: ``u = Psi gamma``, each variable by Gappy-POD (zero without
+        a mode). ``p`` is clipped at 0 and the other variables are zero where ``p`` is:
+        no plastic flow has happened there."""
         rb = self.rb
         u = rb.modes_local @ gamma
         full = {}
         for k, shape in self.model.law.state_shapes.items():
             coef = self.model.gappy_coefficients(k, state[k])
-            v = rb.gappy[k]["pod"].modes @ coef
+            v = (rb.gappy[k]["pod"].modes @ coef if coef is not None
+                 else np.zeros(rb.model.n_qp * int(np.prod(shape, dtype=int))))
             full[k] = v.reshape((rb.model.n_qp,) + shape)
         if "p" in full:
             full["p"] = np.maximum(full["p"], 0.0)  # cumulated plasticity is >= 0
+            elastic = full["p"] <= 0.0
+            for k in full:
+                if k != "p":
+                    full[k][elastic] = 0.0
         return u, full
 
     def enrich(self, u, sigma, state):
@@ -189,27 +200,41 @@ class AdaptiveRom:
         case, law = self.case, self.model.law
         gamma, state = self.model.initial_state()
         full = (np.zeros(self.rb.dm.n_local), law.initial_state(self.rb.model.n_qp))
-        rec = {k: [] for k in ("times", "indicator", "indicator_field", "enriched",
-                               "n_modes", "n_points", "iterations")}
+        rec = {k: [] for k in ("times", "indicator", "indicator_field", "indicator_weight",
+                               "enriched", "n_modes", "n_points", "iterations")}
         n_steps = len(case.times)
         t_prev, t_start = 0.0, time.perf_counter()
         for n, t in enumerate(case.times):
             t0 = time.perf_counter()
-            gamma_new, sigma, _, state_new, info = self.model.advance(gamma, state, t_prev, t)
+            try:
+                gamma_new, sigma, _, state_new, info = self.model.advance(gamma, state,
+                                                                          t_prev, t)
+            except RomError as exc:  # the ROM diverged: the clearest sign of leaving its
+                failed = str(exc)    # domain; an HF step if allowed
+                gamma_new, sigma, state_new, info = gamma, None, state, {"iterations": []}
+            else:
+                failed = None
             t1 = time.perf_counter()
-            E, measured = self._indicator(state_new, sigma)
+            E, measured = (np.inf, self.field) if failed else self._indicator(state_new, sigma)
             t2 = time.perf_counter()
             self.timings["online"] += t1 - t0
             self.timings["indicator"] += t2 - t1
             enrich = E >= self.tol and (self.max_enrichments is None
                                         or len(self.enrichments) < self.max_enrichments)
+            # every rank computes the same E; rank 0 decides, so that the collective HF
+            # step can never be entered by some ranks only
+            enrich = self.comm.bcast(bool(enrich), root=0)
+            if failed and not enrich:
+                raise RomError(f"adaptive ROM: the reduced step to t = {t:g} failed and no "
+                               f"HF step is allowed (max enrichments reached): {failed}")
             write = n % write_every == 0 or n == n_steps - 1  # the same on every rank
             predicted = {}
             if enrich:
-                if writer is not None and write:  # the ROM's prediction, for the report
+                if writer is not None and write and not failed:  # the ROM's prediction
                     predicted = {f"{k}_rom": self.model.gappy(k, v) for k, v in
                                  (("sigma", sigma), ("p", state_new.get("p")))
                                  if v is not None}
+                    predicted = {k: v for k, v in predicted.items() if v is not None}
                 if full is None:
                     full = self.full_state(gamma, state)
                 t0 = time.perf_counter()
@@ -220,6 +245,7 @@ class AdaptiveRom:
                 t2 = time.perf_counter()
                 self.timings["hf_step"] += t1 - t0
                 self.timings["update"] += t2 - t1
+                info = hf_info  # the iterations of the step taken
                 full = (u, st_full)
                 self.enrichments.append({"step": n, "time": t, "indicator": E,
                                          "n_modes": self.model.n_modes,
@@ -245,7 +271,10 @@ class AdaptiveRom:
                               else None),
                         "sigma": self.model.gappy("sigma", sigma)})
             gamma, state = gamma_new, state_new
+            weight = (self.elastic_weight if measured == "sigma" and self.field != "sigma"
+                      else 1.0)
             for k, v in (("times", t), ("indicator", E), ("indicator_field", measured),
+                         ("indicator_weight", weight),
                          ("enriched", bool(enrich)),
                          ("n_modes", self.model.n_modes), ("n_points", self.model.m),
                          ("iterations", info["iterations"])):
@@ -261,7 +290,8 @@ class AdaptiveRom:
 
         if self.comm.rank == 0:
             content = dict(self.archive)
-            attrs = dict(content["attrs"])
+            attrs = {k: v for k, v in content["attrs"].items()
+                     if k not in ("created", "code_version", "format", "format_version")}
             previous = json.loads(attrs.get("enrichments", "[]") or "[]")
             attrs.update(revision=int(attrs.get("revision", 0)) + (1 if self.enrichments
                                                                     else 0),
@@ -273,7 +303,7 @@ class AdaptiveRom:
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
-                     save=None, field="p", floor=DEFAULT_FLOOR, max_enrichments=None,
+                     save=None, field=None, floor=DEFAULT_FLOOR, max_enrichments=None,
                      write_every=1, log=print):
     """Collective. Run the adaptive ROM ``archive_path`` on ``case`` (its named
     ``loading``; ``tol`` defaults to the case's ``[rom] tol``); write
@@ -301,7 +331,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
         if writer is not None:
             writer.close()
     res["timings"]["setup"] = setup
-    summary = dict(res, loading=case.loading, tol=tol, field=field, floor=floor,
+    summary = dict(res, loading=case.loading, tol=tol, field=ada.field, floor=floor,
                    elastic_weight=ada.elastic_weight, n_steps=len(res["times"]),
                    n_enrichments=len(res["enrichments"]), final_modes=ada.model.n_modes,
                    final_points=ada.model.m, archive=os.path.abspath(archive_path))

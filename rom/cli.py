@@ -79,8 +79,9 @@ def build_parser():
                    "E_n >= tol (default: the case's [rom] tol)")
     a.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf, "
                    "adaptive.json)")
-    a.add_argument("--field", default="p", help="Gappy field of the indicator: p (default, "
-                   "with the stress in elastic steps) or any other Gappy field, e.g. sigma")
+    a.add_argument("--field", help="Gappy field of the indicator: p (default, with the "
+                   "stress in elastic steps; sigma for a law without p) or another Gappy "
+                   "field, e.g. sigma")
     a.add_argument("--save", help="write the enriched ROM to this archive")
     a.add_argument("--max-enrichments", type=int, help="at most this many HF steps")
     a.add_argument("--write-every", type=int, default=1, help="write every K-th step")

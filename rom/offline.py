@@ -123,8 +123,9 @@ class RomBuilder:
 
     def set_gappy(self, name, pod, keep_rows=False):
         """Take the POD ``pod`` of dual field ``name`` (local quadrature rows) and select
-        its Q-DEIM rows (with ``keep_rows``, starting from the current ones: an
-        enriched basis keeps its points and gains one per new mode)."""
+        its Q-DEIM rows (with ``keep_rows``, continuing from the current ones: an
+        enriched basis keeps its first ``k - 1`` rows, ``k`` its new mode count, and
+        selects the others)."""
         rows = self.field_rows(name)
         start = self.gappy[name]["rows"] if keep_rows and name in self.gappy else None
         sel = (qdeim_rows(pod.modes, rows, self.comm, start=start) if pod.n_modes
@@ -216,7 +217,8 @@ class RomBuilder:
             full = _gather_rows(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
             c, r = g["c"], g["pod"].n_modes
             modes = g["pod"].modes.reshape(model.n_qp, c, r)
-            mask = self.at_points(points, lambda lq, M=modes: [M[lq]])[0].reshape(-1, r)
+            mask = self.at_points(points, lambda lq, M=modes: [M[lq]])[0].reshape(
+                len(points) * c, r)
             gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
                                "rows": g["rows"], "mask": mask}
         if not everywhere and comm.rank != 0:
@@ -226,7 +228,8 @@ class RomBuilder:
             "attrs": {"case_name": case.name, "case_text": case.text, "law": case.law,
                       "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
-                      "cell_type": mesh.cell_type, "product": case.rom.product},
+                      "cell_type": mesh.cell_type, "product": case.rom.product,
+                      "gappy_normalized": 1},
             "basis": {"U": basis, "singular_values": self.pod.singular_values,
                       "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
@@ -249,6 +252,12 @@ class RomBuilder:
         a = archive
         if a["attrs"].get("mesh_signature") != self.signature:
             raise RomError(f"the ROM archive was built on another mesh than {case.mesh_file}")
+        if a["attrs"].get("product") != case.rom.product:
+            raise RomError(f"the ROM archive's POD product is '{a['attrs'].get('product')}', "
+                           f"the case's [rom] product is '{case.rom.product}'")
+        if not a["attrs"].get("gappy_normalized"):
+            raise RomError("the ROM archive was built before the Gappy bases were POD of "
+                           "unit-norm snapshots; rebuild it (run.py offline)")
         U = a["basis"]["U"]
         self.set_modes(PODResult(U[self.owned_rows].copy(), a["basis"]["singular_values"],
                                  U.shape[1]))

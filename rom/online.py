@@ -195,12 +195,15 @@ class ReducedModel:
 
     def gappy_residual(self, name, values_at_points, floor=0.0):
         """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` over the
-        reduced points; 0 when ``max |f_hat| <= floor`` (e.g. ``p`` of elastic steps)
-        or without a basis. Cost ``O(m r)``, independent of the mesh."""
+        reduced points; 0 when ``max |f_hat| <= floor`` (e.g. ``p`` of elastic steps),
+        1 without a basis (no mode represents a non-zero field). Cost ``O(m r)``,
+        independent of the mesh."""
         mk = self._mask(name)
         f = np.asarray(values_at_points, dtype=float).reshape(-1)
-        if mk is None or not f.size or np.abs(f).max() <= floor:
+        if not f.size or np.abs(f).max() <= floor:
             return 0.0
+        if mk is None:
+            return 1.0
         Pm = mk[2]
         return float(np.linalg.norm(f - Pm @ gappy_coefficients(Pm, f)) / np.linalg.norm(f))
 

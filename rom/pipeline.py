@@ -47,8 +47,9 @@ def _archive_up_to_date(path, case, snapshot_files):
         return False
     files = "\n".join(os.path.abspath(p) for p in snapshot_files)
     newer = all(os.path.getmtime(path) > os.path.getmtime(p) for p in snapshot_files)
-    return a["attrs"].get("case_text") == case.text and a["summary"].get(
+    return (a["attrs"].get("case_text") == case.text and a["summary"].get(
         "snapshot_files") == files and newer
+        and bool(a["attrs"].get("gappy_normalized")))  # else: built by an older version
 
 
 def run_pipeline(case, comm, reference=True, out_dir=None, log=print):

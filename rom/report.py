@@ -163,22 +163,29 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     return summary
 
 
-def _predicted_errors(ada_path, ref_path, fields, elastic_weight):
+def _predicted_errors(ada_path, ref_path, times, fields, weights):
     """Per-step relative error ``||f_rom - f_hf|| / ||f_hf||`` of the ROM's prediction
-    of the field the indicator measured (``p``, or ``sigma`` in elastic steps, scaled by
-    ``elastic_weight`` like the indicator): at enriched steps the prediction stored as
-    ``<field>_rom``, elsewhere the written field."""
+    of the field the indicator measured at each step (``fields``), times the weight
+    the indicator gave it (``weights``): at enriched steps the prediction stored as
+    ``<field>_rom``, elsewhere the written field. NaN for steps not written or fields
+    not stored."""
     import h5py
 
-    out = []
+    out = np.full(len(times), np.nan)
     with h5py.File(ada_path, "r") as fa, h5py.File(ref_path, "r") as fh:
-        for k, field in enumerate(fields):
-            g = fa[f"steps/{k}/qp"]
-            rom = g[f"{field}_rom"][...] if f"{field}_rom" in g else g[field][...]
-            hf = fh[f"steps/{k}/qp/{field}"][...]
-            e = np.linalg.norm(rom - hf) / max(np.linalg.norm(hf), 1e-300)
-            out.append(e * (elastic_weight if field == "sigma" else 1.0))
-    return np.array(out)
+        written = {round(float(t), 12): k for k, t in enumerate(fa["time"][...])}
+        reference = {round(float(t), 12): k for k, t in enumerate(fh["time"][...])}
+        for n, (t, field, weight) in enumerate(zip(times, fields, weights)):
+            k, j = written.get(round(float(t), 12)), reference.get(round(float(t), 12))
+            if k is None or j is None:
+                continue
+            g, h = fa[f"steps/{k}/qp"], fh[f"steps/{j}/qp"]
+            name = f"{field}_rom" if f"{field}_rom" in g else field
+            if name not in g or field not in h:
+                continue
+            rom, hf = g[name][...], h[field][...]
+            out[n] = weight * np.linalg.norm(rom - hf) / max(np.linalg.norm(hf), 1e-300)
+    return out
 
 
 def adaptive_section(out, name, ada, plain_path, ref_path):
@@ -209,13 +216,14 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
         hf = _read_u_p(ref_path)
         on = _read_u_p(ada["files"][0])
         pl = _read_u_p(plain_path)
-        eu_a, tu_a = relative_errors(on["U"], hf["U"])
-        ep_a, tp_a = relative_errors(on["qp/p"], hf["qp/p"])
+        _, tu_a = relative_errors(on["U"], hf["U"])
         _, tu_p = relative_errors(pl["U"], hf["U"])
-        _, tp_p = relative_errors(pl["qp/p"], hf["qp/p"])
-        err = _predicted_errors(ada["files"][0], ref_path, ada["indicator_field"],
-                                ada.get("elastic_weight", 1.0))
-        ok = np.isfinite(err)
+        has_p = all("qp/p" in r for r in (on, pl, hf))
+        tp_a = relative_errors(on["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
+        tp_p = relative_errors(pl["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
+        err = _predicted_errors(ada["files"][0], ref_path, times, ada["indicator_field"],
+                                ada["indicator_weight"])
+        ok = np.isfinite(err) & np.isfinite(ind)
         pear = float(pearsonr(ind[ok], err[ok])[0]) if ok.sum() > 2 else float("nan")
         spear = float(spearmanr(ind[ok], err[ok]).correlation) if ok.sum() > 2 else float(
             "nan")
@@ -243,9 +251,14 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
 
 
 def _read_u_p(path):
+    """U and, when the file has it (plastic laws), p of a result file."""
+    import h5py
+
     from rom.snapshots import read_snapshots
 
-    return read_snapshots(path, ("U",), ("p",))
+    with h5py.File(path, "r") as f:
+        has_p = "steps/0/qp/p" in f
+    return read_snapshots(path, ("U",), ("p",) if has_p else ())
 
 
 def _adaptive_plot(path, times, ind, tol, enriched, err, modes, points):

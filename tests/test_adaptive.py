@@ -123,8 +123,8 @@ def test_adaptive_limits_and_enrichment(trained, comm):
     assert rec["enriched"] == run["enriched"] and len(rec["indicator"]) == n
     # the indicator follows the true error of the ROM's prediction (a sanity bound:
     # the report gives the correlation of each run)
-    true = _predicted_errors(os.path.join(d, "tol", "online.h5"), files[1],
-                             run["indicator_field"], run["elastic_weight"])
+    true = _predicted_errors(os.path.join(d, "tol", "online.h5"), files[1], run["times"],
+                             run["indicator_field"], run["indicator_weight"])
     assert spearmanr(run["indicator"], true).correlation > 0.5
     # the enriched archive: versioned, reloads, and the same loading needs no HF step
     archive = read_archive(saved)
@@ -164,3 +164,28 @@ def test_adaptive_needs_the_internal_variable_bases(trained, comm, tmp_path):
         adaptive_command(case, path, comm, str(tmp_path / "out"), tol=1e-2, log=None)
     with pytest.raises(RomError, match="tol must be >= 0"):
         adaptive_command(case, path, comm, str(tmp_path / "out"), tol=-1.0, log=None)
+
+
+def test_rom_trained_elastic_enriches_into_plasticity(trained, comm, tmp_path):
+    """A ROM built from an elastic training run has no mode of p, eps_vp and X; on the
+    plastic loading the indicator is 1 (no mode represents p), the HF steps give the
+    bases their first modes, and the adaptive run is accurate."""
+    from helpers import CHABOCHE, TRAINING_BODY, solve, write_case
+    from rom.meshgen import box_mesh
+
+    tmp, case, files = trained
+    body = (TRAINING_BODY.replace("-150.0", "-1.0").replace("value = 30.0", "value = 0.2")
+            .replace("HOT", "1.0"))
+    data = box_mesh((3, 2, 2), (2.0, 1.0, 1.0), "hexahedron20", distort=0.1)
+    small = write_case(str(tmp_path / "elastic"), data, body, material=CHABOCHE)
+    run = solve(small, comm, str(tmp_path / "elastic_run"))
+    assert run["state"]["p"].max() == 0.0  # the training stays elastic
+    case4 = replace(case, rom=replace(case.rom, gappy=ALL_FIELDS))
+    path = str(tmp_path / "rom_elastic.h5")
+    s = build_rom(case4, [run["files"][0]], comm, path, log=None)
+    assert s["n_gappy_p"] == 0 and s["n_gappy_X"] == 0
+    ada = adaptive_command(case4, path, comm, str(tmp_path / "ada"), tol=1e-2, log=None)
+    assert ada["indicator"][0] == 1.0 and ada["enriched"][0]  # plastic from step 1
+    assert 0 < ada["n_enrichments"] < len(case4.times)
+    eu, ep = _errors(str(tmp_path / "ada"), files[1])
+    assert eu < 1e-2 and ep < 5e-2, (eu, ep)
