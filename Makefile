@@ -76,6 +76,8 @@ bench: setup .deb-bench
 	$(PY) bench/offline_bench.py
 	$(PY) bench/online_scaling.py --sizes 6 12
 	$(PY) bench/adaptive_cycles.py --n 12 --cycles 5
+	$(PY) bench/adaptive_checks.py --n 6
+	PY=$(PY) bench/plate_hole.sh
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py

@@ -123,6 +123,18 @@ class StepFailure(RomError):
     """A time step that did not converge (the caller may cut it). Raised on every rank."""
 
 
+def newton_converged(rnorm, ref, residuals, rtol, it, t):
+    """The Newton test shared by the HF and the reduced solvers: append the relative
+    residual ``rnorm / ref`` to ``residuals``; True when it is at most ``rtol`` (or the
+    residual is exactly zero after an iteration). Raises :class:`StepFailure` when the
+    residual is not finite."""
+    if not np.isfinite(rnorm):
+        raise StepFailure(f"residual is not finite at t = {t:g}, iteration {it}")
+    rel = rnorm / ref if ref > 0 else 0.0
+    residuals.append(rel)
+    return rel <= rtol or (it > 0 and rnorm == 0.0)
+
+
 class NewtonSolver:
     """Newton-Raphson on one time step, PETSc matrices and KSP.
 
@@ -202,11 +214,7 @@ class NewtonSolver:
             t2 = time.perf_counter()
             self.timings["law"] += t1 - t0
             self.timings["assembly"] += t2 - t1
-            if not np.isfinite(rnorm):
-                raise StepFailure(f"residual is not finite at t = {t:g}, iteration {it}")
-            rel = rnorm / ref if ref > 0 else 0.0
-            residuals.append(rel)
-            if rel <= self.rtol or (it > 0 and rnorm == 0.0):
+            if newton_converged(rnorm, ref, residuals, self.rtol, it, t):
                 return u, sigma, C, state, {"iterations": it, "residuals": residuals}
             if it == self.max_iterations:
                 break

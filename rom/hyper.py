@@ -221,8 +221,8 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
     taken = np.zeros(len(V), dtype=bool)
     start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
     if start:
-        pos = {int(g): i for i, g in enumerate(row_ids)}
-        mine = [(g, V[pos[g]].copy()) for g in start if g in pos]
+        idx = np.flatnonzero(np.isin(row_ids, start))
+        mine = [(int(row_ids[i]), V[i].copy()) for i in idx]
         found = dict(x for part in comm.allgather(mine) for x in part)
         rows = np.array([found[g] for g in start if g in found])
         Q, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span

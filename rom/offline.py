@@ -93,6 +93,7 @@ class RomBuilder:
         self.signature = comm.bcast(sig, root=0)
         self.nq = self.model.n_qp_cell
         self.qp_ids = (mesh.cell_ids[:, None] * self.nq + np.arange(self.nq)).ravel()
+        self._qp_order = np.argsort(self.qp_ids)
         self.w = self.model.quadrature_weights()
         self.n_qp_global = comm.allreduce(self.model.n_qp)
         self.owned_rows = (3 * mesh.node_ids[: mesh.n_owned, None] + np.arange(3)).ravel()
@@ -181,15 +182,18 @@ class RomBuilder:
         """Collective. ``values_at(lq)`` (a list of arrays whose rows belong to the
         local quadrature points ``lq``) gathered at the global quadrature ids
         ``points``, on every rank."""
-        pos = {int(g): i for i, g in enumerate(self.qp_ids)}
-        local = [i for i, g in enumerate(points) if int(g) in pos]
-        lq = np.array([pos[int(points[i])] for i in local], dtype=np.int64)
+        local = np.flatnonzero(np.isin(points, self.qp_ids))
+        lq = self._qp_pos(points[local])
         parts = self.comm.allgather((local, [np.asarray(v) for v in values_at(lq)]))
         out = [np.zeros((len(points),) + v.shape[1:], dtype=v.dtype) for v in parts[0][1]]
         for idx, vals in parts:
             for o, v in zip(out, vals):
                 o[idx] = v
         return out
+
+    def _qp_pos(self, ids):
+        """Local positions of global quadrature ids ``ids`` (all of this rank)."""
+        return self._qp_order[np.searchsorted(self.qp_ids, ids, sorter=self._qp_order)]
 
     # --- archive content ---------------------------------------------------------------
     def content(self, everywhere=False, summary=None):

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from rom import RomError
-from rom.hf import StepFailure, advance_with_cuts
+from rom.hf import StepFailure, advance_with_cuts, newton_converged
 from rom.hyper import gappy_coefficients
 from rom.loads import TemperatureLoading, TimeTable
 
@@ -134,11 +134,7 @@ class ReducedModel:
             rn = np.linalg.norm(r)
             first = rn if first is None else first
             ref = max(np.linalg.norm(f_int), np.linalg.norm(f_ext), first)
-            if not np.isfinite(rn):
-                raise StepFailure(f"reduced residual is not finite at t = {t:g}")
-            rel = rn / ref if ref > 0 else 0.0
-            residuals.append(rel)
-            if rel <= self.rtol or (it > 0 and rn == 0.0):
+            if newton_converged(rn, ref, residuals, self.rtol, it, t):
                 return gamma, sigma, C, state, {"iterations": it, "residuals": residuals}
             if it == self.max_iterations:
                 break

@@ -107,8 +107,8 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     adaptive = []
     for name in case.rom.adaptive:
         say(f"[pipeline] online and adaptive runs (tol {case.rom.tol:g}) on loading {name}")
-        plain = online_command(case, rom_path, comm, os.path.join(out, f"online_{name}"), name,
-                               log=None)
+        plain = on if name == test else online_command(  # the test run is the plain run
+            case, rom_path, comm, os.path.join(out, f"online_{name}"), name, log=None)
         t0 = time.perf_counter()
         ada = adaptive_command(case, rom_path, comm, os.path.join(out, f"adaptive_{name}"),
                                name, log=None)
