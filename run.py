@@ -2,11 +2,30 @@
 """Command-line entry point: ``python run.py <command> ...`` (also under mpirun).
 
 The only place besides the tests that touches ``MPI.COMM_WORLD``. An error on any
-rank prints its message and aborts the whole MPI job (no hang).
+rank prints its message and aborts the whole MPI job, never hangs: ``MPI_Abort`` is
+called *inside* the ``except`` clause, while the exception and its traceback still
+hold every open object, so no collective operation (closing a parallel HDF5 file,
+destroying a PETSc object) runs on the error path. The message is printed once:
+by rank 0 at once; by another rank only if rank 0 has not aborted the job within
+:data:`GRACE` seconds (an error raised on every rank is then shown once, an error
+raised on one rank only is still shown).
 """
 
 import sys
+import time
 import traceback
+
+GRACE = 2.0  # seconds a rank other than 0 waits for rank 0 to report the same error
+
+
+def _fail(comm, message):
+    """Print ``message`` (once per job) and end the job with exit code 1."""
+    if comm.size > 1 and comm.rank != 0:
+        time.sleep(GRACE)  # rank 0, failing on the same error, aborts us meanwhile
+        message = f"[rank {comm.rank} of {comm.size}] {message}"
+    print(message, file=sys.stderr, flush=True)
+    if comm.size > 1:
+        comm.Abort(1)
 
 
 def main():
@@ -16,20 +35,19 @@ def main():
     from rom import cli
 
     comm = MPI.COMM_WORLD
-    prefix = f"[rank {comm.rank}] " if comm.size > 1 else ""
     try:
         return cli.main(sys.argv[1:], comm)
     except rom.RomError as exc:
-        print(f"{prefix}error: {exc}", file=sys.stderr, flush=True)
-    except SystemExit as exc:  # argparse
+        _fail(comm, f"error: {exc}")
+    except SystemExit as exc:  # argparse: its message is printed by every rank
         if exc.code in (0, None):
             return 0
         sys.stderr.flush()
+        if comm.size > 1:
+            comm.Abort(2)
+        return 2
     except BaseException:  # noqa: BLE001 - report anything, then abort every rank
-        print(f"{prefix}unexpected error:\n{traceback.format_exc()}", file=sys.stderr,
-              flush=True)
-    if comm.size > 1:
-        comm.Abort(1)
+        _fail(comm, f"unexpected error:\n{traceback.format_exc()}")
     return 1
 
 

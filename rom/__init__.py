@@ -21,6 +21,30 @@ class RomError(Exception):
     """An error in the user's input or data, reported without a traceback."""
 
 
+def agree(comm, fn, *args, **kwargs):
+    """Collective. ``fn(*args, **kwargs)`` on every rank, its :class:`RomError` made
+    collective: if it raises on any rank, every rank raises the first failing rank's
+    message (so that no rank goes on into a collective operation the failing one never
+    reaches). ``fn`` itself must not call collective operations.
+    """
+    try:
+        out, err = fn(*args, **kwargs), None
+    except RomError as exc:
+        out, err = None, str(exc)
+    errors = [e for e in comm.allgather(err) if e]
+    if errors:
+        raise RomError(errors[0])
+    return out
+
+
+def inject_fault(where, comm):
+    """Raise a :class:`RomError` on this rank if the environment variable
+    ``ROM_INJECT_FAULT`` is ``"<where>@<rank>"`` (tests of the error path under MPI:
+    an error raised on one rank only, at a named point of a run)."""
+    if os.environ.get("ROM_INJECT_FAULT") == f"{where}@{comm.rank}":
+        raise RomError(f"fault injected at {where} on rank {comm.rank} (ROM_INJECT_FAULT)")
+
+
 def check_stack():
     """Import the scientific stack and print its versions (used by ``make setup``)."""
     import h5py

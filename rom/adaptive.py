@@ -311,6 +311,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     ROM's predictions of ``p`` and ``sigma`` as ``p_rom`` and ``sigma_rom``) and
     ``<out_dir>/adaptive.json`` (the per-step records); with ``save``, the enriched
     archive. Returns a summary dict."""
+    from rom.hf import prepare_output
     from rom.online import ResultWriter, open_for_case
 
     case = case.with_loading(loading)
@@ -318,6 +319,9 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     if not tol >= 0:
         raise RomError(f"adaptive ROM: tol must be >= 0, not {tol}")
     archive, data = open_for_case(archive_path, case)
+    prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
+    if save:
+        prepare_output(save, comm, overwrite=True)
     t0 = time.perf_counter()
     ada = AdaptiveRom(archive, case, comm, data, tol, field, floor, max_enrichments, log)
     setup = time.perf_counter() - t0
@@ -325,11 +329,9 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     writer = (ResultWriter(path, archive, case, data, ada.model.law,
                            f"adaptive {archive_path} tol {tol:g}")
               if comm.rank == 0 else None)
-    try:
-        res = ada.run(writer, write_every)
-    finally:
-        if writer is not None:
-            writer.close()
+    res = ada.run(writer, write_every)  # on failure the partial file is left aside
+    if writer is not None:
+        writer.close()
     res["timings"]["setup"] = setup
     summary = dict(res, loading=case.loading, tol=tol, field=ada.field, floor=floor,
                    elastic_weight=ada.elastic_weight, n_steps=len(res["times"]),
@@ -339,8 +341,10 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
         ada.save(save, archive_path)
         summary["saved"] = os.path.abspath(save)
     if comm.rank == 0:
-        with open(os.path.join(out_dir, "adaptive.json"), "w") as f:
+        target = os.path.join(out_dir, "adaptive.json")
+        with open(target + ".part", "w") as f:
             json.dump(summary, f, indent=1)
+        os.replace(target + ".part", target)
     comm.Barrier()  # the files are complete when any rank returns
     summary["files"] = (path, os.path.splitext(path)[0] + ".xdmf")
     return summary

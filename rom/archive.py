@@ -3,7 +3,9 @@
 Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
 
     attrs: format, format_version, code_version, case_name, case_text, law,
-           mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created;
+           mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created,
+           dirichlet (the supports "set:components;..." of the homogeneous Dirichlet
+           conditions the modes satisfy);
            an archive saved by an adaptive run adds revision (the parent's + 1),
            parent (its path) and enrichments (JSON list of the HF steps: loading,
            step, time, indicator, mode and point counts after the update)
@@ -24,8 +26,14 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /gappy/<field>/singular_values     /gappy/<field>/rows (r',)  Q-DEIM rows
     /gappy/<field>/mask (m c, r)       the basis rows at the reduced points (optional:
                                        taken from the basis when absent)
-    /loads/<k>/vector (N,)             reduced external load Psi^T F_k of term k, with
-                                       attrs name, power and dataset table (time factor)
+    /loads/<k>/vector (N,)             reduced external load Psi^T F_k of the *unit*
+                                       load term k (rom.loads.LoadTerm), with attrs
+                                       name ("pressure:<set>" or "centrifugal"), power,
+                                       magnitude (the training case's, for provenance),
+                                       axis_point and axis_direction (centrifugal),
+                                       and dataset table (the training time factor);
+                                       an online run takes magnitudes and tables from
+                                       the case it is given
     /summary                           attrs: ECM residual, counts, timings
 
 A reader refuses a file that is not an archive or has an unknown version, naming the
@@ -41,10 +49,16 @@ import numpy as np
 
 from rom import RomError, __version__
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "mesh_signature"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "mesh_signature",
+           "dirichlet_supports", "REQUIRED"]
 
 FORMAT = "rom-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: reduced loads of unit load terms (1: at the training magnitudes)
+
+# datasets an archive must hold (a reader names the first one missing)
+REQUIRED = ("basis/U", "basis/singular_values", "basis/qp_weights", "reduced/points",
+            "reduced/weights", "reduced/B", "reduced/x", "reduced/cell_nodes",
+            "reduced/shape", "reduced/node_points", "reduced/n_ecm")
 
 
 def mesh_signature(points, cells):
@@ -53,6 +67,13 @@ def mesh_signature(points, cells):
     h.update(np.round(np.asarray(points, dtype=float), 9).tobytes())
     h.update(np.asarray(cells, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
+
+
+def dirichlet_supports(case):
+    """The supports of ``case``'s Dirichlet conditions as text, ``"set:components;..."``
+    (sorted): what a ROM's modes are constrained on."""
+    return ";".join(sorted(f"{d.set}:{''.join(map(str, d.components))}"
+                           for d in case.dirichlet))
 
 
 def write_archive(path, content):
@@ -79,6 +100,10 @@ def write_archive(path, content):
             d = f.create_dataset(f"loads/{i}/vector", data=term["vector"])
             d.attrs["name"] = term["name"]
             d.attrs["power"] = term["power"]
+            d.attrs["magnitude"] = float(term.get("magnitude", 1.0))
+            if term.get("axis") is not None:
+                d.attrs["axis_point"] = np.asarray(term["axis"][0], dtype=float)
+                d.attrs["axis_direction"] = np.asarray(term["axis"][1], dtype=float)
             f[f"loads/{i}/table"] = (np.asarray(term["table"], dtype=float)
                                      if term["table"] is not None else np.zeros((0, 2)))
         s = f.create_group("summary")
@@ -106,7 +131,11 @@ def read_archive(path):
         version = f.attrs.get("format_version")
         if version is None or int(version) != FORMAT_VERSION:
             raise RomError(f"{path} has ROM archive format version {version}; this code "
-                           f"reads version {FORMAT_VERSION}")
+                           f"reads version {FORMAT_VERSION} (rebuild it with run.py offline)")
+        missing = [name for name in REQUIRED if name not in f]
+        if missing:
+            raise RomError(f"ROM archive {path} is incomplete: missing dataset "
+                           f"{', '.join(missing)}")
         try:
             out = {"attrs": {k: _py(v) for k, v in f.attrs.items()},
                    "basis": {k: v[...] for k, v in f["basis"].items()},
@@ -117,10 +146,17 @@ def read_archive(path):
             for i in sorted(f.get("loads", {}).keys(), key=int):
                 d = f[f"loads/{i}/vector"]
                 table = f[f"loads/{i}/table"][...]
+                axis = None
+                if "axis_point" in d.attrs:
+                    axis = (tuple(d.attrs["axis_point"].tolist()),
+                            tuple(d.attrs["axis_direction"].tolist()))
                 out["loads"].append({"name": str(d.attrs["name"]), "power": int(d.attrs["power"]),
+                                     "magnitude": float(d.attrs["magnitude"]), "axis": axis,
                                      "vector": d[...], "table": table if len(table) else None})
         except KeyError as exc:
             raise RomError(f"ROM archive {path} is incomplete: missing {exc}") from None
+        except OSError as exc:
+            raise RomError(f"cannot read ROM archive {path}: {exc} (damaged)") from None
     return out
 
 

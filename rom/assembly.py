@@ -246,6 +246,7 @@ class LinearSolver:
             opts = dict(MUMPS_OPTIONS)
         elif kind != "gamg":
             raise RomError(f"unknown linear_solver '{kind}' (gamg or mumps)")
+        self.given = sorted(k.lstrip("-") for k in options)  # checked by check_options
         opts.update({k.lstrip("-"): v for k, v in options.items()})
         LinearSolver._count += 1
         self.prefix = prefix or f"rom{LinearSolver._count}_"
@@ -276,6 +277,31 @@ class LinearSolver:
         self.ksp.setOperators(A)
         self.ksp.setFromOptions()
 
+    def check_options(self, A):
+        """Collective. Set the solver up on ``A`` and solve ``A x = 0`` once, so that
+        PETSc reads every option it will use; raises :class:`rom.RomError` naming the
+        options when PETSc refuses one (unknown type, bad value) or when an option
+        given to this solver was never read (misspelt, or not applicable to the
+        chosen solver and preconditioner). Costs one preconditioner set-up."""
+        given = " ".join(f"-{k} {_option_value(self.options[k])}".strip() for k in self.given)
+        try:
+            self.set_operator(A)
+            b = A.createVecLeft()
+            x = A.createVecRight()
+            b.set(0.0)
+            self.ksp.solve(b, x)
+        except PETSc.Error as exc:
+            lines = [ln.split("] ", 1)[-1].strip() for ln in str(exc).splitlines()[1:]]
+            cause = next((ln for ln in reversed(lines) if ln), f"error code {exc.ierr}")
+            raise RomError(f"PETSc refuses the linear solver options ({given}): "
+                           f"{cause}") from None
+        unused = [k for k in self.given if not _option_used(self.prefix + k)]
+        if unused:
+            raise RomError("PETSc option(s) " + ", ".join(f"-{k}" for k in unused) +
+                           " not used by the linear solver (misspelt, or not applicable to "
+                           f"-ksp_type {self.ksp.getType()} -pc_type "
+                           f"{self.ksp.getPC().getType()})")
+
     def solve(self, b, x):
         """Collective. Solve ``A x = b``; raises on divergence of the Krylov solver."""
         self.ksp.solve(b, x)
@@ -286,6 +312,26 @@ class LinearSolver:
                            f"{self.ksp.getIterationNumber()} iterations); try "
                            "linear_solver = 'mumps' in [solver]")
         return x
+
+
+def _option_used(name):
+    """Has PETSc read option ``name`` (without its dash) from the options database?
+    (``PetscOptionsUsed``, which petsc4py 3.18 does not wrap: called through ctypes
+    in the library petsc4py itself loaded.)"""
+    import ctypes
+
+    global _PETSC_LIB
+    if _PETSC_LIB is None:
+        _PETSC_LIB = ctypes.CDLL(PETSc.__file__)
+        _PETSC_LIB.PetscOptionsUsed.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                                ctypes.POINTER(ctypes.c_int)]
+    used = ctypes.c_int(0)
+    if _PETSC_LIB.PetscOptionsUsed(None, name.encode(), ctypes.byref(used)) != 0:
+        return True  # cannot tell: do not accuse the option
+    return bool(used.value)
+
+
+_PETSC_LIB = None
 
 
 def _option_value(v):

@@ -298,7 +298,10 @@ def parse_case(text, path="<case>"):
     mat.done()
     from rom.materials import make_law
 
-    make_law(law, params)  # validates parameter names and tables now
+    try:
+        make_law(law, params)  # validates parameter names, tables and ranges now
+    except RomError as exc:
+        mat._err(str(exc))
 
     def table_of(sec):
         return sec.get("table", "table")
@@ -382,6 +385,8 @@ def parse_case(text, path="<case>"):
         count = st.get("count", "int", required=True)
         times = tuple(np.linspace(0.0, end, count + 1)[1:].tolist())
     max_cuts = st.get("max_cuts", "int", default=8)
+    if not np.all(np.isfinite(times)):
+        st._err(f"step times must be finite, got {list(times)}")
     if times[0] <= 0 or np.any(np.diff(times) <= 0):
         st._err("step times must be positive and increasing (time starts at 0)")
     st.done()

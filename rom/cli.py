@@ -41,10 +41,38 @@ def _is_number(tok):
         return False
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are :class:`rom.RomError` (printed once under mpirun,
+    like every other error)."""
+
+    def error(self, message):
+        raise RomError(f"{self.prog}: {message} (see {self.prog} -h)")
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {v}")
+    return v
+
+
+def _nonnegative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return v
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="run.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="run.py", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in ("hf", "solve"):
         s = sub.add_parser(name, help="run a case with the high-fidelity solver, writing "
                            "snapshots.h5 and snapshots.xdmf" + (" (alias of hf)"
@@ -53,7 +81,9 @@ def build_parser():
         s.add_argument("--out", help="output directory (default: the case's [output] dir)")
         s.add_argument("--resume", action="store_true",
                        help="continue the snapshot file in --out from its last complete step")
-        s.add_argument("--max-steps", type=int, help="stop after this many steps")
+        s.add_argument("--overwrite", action="store_true",
+                       help="replace an existing snapshot file in --out (refused otherwise)")
+        s.add_argument("--max-steps", type=_positive_int, help="stop after this many steps")
         s.add_argument("--loading", help="a named loading of the case ([loadings.NAME]) "
                        "instead of its [temperature]")
         s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
@@ -68,14 +98,15 @@ def build_parser():
     n.add_argument("--rom", required=True, help="ROM archive (rom.h5)")
     n.add_argument("--loading", help="named loading of the case (default: [temperature])")
     n.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf)")
-    n.add_argument("--write-every", type=int, default=1, help="write every K-th step (and "
-                   "the last); reconstruction of full fields costs O(mesh) per written step")
+    n.add_argument("--write-every", type=_positive_int, default=1, help="write every K-th "
+                   "step (and the last); reconstruction of full fields costs O(mesh) per "
+                   "written step")
     a = sub.add_parser("adaptive", help="run a ROM archive on a loading with the error "
                        "indicator and HF enrichment")
     a.add_argument("case", help="case file (TOML) the ROM was built for")
     a.add_argument("--rom", required=True, help="ROM archive (rom.h5)")
     a.add_argument("--loading", help="named loading of the case (default: [temperature])")
-    a.add_argument("--tol", type=float, help="indicator tolerance: an HF step when "
+    a.add_argument("--tol", type=_nonnegative_float, help="indicator tolerance: an HF step when "
                    "E_n >= tol (default: the case's [rom] tol)")
     a.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf, "
                    "adaptive.json)")
@@ -83,8 +114,8 @@ def build_parser():
                    "stress in elastic steps; sigma for a law without p) or another Gappy "
                    "field, e.g. sigma")
     a.add_argument("--save", help="write the enriched ROM to this archive")
-    a.add_argument("--max-enrichments", type=int, help="at most this many HF steps")
-    a.add_argument("--write-every", type=int, default=1, help="write every K-th step")
+    a.add_argument("--max-enrichments", type=_positive_int, help="at most this many HF steps")
+    a.add_argument("--write-every", type=_positive_int, default=1, help="write every K-th step")
     q = sub.add_parser("pipeline", help="HF on the training loadings, offline build, online "
                        "on the test loading, HF reference, report")
     q.add_argument("case", help="case file with [rom] training and test loadings")
@@ -132,7 +163,7 @@ def _hf(args, comm):
     t0 = time.perf_counter()
     case = load_case(args.case).with_loading(args.loading)
     res = run_hf(case, comm, out_dir=args.out, resume=args.resume, max_steps=args.max_steps,
-                 petsc_options=_parse_petsc(args.petsc))
+                 petsc_options=_parse_petsc(args.petsc), overwrite=args.overwrite)
     wall = time.perf_counter() - t0
     if comm.rank == 0:
         t = res["timings"]

@@ -160,6 +160,7 @@ class NewtonSolver:
         self.dm = model.dofmap
         self.A = model.assembler.create_matrix()
         options = dict(petsc_options or {})
+        self.user_options = sorted(set(options) - {"linear_solver"})
         if not getattr(model.law, "symmetric_tangent", True):
             kind = options.get("linear_solver", "gamg")
             options.setdefault("ksp_type", "gmres" if kind == "gamg" else "preonly")
@@ -171,6 +172,19 @@ class NewtonSolver:
         self.work = self.dm.create_vector()  # for norms of assembled force vectors
         self.timings = {"law": 0.0, "assembly": 0.0, "solve": 0.0}
         self.log = log if model.comm.rank == 0 else None
+
+    def check_options(self):
+        """Collective. With PETSc options given by the user, check them on the elastic
+        tangent at ``T_ref`` (:meth:`rom.assembly.LinearSolver.check_options`: one
+        assembly and one preconditioner set-up); nothing to do without."""
+        if not self.user_options:
+            return
+        m = self.model
+        T = np.full(m.n_qp, getattr(m.law, "T_ref", 20.0))
+        self.model.assembler.assemble(self.A, m.tangent_values(m.law.stiffness(T)))
+        bc_dofs, _ = self.loading.dirichlet_values(0.0)
+        self.A.zeroRowsColumns(dirichlet_rows(self.dm, bc_dofs), diag=1.0)
+        self.linear.check_options(self.A)
 
     def _norm_free(self, vec, rows):
         vec.setValues(rows, np.zeros(len(rows)), addv=PETSc.InsertMode.INSERT_VALUES)
@@ -277,15 +291,67 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
                                 "residuals": info["residuals"]}
 
 
+def check_loading(case, loading, comm):
+    """Collective. Evaluate every input of the loading at every step time (nodal
+    temperatures, Dirichlet values, load factors): a value that is not finite, a file
+    that cannot be read or has the wrong size raises :class:`rom.RomError` on every
+    rank, naming it, before the run writes anything."""
+    from rom import agree
+
+    def check():
+        for t in case.times:
+            tl = case.load_time(t)
+            loading.temperature.nodal(tl)  # raises on NaN, bad file, bad size
+            _, vals = loading.dirichlet_values(tl)
+            if not np.all(np.isfinite(vals)):
+                raise RomError(f"{os.path.basename(case.path)}: a Dirichlet value is not "
+                               f"finite at t = {t:g}")
+            for term, _ in loading.force_terms:
+                if not np.isfinite(term.factor(tl)):
+                    raise RomError(f"{os.path.basename(case.path)}: load {term.name} is not "
+                                   f"finite at t = {t:g}")
+
+    agree(comm, check)
+
+
+def prepare_output(path, comm, resume=False, overwrite=False):
+    """Collective. Make the folder of ``path`` and check that it can be written; an
+    existing ``path`` is refused unless ``resume`` (continue it) or ``overwrite``
+    (replace it): a run never truncates another run's result by default."""
+    problem = None
+    if comm.rank == 0:
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                raise NotADirectoryError(f"{folder} is a file, not a folder")
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(f"no write permission on {folder}")
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"{path} is a directory")
+        except OSError as exc:
+            problem = f"cannot write the output {path}: {exc}"
+        if problem is None and os.path.exists(path) and not (resume or overwrite):
+            problem = (f"{path} already exists (the result of another run); give "
+                       "--overwrite to replace it or --resume to continue it")
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise RomError(problem)
+
+
 def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options=None,
-           log=print, write=True):
+           log=print, write=True, overwrite=False):
     """Collective. Run ``case`` with the high-fidelity solver; return a summary dict.
 
     Writes ``<out_dir>/snapshots.h5`` (see :mod:`rom.snapshots`) and
     ``snapshots.xdmf`` step by step. ``resume`` continues an existing file from its
     last complete step; ``max_steps`` stops after that many steps of the case (as if
-    the run had been killed there).
+    the run had been killed there). An existing file is refused unless ``resume`` or
+    ``overwrite``. Every input (sets, law parameters, temperature fields and
+    expressions at every step time, PETSc options, the output folder) is checked
+    before the file is touched.
     """
+    from rom import inject_fault
     from rom.loads import Loading
     from rom.materials import make_law
     from rom.mesh import load_mesh
@@ -301,13 +367,19 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     t0 = time.perf_counter()
     model = StructuralModel(mesh, law)
     loading = Loading(case, model)
-    timings["setup"] = time.perf_counter() - t0
     options = case.solver.petsc_options()
     options.update(petsc_options or {})
     newton = NewtonSolver(model, loading, case.solver.rtol, case.solver.max_iterations,
                           options, load_time=case.load_time, log=say)
+    check_loading(case, loading, comm)
+    newton.check_options()
+    timings["setup"] = time.perf_counter() - t0
+    if max_steps is not None and max_steps < 1:
+        raise RomError(f"max_steps must be a positive integer, not {max_steps}")
     out_dir = out_dir or case.output_dir
     path = comm.bcast(os.path.join(out_dir, "snapshots.h5"), root=0)  # one file for all
+    if write:
+        prepare_output(path, comm, resume=resume, overwrite=overwrite)
     u = np.zeros(model.dofmap.n_local)
     state = law.initial_state(model.n_qp)
     first = 0
@@ -336,6 +408,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
         say(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}  "
             f"|R|/|F| = {' '.join(f'{r:.1e}' for r in info['residuals'])}  "
             f"({time.perf_counter() - ts:.2f} s)")
+        inject_fault(f"step{n + 1}", comm)
         if store is not None:
             eps = model.strain(u)
             qp = {"sigma": sigma, "eps": eps, **state}

@@ -1,12 +1,16 @@
 """Loads: time tables, nodal temperature fields, Dirichlet, pressure, centrifugal.
 
-External forces are affine in their time factors: ``F_ext(t) = sum_k f_k(t) F_k``
-with ``F_k`` computed once per load (a pressure of its nominal value, a
-centrifugal force at its nominal speed) and ``f_k`` from the load's time table.
-The same affine terms give the reduced load operators of a ROM.
+External forces are affine in their magnitudes and time factors:
+``F_ext(t) = sum_k a_k table_k(t)^power_k F_k`` with ``F_k`` the force of a *unit*
+load term, computed once (:class:`LoadTerm`: a unit pressure on a face set, a
+centrifugal body force with ``rho omega^2 = 1`` about an axis), ``a_k`` the case's
+magnitude (the pressure value, ``rho omega^2``) and ``table_k`` its time table. The
+unit terms give the reduced load operators of a ROM, so that a ROM runs at any
+magnitude and time table of the same load supports.
 """
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,7 +18,7 @@ from rom import RomError
 from rom.fem import FaceBasis, get_element
 from rom.mesh import evaluate_expression
 
-__all__ = ["TimeTable", "TemperatureLoading", "Loading"]
+__all__ = ["TimeTable", "TemperatureLoading", "Loading", "LoadTerm", "load_terms"]
 
 
 class TimeTable:
@@ -28,6 +32,37 @@ class TimeTable:
         if self.rows is None:
             return 1.0
         return float(np.interp(t, self.rows[:, 0], self.rows[:, 1]))
+
+
+@dataclass(frozen=True)
+class LoadTerm:
+    """One affine term of the external forces: ``magnitude * table(t)**power`` times
+    the force of the unit load ``name`` (``"pressure:<set>"``: unit pressure on a face
+    set; ``"centrifugal"``: body force ``r_perp`` of ``rho omega^2 = 1`` about the
+    axis ``axis = (point, unit direction)``)."""
+
+    name: str
+    magnitude: float
+    table: TimeTable
+    power: int
+    axis: tuple = None
+
+    def factor(self, t):
+        return self.magnitude * self.table(t) ** self.power
+
+
+def load_terms(case):
+    """The :class:`LoadTerm` of ``case`` (pressures, then the centrifugal load); no
+    mesh is needed."""
+    terms = [LoadTerm(f"pressure:{p.set}", p.value, TimeTable(p.table), 1)
+             for p in case.pressure]
+    c = case.centrifugal
+    if c is not None:
+        axis = np.asarray(c.axis_direction, dtype=float)
+        axis = tuple((axis / np.linalg.norm(axis)).tolist())
+        terms.append(LoadTerm("centrifugal", case.density * c.omega ** 2, TimeTable(c.table),
+                              2, (tuple(c.axis_point), axis)))
+    return terms
 
 
 class TemperatureLoading:
@@ -55,8 +90,9 @@ class TemperatureLoading:
         else:
             v = self._read(spec)
         if not np.all(np.isfinite(v)):
-            raise RomError(f"temperature field {spec.expression or spec.file} has NaN or "
-                           "inf values")
+            where = f"'{spec.expression}' at t = {t:g}" if spec.expression else spec.file
+            raise RomError(f"temperature field {where} has NaN or inf values at "
+                           f"{np.sum(~np.isfinite(v))} node(s)")
         return v
 
     def _read(self, spec):
@@ -123,12 +159,14 @@ class Loading:
     Attributes
     ----------
     temperature : TemperatureLoading
-    force_terms : list of (name, TimeTable, local force array (n_local_dofs,), power)
-        ``F_ext(t) = sum table(t)**power * F``, element contributions summed on
-        this rank (ghost contributions are added to their owners at assembly).
+    force_terms : list of (LoadTerm, local unit force array (n_local_dofs,))
+        ``F_ext(t) = sum term.factor(t) * F``, element contributions summed on this
+        rank (ghost contributions are added to their owners at assembly).
     """
 
     def __init__(self, case, model):
+        """Collective (the sizes of the sets are summed over the ranks: a set that
+        selects nothing is an error that names it)."""
         mesh = model.mesh
         self.mesh = mesh
         self.temperature = TemperatureLoading(case.temperature, mesh,
@@ -140,35 +178,44 @@ class Loading:
             self.dirichlet.append((dofs, nodes, d, TimeTable(d.table)))
         self.force_terms = []
         dm = model.dofmap
-        for p in case.pressure:
-            cells, _, conn = mesh.face_set(p.set)
-            fe = get_element(mesh.element.face_type)
-            if len(conn):
-                basis = FaceBasis(fe, mesh.points[conn])
-                f = basis.pressure_forces(np.full(basis.nA.shape[:2], p.value))
-                dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
-                F = np.bincount(dofs, weights=f.ravel(), minlength=dm.n_local)
-            else:
+        for term in load_terms(case):
+            if term.axis is None:  # a unit pressure on a face set
+                cells, _, conn = mesh.face_set(term.name.split(":", 1)[1])
+                fe = get_element(mesh.element.face_type)
                 F = np.zeros(dm.n_local)
-            self.force_terms.append((f"pressure:{p.set}", TimeTable(p.table), F, 1))
-        c = case.centrifugal
-        if c is not None:
-            axis = np.asarray(c.axis_direction) / np.linalg.norm(c.axis_direction)
+                if len(conn):
+                    basis = FaceBasis(fe, mesh.points[conn])
+                    f = basis.pressure_forces(np.ones(basis.nA.shape[:2]))
+                    dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
+                    F = np.bincount(dofs, weights=f.ravel(), minlength=dm.n_local)
+            else:  # a centrifugal body force of unit rho omega^2
+                point, axis = (np.asarray(a) for a in term.axis)
 
-            def body(x):
-                r = x - np.asarray(c.axis_point)
-                r_perp = r - np.einsum("...k,k->...", r, axis)[..., None] * axis
-                return case.density * c.omega ** 2 * r_perp
+                def body(x, point=point, axis=axis):
+                    r = x - point
+                    return r - np.einsum("...k,k->...", r, axis)[..., None] * axis
 
-            F = model.body_force_vector(body)
-            self.force_terms.append(("centrifugal", TimeTable(c.table), F, 2))
+                F = model.body_force_vector(body)
+            self.force_terms.append((term, F))
+        counts = [len(mesh.node_set(d.set, owned_only=True)) for d in case.dirichlet]
+        counts += [int(np.sum(np.abs(F) > 0)) for _, F in self.force_terms]
+        counts = mesh.comm.allreduce(np.array(counts, dtype=np.int64))
+        src = os.path.basename(case.path)
+        for i, d in enumerate(case.dirichlet):
+            if counts[i] == 0:
+                raise RomError(f"{src}: [[dirichlet]] #{i + 1}: set '{d.set}' selects no "
+                               f"node of {os.path.basename(mesh.source)}")
+        for i, p in enumerate(case.pressure):
+            if counts[len(case.dirichlet) + i] == 0:
+                raise RomError(f"{src}: [[pressure]] #{i + 1}: set '{p.set}' selects no "
+                               f"face of {os.path.basename(mesh.source)} (or its area is 0)")
 
     def external_forces(self, t):
         """Local external force array ``(n_local_dofs,)`` at time ``t`` (not yet summed
         over ranks)."""
         F = np.zeros(self.mesh.n_local_nodes * 3)
-        for _, table, Fk, power in self.force_terms:
-            F += table(t) ** power * Fk
+        for term, Fk in self.force_terms:
+            F += term.factor(t) * Fk
         return F
 
     def dirichlet_values(self, t):

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from rom import RomError
-from rom.archive import mesh_signature, write_archive
+from rom.archive import dirichlet_supports, mesh_signature, write_archive
 from rom.hyper import compress_rows, empirical_cubature, qdeim_rows
 from rom.pod import product_from_petsc, snapshot_pod
 
@@ -210,10 +210,11 @@ class RomBuilder:
             self.E[lq], xq[lq], mesh.node_ids[mesh.cells[lq // nq]], N_shape[lq % nq],
             mesh.points[mesh.cells[lq // nq]]])
         loads = []
-        for name, table, Fk, power in self.loading.force_terms:
-            loads.append({"name": name, "power": power,
+        for term, Fk in self.loading.force_terms:  # unit load terms
+            loads.append({"name": term.name, "power": term.power,
                           "vector": comm.allreduce(self.modes_local.T @ Fk),
-                          "table": table.rows})
+                          "table": term.table.rows, "magnitude": term.magnitude,
+                          "axis": term.axis})
         basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
         qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
         gappy_out = {}
@@ -233,7 +234,7 @@ class RomBuilder:
                       "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
                       "cell_type": mesh.cell_type, "product": case.rom.product,
-                      "gappy_normalized": 1},
+                      "gappy_normalized": 1, "dirichlet": dirichlet_supports(case)},
             "basis": {"U": basis, "singular_values": self.pod.singular_values,
                       "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
@@ -293,6 +294,10 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     if unknown:
         raise RomError(f"offline: no Gappy basis for {', '.join(unknown)} (known: "
                        f"{', '.join(_COMPONENTS)})")
+    from rom import inject_fault
+    from rom.hf import prepare_output
+
+    prepare_output(out_path, comm, overwrite=True)  # written atomically at the end
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
@@ -301,28 +306,29 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     wanted = sorted(set(case.rom.gappy) | {"sigma"})
     for path in snapshot_files:
         store = SnapshotStore.open_read(path, model, comm)
-        try:
-            if comm.rank == 0:
-                import h5py
+        # no try/finally: closing a parallel HDF5 file is collective, and an error on
+        # one rank must reach MPI_Abort without a collective call (run.py)
+        if comm.rank == 0:
+            import h5py
 
-                with h5py.File(path, "r") as f:
-                    sig = mesh_signature(f["mesh/points"][...],
-                                         f[f"mesh/cells/{rb.mesh.cell_type}"][...])
-            else:
-                sig = None
-            if comm.bcast(sig, root=0) != rb.signature:
-                raise RomError(f"snapshot file {path} was computed on another mesh than "
-                               f"{case.mesh_file}")
-            missing = [n for n in wanted if n not in store.qp_names]
-            if missing and store.times:
-                raise RomError(f"snapshot file {path} has no quadrature field(s) "
-                               f"{', '.join(missing)} (law {case.law} needs them)")
-            for k in range(len(store.times)):
-                U.append(store.read_nodal("U", k).ravel())
-                for name in wanted:
-                    qp.setdefault(name, []).append(store.read_qp(name, k))
-        finally:
-            store.close()
+            with h5py.File(path, "r") as f:
+                sig = mesh_signature(f["mesh/points"][...],
+                                     f[f"mesh/cells/{rb.mesh.cell_type}"][...])
+        else:
+            sig = None
+        if comm.bcast(sig, root=0) != rb.signature:
+            raise RomError(f"snapshot file {path} was computed on another mesh than "
+                           f"{case.mesh_file}")
+        missing = [n for n in wanted if n not in store.qp_names]
+        if missing and store.times:
+            raise RomError(f"snapshot file {path} has no quadrature field(s) "
+                           f"{', '.join(missing)} (law {case.law} needs them)")
+        for k in range(len(store.times)):
+            U.append(store.read_nodal("U", k).ravel())
+            for name in wanted:
+                qp.setdefault(name, []).append(store.read_qp(name, k))
+            inject_fault(f"read{k + 1}", comm)
+        store.close()
     n_s = len(U)
     if n_s == 0:
         raise RomError("offline: the snapshot files hold no complete step")

@@ -22,10 +22,10 @@ import numpy as np
 from rom import RomError
 from rom.hf import StepFailure, advance_with_cuts, newton_converged
 from rom.hyper import gappy_coefficients
-from rom.loads import TemperatureLoading, TimeTable
+from rom.loads import TemperatureLoading
 
-__all__ = ["ReducedModel", "ResultWriter", "check_compatible", "open_for_case", "run_online",
-           "online_command"]
+__all__ = ["ReducedModel", "ResultWriter", "check_compatible", "open_for_case", "reduced_loads",
+           "run_online", "online_command"]
 
 
 def check_compatible(archive, case, path="ROM archive"):
@@ -48,14 +48,66 @@ def check_compatible(archive, case, path="ROM archive"):
 
 def open_for_case(archive_path, case):
     """``(archive, mesh data)``: the archive ``archive_path`` read and checked against
-    ``case`` (its name, mesh and law); :class:`rom.RomError` otherwise."""
-    from rom.archive import read_archive
+    ``case`` (its name, mesh, law, Dirichlet supports and load supports);
+    :class:`rom.RomError` otherwise."""
+    from rom.archive import dirichlet_supports, read_archive
 
     archive = read_archive(archive_path)
-    if archive["attrs"].get("case_name") != case.name:
-        raise RomError(f"{archive_path} was built for case '{archive['attrs'].get('case_name')}'"
+    a = archive["attrs"]
+    if a.get("case_name") != case.name:
+        raise RomError(f"{archive_path} was built for case '{a.get('case_name')}'"
                        f", not '{case.name}'")
+    if a.get("dirichlet", "") != dirichlet_supports(case):
+        raise RomError(f"{archive_path}: its modes hold the Dirichlet supports "
+                       f"'{a.get('dirichlet', '')}', the case {os.path.basename(case.path)} "
+                       f"has '{dirichlet_supports(case)}' (set:components); rebuild the ROM "
+                       "from runs with the case's supports")
+    reduced_loads(archive, case, archive_path)  # refuses a load support it does not know
     return archive, check_compatible(archive, case, archive_path)
+
+
+def reduced_loads(archive, case, path="ROM archive"):
+    """The case's external loads on the archive's modes: ``[(LoadTerm, f_k (N,))]``,
+    ``f_ext(t) = sum term.factor(t) f_k``. The archive holds the reduced vectors of unit
+    load terms; the magnitudes and time tables are the case's. A load on a set or an
+    axis the archive has no reduced vector for raises :class:`rom.RomError` naming it."""
+    from rom.loads import load_terms
+
+    known = {}
+    for term in archive["loads"]:
+        known.setdefault(term["name"], []).append(term)
+    out = []
+    for term in load_terms(case):
+        cands = known.get(term.name, [])
+        if term.axis is not None:
+            cands = [c for c in cands if c.get("axis") is not None
+                     and _same_axis(c["axis"], term.axis)]
+        if not cands:
+            have = ", ".join(sorted(f"{c['name']}" + (f" (axis {_axis_text(c['axis'])})"
+                                                       if c.get("axis") else "")
+                                    for c in archive["loads"])) or "none"
+            what = (f"a pressure on set '{term.name.split(':', 1)[1]}'" if term.axis is None
+                    else f"a centrifugal load about the axis {_axis_text(term.axis)}")
+            raise RomError(f"{path} has no reduced load for {what} of "
+                           f"{os.path.basename(case.path)} (it has: {have}); rebuild the ROM "
+                           "from training runs with this load")
+        out.append((term, np.asarray(cands[0]["vector"])))
+    return out
+
+
+def _same_axis(a, b, tol=1e-9):
+    """Do the axes ``(point, unit direction)`` ``a`` and ``b`` describe the same line?"""
+    pa, da = (np.asarray(v, dtype=float) for v in a)
+    pb, db = (np.asarray(v, dtype=float) for v in b)
+    if np.linalg.norm(np.cross(da, db)) > tol:
+        return False
+    d = pb - pa
+    scale = max(1.0, np.linalg.norm(pa), np.linalg.norm(pb))
+    return np.linalg.norm(d - (d @ da) * da) <= tol * scale
+
+
+def _axis_text(axis):
+    return f"point {list(axis[0])}, direction {list(axis[1])}"
 
 
 class ReducedModel:
@@ -94,8 +146,7 @@ class ReducedModel:
                                      node_file_ids=mesh_data.file_node_ids[nodes])
         self.temperature = TemperatureLoading(case.temperature, self.nodes,
                                               getattr(self.law, "T_ref", 20.0))
-        self.loads = [(TimeTable(term["table"]), term["power"], term["vector"])
-                      for term in archive["loads"]]
+        self.loads = reduced_loads(archive, case)
         self.rtol = case.solver.rtol
         self.max_iterations = case.solver.max_iterations
         self.timings = {"law": 0.0, "newton": 0.0}
@@ -108,8 +159,8 @@ class ReducedModel:
     def external_forces(self, t):
         tl = self.case.load_time(t)
         f = np.zeros(self.n_modes)
-        for table, power, vec in self.loads:
-            f += table(tl) ** power * vec
+        for term, vec in self.loads:
+            f += term.factor(tl) * vec
         return f
 
     def initial_state(self):
@@ -287,8 +338,12 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
     sigma at the written steps) and ``online.xdmf``. Returns a summary dict."""
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    from rom.hf import prepare_output
+
     case = case.with_loading(loading)
     archive, data = open_for_case(archive_path, case)
+    # the result replaces an existing one only once complete (SeriesWriter)
+    prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     t0 = time.perf_counter()
     res = run_online(archive, case, data, log=say)
     t_online = time.perf_counter() - t0

@@ -78,7 +78,7 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
         else:
             say(f"[pipeline] HF run on {what} {name}")
             t0 = time.perf_counter()
-            run_hf(c, comm, out_dir=os.path.dirname(path), log=None)
+            run_hf(c, comm, out_dir=os.path.dirname(path), log=None, overwrite=True)
             timings[f"hf_{name}"] = time.perf_counter() - t0
         return path
 

@@ -162,11 +162,18 @@ class SnapshotStore:
             self.file.create_dataset(name, data=data_on_root)
 
     def _read_blocks(self, name, layout):
-        """Collective. This rank's values (at its ids) of dataset ``name``."""
+        """Collective. This rank's values (at its ids) of dataset ``name``. A dataset
+        that is missing or cannot be read (a damaged file) raises :class:`RomError`."""
+        try:
+            if self.parallel:
+                block = self.file[name][layout.lo: layout.hi]
+            else:
+                full = self.file[name][...] if self.comm.rank == 0 else None
+        except (KeyError, OSError) as exc:
+            raise RomError(f"cannot read {name} of snapshot file {self.path}: {exc} "
+                           "(damaged file)") from None
         if self.parallel:
-            block = self.file[name][layout.lo: layout.hi]
             return layout.from_blocks(block)
-        full = self.file[name][...] if self.comm.rank == 0 else None
         full = self.comm.bcast(full, root=0)
         return layout.from_blocks(full[layout.lo: layout.hi])
 
@@ -356,7 +363,9 @@ class SnapshotStore:
 
 class SeriesWriter:
     """Serial writer of the same layout from global arrays (e.g. the reconstructed
-    fields of an online run), with its XDMF index. Call on one rank.
+    fields of an online run), with its XDMF index. Call on one rank. The steps go to
+    ``<path>.part``, which :meth:`close` moves to ``path`` (then writes the XDMF
+    index): a run that fails leaves an existing result at ``path`` untouched.
 
     Parameters
     ----------
@@ -373,7 +382,8 @@ class SeriesWriter:
         self.path = path
         self.xdmf_path = os.path.splitext(path)[0] + ".xdmf"
         self.data = data
-        self.file = h5py.File(path, "w")
+        self.part = path + ".part"
+        self.file = h5py.File(self.part, "w")
         f = self.file
         f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION,
                         "code_version": __version__, "completed_steps": 0, **(attrs or {})})
@@ -403,11 +413,13 @@ class SeriesWriter:
         f.attrs["completed_steps"] = k + 1
         f.flush()
         self.steps.append((float(t), attrs))
-        write_xdmf(self.xdmf_path, self.path, self.data.cell_type, self.data.n_nodes,
-                   self.data.cells.shape, self.steps)
 
     def close(self):
+        """Complete the file: move it into place and write its XDMF index."""
         self.file.close()
+        os.replace(self.part, self.path)
+        write_xdmf(self.xdmf_path, self.path, self.data.cell_type, self.data.n_nodes,
+                   self.data.cells.shape, self.steps)
 
 
 def _check_header(info, path, n_nodes):

@@ -37,10 +37,11 @@ def pytest_runtest_makereport(item, call):
         MPI.COMM_WORLD.Abort(1)
 
 
-def run_cli(args, n=1, timeout=120, cwd=None):
-    """Run ``run.py`` (under ``mpirun -n n`` when n > 1); returns CompletedProcess."""
+def run_cli(args, n=1, timeout=120, cwd=None, env=None):
+    """Run ``run.py`` (under ``mpirun -n n`` when n > 1) with the extra environment
+    variables ``env``; returns CompletedProcess."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+               OMPI_MCA_rmaps_base_oversubscribe="1", **(env or {}))
     # a child mpirun must not inherit the parent's MPI session (when pytest runs under mpirun)
     for k in list(env):
         if k.startswith(("OMPI_COMM_WORLD", "PMIX_", "OMPI_MCA_orte", "OMPI_MCA_ess")):

@@ -6,6 +6,8 @@ with ``eps (n, 6)`` Mandel strains, ``T (n,)`` temperatures, ``state`` a dict of
 tangent and ``ok (n,)`` False where the local integration failed.
 """
 
+import inspect
+
 from rom import RomError
 from rom.materials.elastic import ThermoElastic, isotropic_stiffness
 from rom.materials.inelastic import Chaboche, J2Plasticity, NortonCreep
@@ -23,7 +25,15 @@ def make_law(name, params):
     if name not in LAWS:
         raise RomError(f"unknown material law '{name}' (known: {', '.join(sorted(LAWS))})")
     cls = LAWS[name]
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise RomError(f"material law '{name}': {exc}") from None
+    sig = inspect.signature(cls.__init__)
+    names = [p for p in sig.parameters if p != "self"]
+    required = [p for p in names if sig.parameters[p].default is inspect.Parameter.empty]
+    unknown = [k for k in params if k not in names]
+    if unknown:
+        raise RomError(f"unknown parameter(s) {', '.join(repr(k) for k in unknown)} of law "
+                       f"'{name}' (its parameters: {', '.join(names)})")
+    missing = [k for k in required if k not in params]
+    if missing:
+        raise RomError(f"law '{name}' needs parameter(s) {', '.join(repr(k) for k in missing)}"
+                       f" (its parameters: {', '.join(names)})")
+    return cls(**params)

@@ -36,10 +36,10 @@ class ThermoElastic:
     state_shapes = {}
 
     def __init__(self, E, nu, alpha=0.0, T_ref=20.0):
-        self.E = Table(E, "E")
-        self.nu = Table(nu, "nu")
+        self.E = Table(E, "E", low=0.0)
+        self.nu = Table(nu, "nu", low=-1.0, high=0.5)
         self.alpha = Table(alpha, "alpha")
-        self.T_ref = float(T_ref)
+        self.T_ref = float(Table(T_ref, "T_ref").values[0])
 
     def thermal_strain(self, T):
         """Isotropic thermal strain ``(n, 6)`` at temperatures ``T (n,)``."""

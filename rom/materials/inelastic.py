@@ -119,7 +119,9 @@ class J2Plasticity(_Inelastic):
 
     def __init__(self, E, nu, R0, H=0.0, Hk=0.0, alpha=0.0, T_ref=20.0):
         super().__init__(E, nu, alpha, T_ref)
-        self.R0, self.H, self.Hk = Table(R0, "R0"), Table(H, "H"), Table(Hk, "Hk")
+        self.R0 = Table(R0, "R0", low=0.0)
+        self.H = Table(H, "H", low=0.0, low_closed=True)
+        self.Hk = Table(Hk, "Hk", low=0.0, low_closed=True)
 
     def update(self, eps, state_old, T, dt):
         T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
@@ -154,7 +156,7 @@ class NortonCreep(_Inelastic):
 
     def __init__(self, E, nu, K, n, alpha=0.0, T_ref=20.0):
         super().__init__(E, nu, alpha, T_ref)
-        self.K, self.n = Table(K, "K"), Table(n, "n")
+        self.K, self.n = Table(K, "K", low=0.0), Table(n, "n", low=0.0)
 
     def update(self, eps, state_old, T, dt):
         T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
@@ -203,8 +205,10 @@ class Chaboche(_Inelastic):
 
     def __init__(self, E, nu, R0, K, n, C, D, alpha=0.0, T_ref=20.0):
         super().__init__(E, nu, alpha, T_ref)
-        self.R0, self.K, self.n = Table(R0, "R0"), Table(K, "K"), Table(n, "n")
-        self.C, self.D = Table(C, "C"), Table(D, "D")
+        self.R0 = Table(R0, "R0", low=0.0, low_closed=True)
+        self.K, self.n = Table(K, "K", low=0.0), Table(n, "n", low=0.0)
+        self.C = Table(C, "C", low=0.0, low_closed=True)
+        self.D = Table(D, "D", low=0.0, low_closed=True)
 
     def _local(self, z, dt, n, mu, s_tr, X_old, C, D):
         """``(dp, eta, J_eta, J_xi, dJ_xi/ddp)`` at ``z``."""

@@ -12,10 +12,13 @@ class Table:
 
     ``Table(200000.0)`` or ``Table([[20, 200000], [800, 150000]])`` (rows
     ``(T, value)`` with increasing ``T``). Outside the table the end values are
-    held constant.
+    held constant. ``low``/``high`` bound the admissible values (open bounds, or
+    closed with ``low_closed``/``high_closed``): every tabulated value is checked,
+    which bounds the piecewise-linear function everywhere.
     """
 
-    def __init__(self, spec, name="parameter"):
+    def __init__(self, spec, name="parameter", low=None, high=None, low_closed=False,
+                 high_closed=False):
         self.name = name
         try:
             arr = np.asarray(spec, dtype=float)
@@ -33,6 +36,19 @@ class Table:
                            f"got {spec!r}")
         if not np.all(np.isfinite(self.values)):
             raise RomError(f"'{name}' has non-finite values")
+        bad = np.zeros(len(self.values), dtype=bool)
+        if low is not None:
+            bad |= self.values < low if low_closed else self.values <= low
+        if high is not None:
+            bad |= self.values > high if high_closed else self.values >= high
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            at = "" if self.T is None else f" at T = {self.T[i]:g}"
+            lo = "-inf" if low is None else f"{low:g}"
+            hi = "inf" if high is None else f"{high:g}"
+            rng = f"{'[' if low_closed else '('}{lo}, {hi}{']' if high_closed else ')'}"
+            raise RomError(f"'{name}' = {self.values[i]:g}{at} is outside its physical "
+                           f"range {rng}")
 
     @property
     def is_constant(self):
