@@ -7,10 +7,11 @@ alike: corners, then the mid-edge nodes of edges 1-2, 2-3, 3-4, 4-1, 5-6, 6-7, 7
 8-5, 1-5, 2-6, 3-7, 4-8), same constraints, same face pressure (``*DLOAD`` Pn on
 the matching element faces; positive pushes into the face in both codes) with the
 same piecewise linear time factor, the same fixed time increments, small strain in
-both (no NLGEOM), tight Newton tolerances in both. Nodal displacements must agree
-within 1 % of the largest one, at a few times: just after loading, during the
-fast early creep, at peak load, at the end. (They agree to the 7 digits CalculiX
-prints, about 5e-7, at every increment.)
+both (no NLGEOM), tight Newton tolerances in both. At every increment, the nodal
+displacements must agree within ``TOL`` = 2e-6 of that increment's largest one: the
+codes agree to the 7 significant digits CalculiX prints (``-1.050720E-04``; rounding
+alone is up to 5e-7 of the largest value). Measured worst increments: creep 4.6e-7
+(tension), 4.9e-7 (bending); J2 2.8e-7 (tension), 4.7e-7 (bending).
 
 Two load cases for each law: a uniaxial bar ``[0,4] x [0,1] x [0,1]`` (x = 0 held in
 x, y = 0 in y, z = 0 in z, so the Poisson contraction is free; traction on x = 4)
@@ -77,10 +78,9 @@ CREEP_SEGMENTS = [(1, 1e-4), (5, 0.002), (8, 0.005), (15, 0.01), (20, 0.02), (35
 CREEP_TABLE = [(0.0, 0.0), (1e-4, 1.0), (3.0, 1.0)]
 J2_SEGMENTS = [(40, 0.05)]
 J2_TABLE = [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)]
-# compared steps: creep just after loading (elastic), in the fast early transient
-# (t = 0.05), at the end; J2 at the peak load and after unloading
-CREEP_CHECKPOINTS = (1, 14, 84)
-J2_CHECKPOINTS = (20, 40)
+# every increment is compared, relative to its largest displacement; measured at most
+# 4.9e-7 (the resolution of CalculiX's printed values)
+TOL = 2e-6
 
 
 def _num(v):
@@ -175,10 +175,8 @@ def _run_ccx(folder, data, material, procedure, segments, load_case, pressure, t
     return _read_dat(os.path.join(folder, "ccx.dat"), len(data.points))
 
 
-def _run_ours(folder, data, material, segments, load_case, pressure, table, comm,
-              checkpoints):
-    """``{time: U (n_nodes, 3)}`` after each step number of ``checkpoints`` (1-based),
-    read from the run's snapshot file."""
+def _run_ours(folder, data, material, segments, load_case, pressure, table, comm):
+    """``{time: U (n_nodes, 3)}`` after every step, read from the run's snapshot file."""
     fixed = "".join(f'[[dirichlet]]\nset = "{g}"\ncomponents = ["{c}"]\nvalue = 0.0\n'
                     for g, c in LOAD_CASES[load_case]["fixed"])
     times = ", ".join(repr(float(t)) for t in _times(segments))
@@ -187,14 +185,16 @@ def _run_ours(folder, data, material, segments, load_case, pressure, table, comm
             f"[steps]\ntimes = [{times}]\n"
             '[solver]\nlinear_solver = "mumps"\nrtol = 1e-10\n')
     case = write_case(folder, data, body, material=material)
-    assert max(checkpoints) == len(case.times)  # the end is always compared
     res = solve(case, comm, os.path.join(folder, "out"))
     snap = read_snapshots(os.path.join(folder, "out", "snapshots.h5"), ("U",))
-    return {case.times[k - 1]: snap["U"][k - 1] for k in checkpoints}, res
+    assert len(snap["U"]) == len(case.times) == len(_times(segments))
+    return dict(zip(case.times, snap["U"])), res
 
 
 def _compare(ours, theirs):
-    """Relative difference ``max |u - u_ccx| / max |u|`` at each time of ``ours``."""
+    """Relative difference ``max |u - u_ccx| / max |u|`` at each time of ``ours`` (every
+    increment: CalculiX prints every one)."""
+    assert len(theirs) == len(ours), (len(theirs), len(ours))
     errors = {}
     for t, u in ours.items():
         tc = min(theirs, key=lambda s: abs(s - t))
@@ -214,10 +214,10 @@ def test_norton_creep_matches_calculix(load_case, tmp_path, comm):
                       CREEP_SEGMENTS, load_case, p, CREEP_TABLE)
     material = f'[material]\nlaw = "norton"\nE = {E}\nnu = {NU}\nK = {K}\nn = {N}\n'
     ours, _ = _run_ours(str(tmp_path), data, material, CREEP_SEGMENTS, load_case, p,
-                        CREEP_TABLE, comm, CREEP_CHECKPOINTS)
+                        CREEP_TABLE, comm)
     errors = _compare(ours, theirs)
     worst = max(errors, key=errors.get)
-    assert errors[worst] < 0.01, f"t = {worst}: relative difference {errors[worst]:.3e}"
+    assert errors[worst] < TOL, f"t = {worst}: relative difference {errors[worst]:.3e}"
     # the test means something: creep more than doubles the instantaneous displacement
     assert np.abs(ours[max(ours)]).max() > 2.0 * np.abs(ours[min(ours)]).max()
 
@@ -233,10 +233,13 @@ def test_j2_isotropic_hardening_matches_calculix(load_case, tmp_path, comm):
     material = (f'[material]\nlaw = "j2"\nE = {E}\nnu = {NU}\nR0 = {R0}\nH = {H}\n'
                 "Hk = 0.0\n")
     ours, res = _run_ours(str(tmp_path), data, material, J2_SEGMENTS, load_case, p, J2_TABLE,
-                          comm, J2_CHECKPOINTS)
+                          comm)
     errors = _compare(ours, theirs)
     worst = max(errors, key=errors.get)
-    assert errors[worst] < 0.01, f"t = {worst}: relative difference {errors[worst]:.3e}"
+    assert errors[worst] < TOL, f"t = {worst}: relative difference {errors[worst]:.3e}"
     # the test means something: yielded, and a large residual displacement after unloading
+    # (at the end, t = 2) compared with the one at the peak load (t = 1)
     assert res["state"]["p"].max() > R0 / E
-    assert np.abs(ours[max(ours)]).max() > 0.1 * np.abs(ours[min(ours)]).max()
+    peak = min(ours, key=lambda t: abs(t - 1.0))
+    assert abs(peak - 1.0) < 1e-9
+    assert np.abs(ours[max(ours)]).max() > 0.1 * np.abs(ours[peak]).max()
