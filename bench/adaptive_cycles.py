@@ -50,7 +50,7 @@ def main():
         f.write(text)
     mpi = ["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py")]
     hf_dir, on_dir, ada_dir = (os.path.join(out, k) for k in ("hf", "online", "adaptive"))
-    _, t_hf = run(mpi + ["hf", case, "--loading", "hot", "--out", hf_dir])
+    _, t_hf = run(mpi + ["hf", case, "--loading", "hot", "--out", hf_dir, "--overwrite"])
     _, t_on = run(mpi + ["online", case, "--rom", rom, "--loading", "hot", "--out", on_dir])
     _, t_ada = run(mpi + ["adaptive", case, "--rom", rom, "--loading", "hot", "--tol",
                           str(args.tol), "--out", ada_dir])

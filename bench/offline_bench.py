@@ -92,7 +92,8 @@ def main():
             f.write(CASE.format(n=args.n, hot=hot, steps=args.steps))
         snap = os.path.join(OUT, f"snap_{hot}", "snapshots.h5")
         if not os.path.exists(snap + ".done"):
-            sh(["mpirun", "-n", "2", py, run, "hf", case, "--out", os.path.dirname(snap)],
+            sh(["mpirun", "-n", "2", py, run, "hf", case, "--out", os.path.dirname(snap),
+                "--overwrite"],
                stdout=subprocess.DEVNULL)
             open(snap + ".done", "w").close()
         files.append(snap)
