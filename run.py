@@ -18,14 +18,20 @@ import traceback
 GRACE = 2.0  # seconds a rank other than 0 waits for rank 0 to report the same error
 
 
-def _fail(comm, message):
-    """Print ``message`` (once per job) and end the job with exit code 1."""
-    if comm.size > 1 and comm.rank != 0:
-        time.sleep(GRACE)  # rank 0, failing on the same error, aborts us meanwhile
-        message = f"[rank {comm.rank} of {comm.size}] {message}"
-    print(message, file=sys.stderr, flush=True)
-    if comm.size > 1:
-        comm.Abort(1)
+def _fail(comm, message, code=1):
+    """Print ``message`` (once per job) and end the job with exit code ``code``; nothing
+    here, not even a failing write to stderr, can skip the abort."""
+    try:
+        if comm.size > 1 and comm.rank != 0:
+            time.sleep(GRACE)  # rank 0, failing on the same error, aborts us meanwhile
+            message = f"[rank {comm.rank} of {comm.size}] {message}"
+        if message:
+            print(message, file=sys.stderr, flush=True)
+    except BaseException:  # noqa: BLE001, S110 - the abort below matters more
+        pass
+    finally:
+        if comm.size > 1:
+            comm.Abort(code)
 
 
 def main():
@@ -39,12 +45,10 @@ def main():
         return cli.main(sys.argv[1:], comm)
     except rom.RomError as exc:
         _fail(comm, f"error: {exc}")
-    except SystemExit as exc:  # argparse: its message is printed by every rank
+    except SystemExit as exc:  # argparse's -h
         if exc.code in (0, None):
             return 0
-        sys.stderr.flush()
-        if comm.size > 1:
-            comm.Abort(2)
+        _fail(comm, "", code=2)
         return 2
     except BaseException:  # noqa: BLE001 - report anything, then abort every rank
         _fail(comm, f"unexpected error:\n{traceback.format_exc()}")

@@ -39,9 +39,10 @@ def agree(comm, fn, *args, **kwargs):
 
 def inject_fault(where, comm):
     """Raise a :class:`RomError` on this rank if the environment variable
-    ``ROM_INJECT_FAULT`` is ``"<where>@<rank>"`` (tests of the error path under MPI:
-    an error raised on one rank only, at a named point of a run)."""
-    if os.environ.get("ROM_INJECT_FAULT") == f"{where}@{comm.rank}":
+    ``ROM_INJECT_FAULT`` is ``"<where>@<rank>"`` or ``"<where>@*"`` (tests of the error
+    path: an error raised on one rank only, or on every rank, at a named point of a
+    run)."""
+    if os.environ.get("ROM_INJECT_FAULT") in (f"{where}@{comm.rank}", f"{where}@*"):
         raise RomError(f"fault injected at {where} on rank {comm.rank} (ROM_INJECT_FAULT)")
 
 

@@ -73,7 +73,7 @@ class AdaptiveRom:
 
     def __init__(self, archive, case, comm, mesh_data, tol, field=None, floor=DEFAULT_FLOOR,
                  max_enrichments=None, log=None, elastic_weight=ELASTIC_WEIGHT):
-        from rom.hf import NewtonSolver
+        from rom.hf import NewtonSolver, check_loading
         from rom.offline import RomBuilder
         from rom.online import ReducedModel
 
@@ -101,6 +101,8 @@ class AdaptiveRom:
         self.newton = NewtonSolver(self.rb.model, self.rb.loading, case.solver.rtol,
                                    case.solver.max_iterations, case.solver.petsc_options(),
                                    load_time=case.load_time)
+        check_loading(case, self.rb.loading, comm)  # the HF steps' inputs, before the run
+        self.newton.check_options()
         self.enrichments = []
         self.timings = {"online": 0.0, "indicator": 0.0, "hf_step": 0.0, "update": 0.0}
 
@@ -321,7 +323,11 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     archive, data = open_for_case(archive_path, case)
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     if save:
-        prepare_output(save, comm, overwrite=True)
+        from rom.archive import FORMAT
+
+        if os.path.abspath(save) == os.path.abspath(archive_path):
+            raise RomError(f"adaptive: --save {save} is the archive the run starts from")
+        prepare_output(save, comm, overwrite=True, expect=FORMAT)
     t0 = time.perf_counter()
     ada = AdaptiveRom(archive, case, comm, data, tol, field, floor, max_enrichments, log)
     setup = time.perf_counter() - t0

@@ -4,8 +4,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
 
     attrs: format, format_version, code_version, case_name, case_text, law,
            mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created,
-           dirichlet (the supports "set:components;..." of the homogeneous Dirichlet
-           conditions the modes satisfy);
+           dirichlet (the supports "set:components:hash of the nodes;..." of the
+           homogeneous Dirichlet conditions the modes satisfy);
            an archive saved by an adaptive run adds revision (the parent's + 1),
            parent (its path) and enrichments (JSON list of the HF steps: loading,
            step, time, indicator, mode and point counts after the update)
@@ -31,6 +31,7 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
                                        name ("pressure:<set>" or "centrifugal"), power,
                                        magnitude (the training case's, for provenance),
                                        axis_point and axis_direction (centrifugal),
+                                       support (hash of a pressure set's faces),
                                        and dataset table (the training time factor);
                                        an online run takes magnitudes and tables from
                                        the case it is given
@@ -50,7 +51,7 @@ import numpy as np
 from rom import RomError, __version__
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "mesh_signature",
-           "dirichlet_supports", "REQUIRED"]
+           "REQUIRED"]
 
 FORMAT = "rom-archive"
 FORMAT_VERSION = 2  # 2: reduced loads of unit load terms (1: at the training magnitudes)
@@ -67,13 +68,6 @@ def mesh_signature(points, cells):
     h.update(np.round(np.asarray(points, dtype=float), 9).tobytes())
     h.update(np.asarray(cells, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
-
-
-def dirichlet_supports(case):
-    """The supports of ``case``'s Dirichlet conditions as text, ``"set:components;..."``
-    (sorted): what a ROM's modes are constrained on."""
-    return ";".join(sorted(f"{d.set}:{''.join(map(str, d.components))}"
-                           for d in case.dirichlet))
 
 
 def write_archive(path, content):
@@ -101,6 +95,7 @@ def write_archive(path, content):
             d.attrs["name"] = term["name"]
             d.attrs["power"] = term["power"]
             d.attrs["magnitude"] = float(term.get("magnitude", 1.0))
+            d.attrs["support"] = term.get("support", "")
             if term.get("axis") is not None:
                 d.attrs["axis_point"] = np.asarray(term["axis"][0], dtype=float)
                 d.attrs["axis_direction"] = np.asarray(term["axis"][1], dtype=float)
@@ -152,6 +147,7 @@ def read_archive(path):
                             tuple(d.attrs["axis_direction"].tolist()))
                 out["loads"].append({"name": str(d.attrs["name"]), "power": int(d.attrs["power"]),
                                      "magnitude": float(d.attrs["magnitude"]), "axis": axis,
+                                     "support": str(d.attrs.get("support", "")),
                                      "vector": d[...], "table": table if len(table) else None})
         except KeyError as exc:
             raise RomError(f"ROM archive {path} is incomplete: missing {exc}") from None

@@ -401,6 +401,8 @@ def parse_case(text, path="<case>"):
     solver = SolverSpec(so.get("rtol", "number", default=1e-8),
                         so.get("max_iterations", "int", default=25), linear,
                         tuple(sorted(petsc.items())))
+    if not 0 < solver.rtol < 1:
+        so._err(f"'rtol' must be in (0, 1), not {solver.rtol}")
     so.done()
 
     ro = _Section(top.get("rom", default={}), "[rom]", src)

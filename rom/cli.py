@@ -69,6 +69,13 @@ def _nonnegative_float(text):
     return v
 
 
+def _positive_float(text):
+    v = _nonnegative_float(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("must be positive, not 0")
+    return v
+
+
 def build_parser():
     p = _Parser(prog="run.py", description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,8 +131,9 @@ def build_parser():
     q.add_argument("--out", help="output directory (default: the case's [output] dir)")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
-    m.add_argument("--n", type=int, nargs=3, default=(4, 4, 4), metavar=("NX", "NY", "NZ"))
-    m.add_argument("--size", type=float, nargs=3, default=(1.0, 1.0, 1.0))
+    m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
+                   metavar=("NX", "NY", "NZ"))
+    m.add_argument("--size", type=_positive_float, nargs=3, default=(1.0, 1.0, 1.0))
     m.add_argument("--type", default="hexahedron20")
     m.add_argument("--out", required=True)
     return p
@@ -150,7 +158,12 @@ def main(argv, comm):
             from rom.meshgen import box_mesh
 
             data = box_mesh(tuple(args.n), tuple(args.size), args.type)
-            write_mesh_file(args.out, data)
+            try:
+                write_mesh_file(args.out, data)
+            except RomError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - meshio's failure names the cause
+                raise RomError(f"cannot write mesh file {args.out}: {exc}") from None
             print(f"wrote {args.out}: {data.n_nodes} nodes, {data.n_cells} {data.cell_type}")
         return 0
     return 1

@@ -314,10 +314,13 @@ def check_loading(case, loading, comm):
     agree(comm, check)
 
 
-def prepare_output(path, comm, resume=False, overwrite=False):
+def prepare_output(path, comm, resume=False, overwrite=False, expect=None):
     """Collective. Make the folder of ``path`` and check that it can be written; an
     existing ``path`` is refused unless ``resume`` (continue it) or ``overwrite``
-    (replace it): a run never truncates another run's result by default."""
+    (replace it): a run never truncates another run's result by default. With
+    ``expect`` (a ``format`` attribute, e.g. ``"rom-archive"``), an existing file is
+    replaced only if it is an HDF5 file of that format (never, say, a snapshot file
+    given as the output of another command)."""
     problem = None
     if comm.rank == 0:
         folder = os.path.dirname(os.path.abspath(path))
@@ -334,9 +337,26 @@ def prepare_output(path, comm, resume=False, overwrite=False):
         if problem is None and os.path.exists(path) and not (resume or overwrite):
             problem = (f"{path} already exists (the result of another run); give "
                        "--overwrite to replace it or --resume to continue it")
+        if problem is None and os.path.exists(path) and expect is not None:
+            fmt = _format_of(path)
+            if fmt != expect:
+                problem = (f"{path} exists and is not a {expect} file (format {fmt!r}); "
+                           "refusing to replace it")
     problem = comm.bcast(problem, root=0)
     if problem:
         raise RomError(problem)
+
+
+def _format_of(path):
+    """The ``format`` attribute of an HDF5 file (None if it is not one)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("format")
+    except OSError:
+        return None
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options=None,
@@ -385,7 +405,8 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     first = 0
     store = None
     if write and resume:
-        store, first, saved = SnapshotStore.open_resume(path, model, comm, case.text)
+        store, first, saved = SnapshotStore.open_resume(path, model, comm, case.text,
+                                                        case.loading or "")
         if saved is not None:
             u = model.dofmap.vector_to_local(model.dofmap.local_to_vector(
                 saved["u_owned"].ravel()))

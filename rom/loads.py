@@ -18,7 +18,8 @@ from rom import RomError
 from rom.fem import FaceBasis, get_element
 from rom.mesh import evaluate_expression
 
-__all__ = ["TimeTable", "TemperatureLoading", "Loading", "LoadTerm", "load_terms"]
+__all__ = ["TimeTable", "TemperatureLoading", "Loading", "LoadTerm", "load_terms",
+           "support_signatures", "require_homogeneous_dirichlet"]
 
 
 class TimeTable:
@@ -63,6 +64,41 @@ def load_terms(case):
         terms.append(LoadTerm("centrifugal", case.density * c.omega ** 2, TimeTable(c.table),
                               2, (tuple(c.axis_point), axis)))
     return terms
+
+
+def _digest(ids):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def support_signatures(data, case):
+    """What a ROM's operators depend on, beyond the mesh: ``(dirichlet, pressure)`` with
+    ``dirichlet`` a text ``"set:components:hash;..."`` (components merged per set, the
+    hash of the set's sorted global node ids) and ``pressure`` a dict
+    ``{"pressure:<set>": hash of its sorted faces}``. ``data`` is the global
+    :class:`rom.mesh.MeshData` with the case's set definitions."""
+    comps = {}
+    for d in case.dirichlet:
+        comps.setdefault(d.set, set()).update(d.components)
+    dirichlet = ";".join(f"{name}:{''.join(map(str, sorted(comps[name])))}:"
+                         f"{_digest(np.unique(data.node_set(name)))}" for name in sorted(comps))
+    pressure = {}
+    for p in case.pressure:
+        conn = data.face_set(p.set)[2]
+        faces = np.unique(np.sort(conn, axis=1), axis=0) if len(conn) else conn
+        pressure[f"pressure:{p.set}"] = _digest(faces)
+    return dirichlet, pressure
+
+
+def require_homogeneous_dirichlet(case):
+    """A ROM's modes vanish on the Dirichlet supports: a prescribed non-zero
+    displacement cannot be represented (:class:`rom.RomError`)."""
+    for d in case.dirichlet:
+        if d.expression is not None or d.value != 0.0:
+            raise RomError(f"{os.path.basename(case.path)}: the Dirichlet condition on "
+                           f"'{d.set}' is not homogeneous; the ROM supports zero prescribed "
+                           "displacements only")
 
 
 class TemperatureLoading:

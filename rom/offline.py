@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from rom import RomError
-from rom.archive import dirichlet_supports, mesh_signature, write_archive
+from rom.archive import mesh_signature, write_archive
 from rom.hyper import compress_rows, empirical_cubature, qdeim_rows
 from rom.pod import product_from_petsc, snapshot_pod
 
@@ -75,22 +75,20 @@ class RomBuilder:
 
     def __init__(self, case, comm):
         from rom.hf import StructuralModel
-        from rom.loads import Loading
+        from rom.loads import Loading, require_homogeneous_dirichlet, support_signatures
         from rom.materials import make_law
         from rom.mesh import load_mesh
 
-        for d in case.dirichlet:
-            if d.expression is not None or d.value != 0.0:
-                raise RomError(f"ROM: Dirichlet condition on '{d.set}' is not homogeneous; "
-                               "the ROM supports zero prescribed displacements only")
+        require_homogeneous_dirichlet(case)
         self.case, self.comm = case, comm
         self.mesh = mesh = load_mesh(case.mesh_file, comm, case.sets, case.partitioner)
         self.law = make_law(case.law, case.material_params())
         self.model = StructuralModel(mesh, self.law)
         self.loading = Loading(case, self.model)
         self.dm = self.model.dofmap
-        sig = mesh_signature(mesh.data.points, mesh.data.cells) if comm.rank == 0 else None
-        self.signature = comm.bcast(sig, root=0)
+        sig = ((mesh_signature(mesh.data.points, mesh.data.cells),
+                support_signatures(mesh.data, case)) if comm.rank == 0 else None)
+        self.signature, self.supports = comm.bcast(sig, root=0)
         self.nq = self.model.n_qp_cell
         self.qp_ids = (mesh.cell_ids[:, None] * self.nq + np.arange(self.nq)).ravel()
         self._qp_order = np.argsort(self.qp_ids)
@@ -214,7 +212,7 @@ class RomBuilder:
             loads.append({"name": term.name, "power": term.power,
                           "vector": comm.allreduce(self.modes_local.T @ Fk),
                           "table": term.table.rows, "magnitude": term.magnitude,
-                          "axis": term.axis})
+                          "axis": term.axis, "support": self.supports[1].get(term.name, "")})
         basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
         qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
         gappy_out = {}
@@ -234,7 +232,7 @@ class RomBuilder:
                       "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
                       "cell_type": mesh.cell_type, "product": case.rom.product,
-                      "gappy_normalized": 1, "dirichlet": dirichlet_supports(case)},
+                      "gappy_normalized": 1, "dirichlet": self.supports[0]},
             "basis": {"U": basis, "singular_values": self.pod.singular_values,
                       "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
@@ -278,6 +276,35 @@ class RomBuilder:
         return self
 
 
+def _other_supports(case_text, rb, path):
+    """Rank 0. A message if the snapshot file ``path`` (written by the case file
+    ``case_text``) was computed with other Dirichlet conditions than the ROM's case
+    (supports, or a non-zero prescribed value): its displacements would not satisfy the
+    modes' constraints. None when they agree, or when the file names no case."""
+    from rom.case import parse_case
+    from rom.loads import require_homogeneous_dirichlet, support_signatures
+
+    if not case_text:
+        return None
+    try:
+        other = parse_case(case_text, rb.case.path)
+        require_homogeneous_dirichlet(other)
+        data = rb.mesh.data
+        saved = dict(data.definitions)
+        try:  # the snapshot case's own set definitions
+            data.add_definitions(other.sets)
+            mine = support_signatures(data, other)[0]
+        finally:
+            data.definitions = saved
+    except RomError as exc:
+        return f"snapshot file {path}: its case: {exc}"
+    if mine != rb.supports[0]:
+        return (f"snapshot file {path} was computed with the Dirichlet supports '{mine}', "
+                f"the case {os.path.basename(rb.case.path)} has '{rb.supports[0]}' "
+                "(set:components:hash of the nodes)")
+    return None
+
+
 def build_rom(case, snapshot_files, comm, out_path, log=print):
     """Collective. Build the ROM of ``case`` from ``snapshot_files``; write ``out_path``.
 
@@ -295,9 +322,13 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         raise RomError(f"offline: no Gappy basis for {', '.join(unknown)} (known: "
                        f"{', '.join(_COMPONENTS)})")
     from rom import inject_fault
+    from rom.archive import FORMAT
     from rom.hf import prepare_output
 
-    prepare_output(out_path, comm, overwrite=True)  # written atomically at the end
+    if any(os.path.abspath(p) == os.path.abspath(out_path) for p in snapshot_files):
+        raise RomError(f"offline: the output {out_path} is one of the snapshot files")
+    # written atomically at the end; an existing file is replaced only if an archive
+    prepare_output(out_path, comm, overwrite=True, expect=FORMAT)
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
@@ -319,6 +350,10 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         if comm.bcast(sig, root=0) != rb.signature:
             raise RomError(f"snapshot file {path} was computed on another mesh than "
                            f"{case.mesh_file}")
+        problem = _other_supports(store.case_text, rb, path) if comm.rank == 0 else None
+        problem = comm.bcast(problem, root=0)
+        if problem:
+            raise RomError(problem)
         missing = [n for n in wanted if n not in store.qp_names]
         if missing and store.times:
             raise RomError(f"snapshot file {path} has no quadrature field(s) "

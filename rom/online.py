@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from rom import RomError
+from rom import RomError, inject_fault
 from rom.hf import StepFailure, advance_with_cuts, newton_converged
 from rom.hyper import gappy_coefficients
 from rom.loads import TemperatureLoading
@@ -48,29 +48,37 @@ def check_compatible(archive, case, path="ROM archive"):
 
 def open_for_case(archive_path, case):
     """``(archive, mesh data)``: the archive ``archive_path`` read and checked against
-    ``case`` (its name, mesh, law, Dirichlet supports and load supports);
-    :class:`rom.RomError` otherwise."""
-    from rom.archive import dirichlet_supports, read_archive
+    ``case``: its name, mesh and law, homogeneous Dirichlet conditions on the supports
+    the modes were built with, and a reduced load for every load of the case on the
+    same faces or axis; :class:`rom.RomError` otherwise."""
+    from rom.archive import read_archive
+    from rom.loads import require_homogeneous_dirichlet, support_signatures
 
     archive = read_archive(archive_path)
     a = archive["attrs"]
     if a.get("case_name") != case.name:
         raise RomError(f"{archive_path} was built for case '{a.get('case_name')}'"
                        f", not '{case.name}'")
-    if a.get("dirichlet", "") != dirichlet_supports(case):
+    require_homogeneous_dirichlet(case)
+    data = check_compatible(archive, case, archive_path)
+    data.add_definitions(case.sets)
+    dirichlet, pressure = support_signatures(data, case)
+    if a.get("dirichlet", "") != dirichlet:
         raise RomError(f"{archive_path}: its modes hold the Dirichlet supports "
                        f"'{a.get('dirichlet', '')}', the case {os.path.basename(case.path)} "
-                       f"has '{dirichlet_supports(case)}' (set:components); rebuild the ROM "
-                       "from runs with the case's supports")
-    reduced_loads(archive, case, archive_path)  # refuses a load support it does not know
-    return archive, check_compatible(archive, case, archive_path)
+                       f"has '{dirichlet}' (set:components:hash of the nodes); rebuild the "
+                       "ROM from runs with the case's supports")
+    reduced_loads(archive, case, archive_path, pressure)  # refuses an unknown support
+    return archive, data
 
 
-def reduced_loads(archive, case, path="ROM archive"):
+def reduced_loads(archive, case, path="ROM archive", supports=None):
     """The case's external loads on the archive's modes: ``[(LoadTerm, f_k (N,))]``,
     ``f_ext(t) = sum term.factor(t) f_k``. The archive holds the reduced vectors of unit
-    load terms; the magnitudes and time tables are the case's. A load on a set or an
-    axis the archive has no reduced vector for raises :class:`rom.RomError` naming it."""
+    load terms; the magnitudes and time tables are the case's. A load on a set (or a
+    set whose faces, ``supports``: ``{name: hash}`` from
+    :func:`rom.loads.support_signatures`, differ from the archive's) or an axis the
+    archive has no reduced vector for raises :class:`rom.RomError` naming it."""
     from rom.loads import load_terms
 
     known = {}
@@ -82,12 +90,16 @@ def reduced_loads(archive, case, path="ROM archive"):
         if term.axis is not None:
             cands = [c for c in cands if c.get("axis") is not None
                      and _same_axis(c["axis"], term.axis)]
+        elif supports is not None:
+            cands = [c for c in cands if c.get("support") == supports[term.name]]
         if not cands:
             have = ", ".join(sorted(f"{c['name']}" + (f" (axis {_axis_text(c['axis'])})"
                                                        if c.get("axis") else "")
                                     for c in archive["loads"])) or "none"
             what = (f"a pressure on set '{term.name.split(':', 1)[1]}'" if term.axis is None
                     else f"a centrifugal load about the axis {_axis_text(term.axis)}")
+            if term.axis is None and known.get(term.name):
+                what += " with these faces (the set selects other faces than in training)"
             raise RomError(f"{path} has no reduced load for {what} of "
                            f"{os.path.basename(case.path)} (it has: {have}); rebuild the ROM "
                            "from training runs with this load")
@@ -360,6 +372,7 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
                          if res[f"{name}_points"][k] is not None else None)
                   for name in ("p", "sigma")}
             writer.write(res["times"][k], model.displacement(res["gamma"][k]), qp)
+            inject_fault("online_write", comm)
         writer.close()
     path = comm.bcast(path, root=0)
     return {"res": res, "time_online": t_online, "files": (path, os.path.splitext(path)[0]

@@ -213,7 +213,7 @@ class SnapshotStore:
         return store
 
     @classmethod
-    def open_resume(cls, path, model, comm, case_text):
+    def open_resume(cls, path, model, comm, case_text, loading=""):
         """Collective. Reopen ``path`` to continue; returns ``(store, k, state)`` with
         ``k`` the number of complete steps and ``state`` the local displacement
         ``u`` and quadrature fields of step ``k - 1`` (None when ``k == 0``)."""
@@ -226,6 +226,7 @@ class SnapshotStore:
             f = store.file
             info = {"format": f.attrs.get("format"), "version": f.attrs.get("format_version"),
                     "case_text": f.attrs.get("case_text"),
+                    "loading": f.attrs.get("loading", ""),
                     "completed": int(f.attrs.get("completed_steps", -1)),
                     "n_nodes": f["mesh/points"].shape[0] if "mesh/points" in f else -1,
                     "times": f["time"][...].tolist() if "time" in f else []}
@@ -233,6 +234,9 @@ class SnapshotStore:
         problem = _check_header(info, path, store.mesh.n_nodes_global)
         if problem is None and info["case_text"] != case_text:
             problem = f"{path} was written by a different case file; remove it or drop --resume"
+        if problem is None and (info["loading"] or "") != (loading or ""):
+            problem = (f"{path} holds the loading '{info['loading'] or '[temperature]'}', "
+                       f"not '{loading or '[temperature]'}'; resume it with its own loading")
         if problem:
             store.close()
             raise RomError(problem)

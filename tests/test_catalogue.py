@@ -40,6 +40,7 @@ law = "elastic"
 E = [[20.0, 200000.0], [800.0, 150000.0]]
 nu = 0.3
 alpha = 1e-5
+rho = 8e-9
 [[dirichlet]]
 set = "xmin"
 components = ["x"]
@@ -52,8 +53,14 @@ components = ["z"]
 [[pressure]]
 set = "right"
 value = -50.0
+[centrifugal]
+omega = 300.0
+axis_point = [-1.0, 0.0, 0.0]
+axis_direction = [0.0, 0.0, 1.0]
 [temperature]
 expression = "20 + 300 * x * y * t"
+[loadings.hot]
+expression = "20 + 500 * x * y * t"
 [steps]
 end = 1.0
 count = 2
@@ -90,8 +97,10 @@ def folder(tmp_path_factory):
         assert proc.returncode == 0, proc.stderr
     # inputs some entries use
     (d / "other.toml").write_text(GOOD.replace("mesh.msh", "other.msh"))
-    proc = run_cli(["hf", "other.toml", "--out", "hf_other"], cwd=str(d), timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    (d / "clamped.toml").write_text(_edit('components = ["x"]', 'components = ["x", "y", "z"]'))
+    for name in ("other", "clamped"):
+        proc = run_cli(["hf", f"{name}.toml", "--out", f"hf_{name}"], cwd=str(d), timeout=120)
+        assert proc.returncode == 0, proc.stderr
     return d
 
 
@@ -114,6 +123,8 @@ def _files(d):
     p = pts.points.copy()
     p[0, 0] = np.nan
     meshio.write(str(d / "nan.vtu"), meshio.Mesh(p, [("hexahedron", pts.cells)]))
+    if not (d / "snapcopy").exists():
+        shutil.copytree(d / "hf", d / "snapcopy")
     if not (d / "rom_truncated.h5").exists():
         data = (d / "rom" / "rom.h5").read_bytes()
         (d / "rom_truncated.h5").write_bytes(data[: len(data) // 2])
@@ -136,7 +147,7 @@ def _case(name, text):
 # name -> (command (the result folder is appended as --out), bad files, pattern)
 # commands: "hf" runs hf CASE --out COPY, "offline", "online" likewise; CASE is the
 # entry's own case file (written from the entry's text) or good.toml
-HF, OFF, ON = "hf", "offline", "online"
+HF, OFF, ON, ADA, MESH = "hf", "offline", "online", "adaptive", "mesh"
 CATALOGUE = {
     # --- case file ---------------------------------------------------------------------
     "malformed toml": (HF, _edit("[material]", "[material"), [], r"malformed TOML"),
@@ -174,6 +185,8 @@ CATALOGUE = {
                               r"'table': times must increase and values be finite"),
     "unknown linear solver": (HF, GOOD + "[solver]\nlinear_solver = 'magic'\n", [],
                               r"linear_solver must be 'gamg' or 'mumps', not 'magic'"),
+    "Newton tolerance out of range": (HF, GOOD + "[solver]\nrtol = 5.0\n", [],
+                                      r"'rtol' must be in \(0, 1\), not 5.0 in \[solver\]"),
     # --- mesh --------------------------------------------------------------------------
     "missing mesh file": (HF, _edit("mesh.msh", "absent.msh"), [],
                           r"mesh file not found: .*absent.msh"),
@@ -227,8 +240,12 @@ CATALOGUE = {
                                  r"written by a different case file"),
     "negative --max-steps": (HF, None, ["--overwrite", "--max-steps", "-1"],
                              r"--max-steps: must be a positive integer, not -1"),
-    "unknown loading": (HF, None, ["--overwrite", "--loading", "hot"],
-                        r"unknown loading 'hot' in good.toml"),
+    "unknown loading": (HF, None, ["--overwrite", "--loading", "cold"],
+                        r"unknown loading 'cold' in good.toml \(it defines: hot\)"),
+    "resume with another loading": (HF, None, ["--resume", "--loading", "hot"],
+                                    r"holds the loading '\[temperature\]', not 'hot'"),
+    "mesh of zero cells": (MESH, None, ["--n", "0", "2", "2"],
+                           r"argument --n: must be a positive integer, not 0"),
     # --- snapshot files (offline) ------------------------------------------------------
     "truncated snapshot file": (OFF, None, ["--snapshots", "snap_truncated.h5"],
                                 r"cannot open snapshot file snap_truncated.h5: .*truncated"),
@@ -238,6 +255,16 @@ CATALOGUE = {
                                    r"rom.h5 is not a rom snapshot file"),
     "missing snapshot file": (OFF, None, ["--snapshots", "absent.h5"],
                               r"snapshot file not found: absent.h5"),
+    "snapshots of other supports": (OFF, None, ["--snapshots", "hf_clamped/snapshots.h5"],
+                                    r"computed with the Dirichlet supports 'xmin:012:"),
+    "offline output is a snapshot file": (OFF, None, ["--snapshots", "hf/snapshots.h5",
+                                                      "--out", "snapcopy/snapshots.h5"],
+                                          r"snapcopy/snapshots.h5 exists and is not a "
+                                          r"rom-archive file", ["snapcopy/snapshots.h5"]),
+    "offline output is its input": (OFF, None, ["--snapshots", "snapcopy/snapshots.h5",
+                                                "--out", "snapcopy/snapshots.h5"],
+                                    r"the output snapcopy/snapshots.h5 is one of the "
+                                    r"snapshot files", ["snapcopy/snapshots.h5"]),
     # --- archives (online) -------------------------------------------------------------
     "missing archive": (ON, None, ["--rom", "absent.h5"], r"ROM archive not found"),
     "archive not HDF5": (ON, None, ["--rom", "notes.txt"],
@@ -254,16 +281,37 @@ CATALOGUE = {
                                             r"no reduced load for a pressure on set 'xmin'"),
     "online with other Dirichlet supports": (ON, _edit('components = ["y"]',
                                                        'components = ["x", "y"]'),
-                                             ["--rom", "rom/rom.h5"], r"Dirichlet supports"),
+                                             ["--rom", "rom/rom.h5"],
+                                             r"its modes hold the Dirichlet supports"),
+    "online with a set redefined": (ON, _edit('where = "x == 1"', 'where = "x == 0"'),
+                                    ["--rom", "rom/rom.h5"],
+                                    r"no reduced load for a pressure on set 'right' with "
+                                    r"these faces"),
+    "online with a prescribed displacement": (ON, _edit('components = ["x"]',
+                                                        'components = ["x"]\nvalue = 0.05'),
+                                              ["--rom", "rom/rom.h5"],
+                                              r"Dirichlet condition on 'xmin' is not "
+                                              r"homogeneous"),
+    "online with another centrifugal axis": (ON, _edit("axis_point = [-1.0, 0.0, 0.0]",
+                                                       "axis_point = [-2.0, 0.0, 0.0]"),
+                                             ["--rom", "rom/rom.h5"],
+                                             r"no reduced load for a centrifugal load about "
+                                             r"the axis point \[-2.0, 0.0, 0.0\]"),
+    "adaptive saving over its archive": (ADA, None, ["--rom", "rom/rom.h5", "--save",
+                                                     "rom/rom.h5"],
+                                         r"--save rom/rom.h5 is the archive the run starts "
+                                         r"from", ["rom/rom.h5"]),
 }
 
-RESULT = {HF: ("hf", "snapshots.h5"), OFF: ("rom", "rom.h5"), ON: ("online", "online.h5")}
+RESULT = {HF: ("hf", "snapshots.h5"), OFF: ("rom", "rom.h5"), ON: ("online", "online.h5"),
+          ADA: ("online", "online.h5"), MESH: ("hf", "snapshots.h5")}
 
 
 @pytest.mark.parametrize("n", [1, 2])
 @pytest.mark.parametrize("what", list(CATALOGUE))
 def test_bad_input(what, n, folder):
-    command, text, extra, pattern = CATALOGUE[what]
+    command, text, extra, pattern, *also = CATALOGUE[what]
+    also = also[0] if also else []
     d = folder
     _files(d)
     tag = re.sub(r"\W+", "_", what) + f"_{n}"
@@ -276,12 +324,15 @@ def test_bad_input(what, n, folder):
     shutil.copytree(d / src, out)
     result = out / name
     before = _digest(result)
+    kept = {f: _digest(d / f) for f in also}
     if command == HF:
         args = ["hf", case, "--out", str(out)]
     elif command == OFF:
         args = ["offline", case, "--out", str(result)]
+    elif command == MESH:
+        args = ["mesh", "box", "--out", str(out / "box.msh")]
     else:
-        args = ["online", case, "--out", str(out)]
+        args = [command, case, "--out", str(out)]
     if "--out" in extra:  # the entry's own output replaces the copy
         i = args.index("--out")
         args = args[:i] + args[i + 2:]
@@ -295,6 +346,8 @@ def test_bad_input(what, n, folder):
     assert len(lines) == 1, f"message not printed once:\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
     assert _digest(result) == before, f"{result} was modified by a failed run"
+    for f, h in kept.items():
+        assert _digest(d / f) == h, f"{f} was modified by a failed run"
     assert took < 60, took
 
 
@@ -317,7 +370,38 @@ def test_error_on_one_rank_with_the_parallel_file_open_ends_the_job(folder):
     assert re.search(r"\[rank 1 of 2\] error: fault injected at step1 on rank 1",
                      proc.stderr), proc.stderr
     assert took < 30, took
-    # the same error on every rank's way is printed once, by rank 0
+    # the same error on every rank is printed once, by rank 0 (no rank prefix)
     proc = run_cli(["hf", "good.toml", "--out", str(out), "--overwrite"], n=2, timeout=60,
-                   cwd=str(d), env={"ROM_INJECT_FAULT": "step1@0"})
+                   cwd=str(d), env={"ROM_INJECT_FAULT": "step1@*"})
     assert proc.returncode != 0 and proc.stderr.count("fault injected") == 1, proc.stderr
+    assert "error: fault injected at step1 on rank 0" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_online_failing_after_its_first_written_step_keeps_the_previous_result(folder, n):
+    d = folder
+    out = d / f"out_online_fault_{n}"
+    shutil.copytree(d / "online", out)
+    before = _digest(out / "online.h5")
+    proc = run_cli(["online", "good.toml", "--rom", "rom/rom.h5", "--out", str(out)], n=n,
+                   timeout=60, cwd=str(d), env={"ROM_INJECT_FAULT": "online_write@0"})
+    assert proc.returncode != 0 and "fault injected at online_write" in proc.stderr
+    assert _digest(out / "online.h5") == before
+    assert (out / "online.h5.part").exists()  # the partial run, left aside
+
+
+def test_a_temperature_error_on_one_rank_is_made_collective(folder):
+    """The NaN is at the corner node (1, 1, 1), which only the second rank holds (the
+    rcb partition of the 2 x 2 x 2 box splits at x = 0.5): the check of the inputs
+    makes the error collective, so it is printed by rank 0, without a rank prefix."""
+    d = folder
+    _files(d)
+    (d / "nan_rcb.toml").write_text(_edit('file = "mesh.msh"', 'file = "mesh.msh"\n'
+                                          'partitioner = "rcb"', _edit(
+                                              'expression = "20 + 300 * x * y * t"',
+                                              'file = "T_nan.npy"')))
+    proc = run_cli(["hf", "nan_rcb.toml", "--out", str(d / "out_nan_rcb")], n=2, timeout=60,
+                   cwd=str(d))
+    assert proc.returncode != 0
+    assert "error: temperature field" in proc.stderr and "[rank" not in proc.stderr, \
+        proc.stderr
