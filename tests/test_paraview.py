@@ -22,9 +22,12 @@ def test_paraview_opens_results(tmp_path, comm):
     res = solve(case, comm, tmp_path / "out")
     xdmf = os.path.abspath(res["files"][1])
     png = tmp_path / "view.png"
-    proc = subprocess.run(["xvfb-run", "-a", "pvbatch",
-                           os.path.join(HERE, "data", "paraview_render.py"), xdmf, str(png)],
-                          capture_output=True, text=True, timeout=300)
+    for _ in range(3):  # a loaded machine's Xvfb may not answer its first client
+        proc = subprocess.run(["xvfb-run", "-a", "pvbatch",
+                               os.path.join(HERE, "data", "paraview_render.py"), xdmf,
+                               str(png)], capture_output=True, text=True, timeout=300)
+        if "bad X server connection" not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stderr
     assert "point arrays ['T', 'U'] cell arrays ['eps', 'sigma', 'von_mises']" in proc.stdout
     assert png.stat().st_size > 10000
