@@ -32,7 +32,7 @@ EIM family (serial, dense)
 least-squares pseudo-inverse when ``M`` is rectangular), ``deim``, ``qdeim``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
@@ -40,7 +40,7 @@ import scipy.optimize
 
 from rom import RomError
 
-__all__ = ["ECMResult", "empirical_cubature", "qdeim_rows", "gappy_coefficients",
+__all__ = ["ECMResult", "empirical_cubature", "stress_cubature", "qdeim_rows", "gappy_coefficients",
            "eim_greedy", "eim_interpolate", "symmetric_eim", "deim", "qdeim",
            "compress_rows"]
 
@@ -54,6 +54,7 @@ class ECMResult:
     weights: np.ndarray
     residual: float
     iterations: int
+    diagnostics: dict = field(default_factory=dict)
 
 
 def _global_best(comm, score, gid):
@@ -91,7 +92,7 @@ def compress_rows(G, comm, tol=1e-10):
 
 
 def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points=None,
-                       method="nnomp"):
+                       method="nnomp", block=1):
     """Collective. Reduced quadrature for the integrands ``G (n_rows, n_qp_local)``.
 
     Parameters
@@ -108,6 +109,8 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         Points selected first (e.g. the set of a previous ECM).
     max_points : int, optional
     method : ``"nnomp"`` (default) or ``"nnls"``.
+    block : int
+        Points selected per pursuit iteration (see :func:`_pursuit`).
 
     Returns
     -------
@@ -129,28 +132,58 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         return _ecm_nnls(G, qp_ids, b, nb, comm)
     if method != "nnomp":
         raise RomError(f"unknown ECM method '{method}' (nnomp or nnls)")
-    norms = np.linalg.norm(G, axis=0)
-    norms[norms == 0] = np.inf
-    max_points = max_points or G.shape[0] + len(warm_start if warm_start is not None else [])
-    selected = [int(g) for g in (warm_start if warm_start is not None else [])]
     pos = {int(g): i for i, g in enumerate(qp_ids)}
-    cols = _columns(G, qp_ids, selected, comm, pos)
+    return _pursuit(G, np.linalg.norm(G, axis=0), lambda ids: _columns(G, qp_ids, ids, comm,
+                                                                         pos),
+                    b, nb, qp_ids, comm, tol, warm_start, max_points, block)
+
+
+def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_points=None,
+             block=1, project=None):
+    """Collective. Non-negative orthogonal matching pursuit (module docstring) of the
+    target ``b`` with the columns of ``Z (n_rows, n_qp_local)``.
+
+    ``Z`` only scores the candidates (``Z_q . project(r) / norms_q``: it may be single
+    precision, and hold the integrand in compressed rows, ``project`` mapping a
+    residual to them); ``column(ids) -> (n_rows, len(ids))`` gives the exact columns
+    of global ids, on every rank (collective): the least squares, the residual and
+    the final ranking of the shortlisted candidates use them. ``block`` > 1 takes up to
+    ``block`` points per iteration: the best candidates by score, each accepted when
+    its column is not nearly parallel (cosine < 0.9) to one accepted before it in the
+    same iteration (a generalized OMP). The non-negative least squares
+    (:func:`_nonnegative_lsq`) refuses what is not needed: a point just added and
+    refused may be tried again after one iteration; a point that had a weight and
+    lost it three times is not taken again.
+    """
+    norms = np.array(norms, dtype=float)
+    norms[norms == 0] = np.inf
+    n_rows = len(b)
+    warm = [int(g) for g in (warm_start if warm_start is not None else [])]
+    max_points = max_points or n_rows + len(warm)
+    selected = list(warm)
+    cols = column(selected)
     taken = np.isin(qp_ids, selected)
     omega = np.zeros(len(selected))
     r = b.copy()
     it = 0
     dropped = {}  # global id -> times dropped; a point dropped 3 times is not taken again
     best_res, stalled = np.inf, 0
+    cooldown = []  # points just added and refused by the least squares: not retried at once
     while True:
         if selected:
-            omega = _nonnegative_lsq(cols, b)
+            n_old = len(omega)  # the points that had a weight; the others were just added
+            omega = _nonnegative_lsq(cols, b, np.concatenate(
+                [omega, np.zeros(len(selected) - n_old)]))
             keep = omega > 0
             if not keep.all():  # drop points with zero weight
-                drop = [g for g, k in zip(selected, keep) if not k]
+                drop = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
+                        and j < n_old]
                 for g in drop:
                     dropped[g] = dropped.get(g, 0) + 1
                 again = [g for g in drop if dropped[g] < 3]
                 taken[np.isin(qp_ids, again)] = False
+                cooldown = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
+                            and j >= n_old]
                 selected = [g for g, k in zip(selected, keep) if k]
                 cols, omega = cols[:, keep], omega[keep]
             r = b - cols @ omega
@@ -159,34 +192,232 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
             best_res, stalled = res, 0
         else:
             stalled += 1
-        if (res <= tol or len(selected) >= max_points or it >= 4 * G.shape[0] + 50
-                or stalled > max(50, G.shape[0])):
+        if (res <= tol or len(selected) >= max_points or it >= 4 * n_rows + 50
+                or stalled > max(50, n_rows)):
             break
-        scores = (r @ G) / norms
+        rz = r if project is None else project(r)
+        scores = (rz.astype(Z.dtype) @ Z) / norms
         scores[taken] = -np.inf
-        i = int(np.argmax(scores)) if len(scores) else -1
-        local = (scores[i], qp_ids[i]) if i >= 0 else (-np.inf, -1)
-        best_score, best_id = _global_best(comm, *local)
-        if not np.isfinite(best_score) or best_score <= 0:
+        cool = np.isin(qp_ids, cooldown)
+        taken[cool] = False  # available again from the next iteration
+        scores[cool] = -np.inf
+        cooldown = []
+        new = _best_candidates(comm, scores, qp_ids, block, column, r)
+        if not new:
             break  # no point improves the fit
-        col = _columns(G, qp_ids, [best_id], comm, pos)
-        selected.append(best_id)
-        taken[qp_ids == best_id] = True
-        cols = np.hstack([cols, col])
+        selected.extend(g for g, _ in new)
+        taken[np.isin(qp_ids, [g for g, _ in new])] = True
+        cols = np.hstack([cols] + [c[:, None] for _, c in new])
         it += 1
     order = np.argsort(selected)
     return ECMResult(np.asarray(selected, dtype=np.int64)[order], np.asarray(omega)[order],
                      float(res), it)
 
 
-def _nonnegative_lsq(A, b):
-    """``argmin ||A x - b||, x >= 0``: the unconstrained least squares when it is
-    already non-negative (the usual case along the pursuit, and much cheaper),
-    else scipy's NNLS."""
-    x = scipy.linalg.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
-    if np.all(x >= 0):
-        return x
-    return scipy.optimize.nnls(A, b, maxiter=50 * A.shape[1] + 100)[0]
+def _best_candidates(comm, scores, qp_ids, block, column, r):
+    """Collective. Up to ``block`` ``(global id, exact column)`` of the best positive
+    scores over all ranks, skipping a candidate nearly parallel to one already taken.
+    The ``4 block`` best candidates by ``scores`` (possibly single precision, possibly
+    against a compressed residual) are ranked again by their exact scores
+    ``column . r / |column|`` (ties: smallest id), so that the choice does not depend
+    on the rounding of the scores, nor on the number of ranks beyond round-off."""
+    pool = 4 * max(block, 1)
+    k = min(len(scores), pool)
+    local = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, int)
+    mine = [(float(scores[i]), int(qp_ids[i])) for i in local if np.isfinite(scores[i])]
+    cands = sorted((c for part in comm.allgather(mine) for c in part),
+                   key=lambda c: (-c[0], c[1]))[:pool]
+    if not cands:
+        return []
+    ids = np.array([g for _, g in cands], dtype=np.int64)
+    C = column(ids)
+    norms = np.maximum(np.linalg.norm(C, axis=0), 1e-300)
+    exact = (r @ C) / norms
+    order = np.lexsort((ids, -exact))
+    units = C / norms
+    out, accepted = [], []
+    for j in order:
+        if exact[j] <= 0:
+            break
+        if accepted and np.max(np.abs(units[:, accepted].T @ units[:, j])) >= 0.9:
+            continue
+        accepted.append(j)
+        out.append((int(ids[j]), C[:, j]))
+        if len(out) == block:
+            break
+    return out
+
+
+def _slices(n, size):
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)] or [slice(0, 0)]
+
+
+def _stack(stresses, sel):
+    """``(S, len(sel), 6)`` values of the stress fields at local points ``sel``."""
+    return np.stack([np.asarray(f)[sel] for f in stresses])
+
+
+def _integrand(sig, E):
+    """``G[(j, i), q] = sig_j(q) : E_i(q)``: ``sig (S, n, 6)``, ``E (n, 6, N)`` ->
+    ``(S N, n)`` (row ``j N + i``)."""
+    S, n = sig.shape[:2]
+    return np.matmul(sig.transpose(1, 0, 2), E).transpose(1, 2, 0).reshape(-1, n)
+
+
+def _top_eigvecs(C, tol):
+    """Eigenvectors of the symmetric ``C`` whose eigenvalues exceed ``tol**2`` times the
+    largest, largest first."""
+    lam, V = np.linalg.eigh(0.5 * (C + C.T))
+    order = np.argsort(lam)[::-1]
+    lam, V = lam[order], V[:, order]
+    if not lam.size or lam[0] <= 0:
+        return V[:, :0], lam[:0]
+    keep = lam > tol ** 2 * lam[0]
+    return V[:, keep], lam[keep]
+
+
+def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=16,
+                    chunk=4096, stress_tol=None, row_tol=None):
+    """Collective. Empirical cubature of the integrands of stress fields and mode
+    strains, ``G[(s, i), q] = sigma_s(x_q) : E_i(x_q)``, without holding ``G`` whole.
+
+    1. *Stress modes.* An orthogonal change of the snapshot index (the eigenvectors
+       ``V`` of the Euclidean Gram matrix of the stress fields) leaves ``G^T G``, hence
+       every ``||G x||``, unchanged; modes whose singular value is below ``stress_tol``
+       times the largest are dropped (default ``0.1 tol``).
+    2. *Rows.* The Gram matrix of the rows of that ``G'`` is accumulated by chunks of
+       points; its eigenvectors ``U`` above ``row_tol`` (default ``0.1 tol``) are an
+       orthonormal row basis, and ``Z = U^T G'`` holds the same integrals within the
+       dropped singular values (the Hernandez et al. ECM works on these left singular
+       vectors of the integrand matrix).
+    3. *Pursuit* (:func:`_pursuit`, ``block`` points per iteration): ``Z``, stored in
+       single precision, shortlists the candidates by their scores against the
+       residual projected on the compressed rows; everything else (the exact scores
+       that rank the shortlist, the non-negative least squares, the residual) uses the
+       exact columns of ``G`` itself, every row, gathered for the few points concerned.
+       The compressions only guide the search: the residual reached and reported is
+       that of ``G``, and the choice does not depend on the number of ranks beyond
+       round-off.
+
+    Parameters
+    ----------
+    stresses : sequence of ``(n_qp_local, 6)`` arrays (Mandel), or ``(S, n_qp_local, 6)``
+    E : ndarray (n_qp_local, 6, N)
+        Mode strains at this rank's points.
+    w, qp_ids, tol, warm_start : as :func:`empirical_cubature`
+    chunk : int
+        Points per block of the passes over the integrand (bounds its memory).
+
+    Returns
+    -------
+    ECMResult; ``diagnostics``: ``stress_modes`` kept, ``rows`` (compressed),
+    ``rows_full`` (of ``G``).
+    """
+    w = np.asarray(w, dtype=float)
+    qp_ids = np.asarray(qp_ids, dtype=np.int64)
+    n, N = len(w), E.shape[2]
+    S = len(stresses)
+    if E.shape[0] != n or len(qp_ids) != n or any(np.shape(f) != (n, 6) for f in stresses):
+        raise RomError(f"ECM: inconsistent sizes: {S} stress fields, strains {E.shape}, "
+                       f"weights {w.shape}, ids {qp_ids.shape}")
+    stress_tol = 0.1 * tol if stress_tol is None else stress_tol
+    row_tol = 0.1 * tol if row_tol is None else row_tol
+    slices = _slices(n, chunk)
+    # 1. stress modes (and the exact integrals b of every row of G)
+    Cs, b_all = np.zeros((S, S)), np.zeros(S * N)
+    for sl in slices:
+        X = _stack(stresses, sl)
+        b_all += _integrand(X, E[sl]) @ w[sl]
+        X = X.reshape(S, -1)
+        Cs += X @ X.T
+    Cs, b_all = comm.allreduce(Cs), comm.allreduce(b_all)
+    if not np.all(np.isfinite(Cs)):
+        raise RomError("ECM: stress fields contain NaN or inf")
+    V, _ = _top_eigvecs(Cs, stress_tol)
+    Vt = np.ascontiguousarray(V.T)
+
+    def rows_at(sel):  # G' at local points sel: (S' N, len(sel))
+        sig = (Vt @ _stack(stresses, sel).reshape(S, -1)).reshape(len(Vt), -1, 6)
+        return _integrand(sig, E[sel])
+
+    # 2. row basis of G'
+    m = len(Vt) * N
+    C = np.zeros((m, m))
+    for sl in slices:
+        Gc = rows_at(sl)
+        C += Gc @ Gc.T
+    C = comm.allreduce(C)
+    if np.linalg.norm(b_all) == 0:
+        return ECMResult(np.zeros(0, np.int64), np.zeros(0), 0.0, 0,
+                         {"stress_modes": len(Vt), "rows": 0, "rows_full": S * N})
+    U, _ = _top_eigvecs(C, row_tol)
+    Ut = np.ascontiguousarray(U.T)
+    Z = np.empty((len(Ut), n), dtype=np.float32)
+    norms = np.empty(n)
+    for sl in slices:
+        Zc = Ut @ rows_at(sl)
+        Z[:, sl] = Zc
+        norms[sl] = np.linalg.norm(Zc, axis=0)
+    order = np.argsort(qp_ids)
+
+    def gather(ids, values_at, k):
+        """Exact columns ``values_at(local points) -> (k, n_points)`` at global ids
+        ``ids``, from their owners, on every rank."""
+        ids = np.asarray(ids, dtype=np.int64)
+        i = mine = np.zeros(0, dtype=np.int64)
+        if n:
+            i = order[np.searchsorted(qp_ids, ids, sorter=order).clip(0, n - 1)]
+            mine = np.flatnonzero(qp_ids[i] == ids)
+        parts = comm.allgather((mine, values_at(i[mine]) if len(mine) else np.zeros((k, 0))))
+        out = np.full((k, len(ids)), np.nan)
+        for j, v in parts:
+            out[:, j] = v
+        if np.isnan(out).any():
+            missing = ids[np.isnan(out).any(axis=0)][:5].tolist()
+            raise RomError(f"ECM warm start: quadrature points {missing} do not exist")
+        return out
+
+    # the scores of the pursuit in compressed rows: r (every row of G) -> U^T (V^T x I) r
+    P = (Ut.reshape(len(Ut), len(Vt), N).transpose(0, 2, 1) @ Vt).transpose(0, 2, 1).reshape(
+        len(Ut), S * N)
+
+    def exact(sel):  # every row of G at local points sel
+        return _integrand(_stack(stresses, sel), E[sel])
+
+    res = _pursuit(Z, norms, lambda ids: gather(ids, exact, S * N), b_all,
+                   np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
+                   project=lambda r: P @ r)
+    res.diagnostics = {"stress_modes": len(Vt), "rows": len(Ut), "rows_full": S * N}
+    return res
+
+
+def _nonnegative_lsq(A, b, x0=None):
+    """Non-negative weights ``x >= 0`` fitting ``A x ~ b``: the inner loop of the
+    Lawson-Hanson NNLS started from the feasible ``x0`` (the previous pursuit
+    iteration's weights, 0 for the points just added). The least squares on the
+    active points; if some weights are negative, the points just added with a
+    negative weight leave, or else the step from ``x0`` stops where the first weight
+    reaches 0 and that point leaves; repeat. Exact (the plain least squares) when it
+    is non-negative, the usual case; a few solves otherwise."""
+    n = A.shape[1]
+    x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
+    active = np.ones(n, dtype=bool)
+    while active.any():
+        z = np.zeros(n)
+        z[active] = scipy.linalg.lstsq(A[:, active], b, lapack_driver="gelsy",
+                                       check_finite=False)[0]
+        neg = active & (z < 0)
+        if not neg.any():
+            return z
+        fresh = neg & (x <= 0)
+        if fresh.any():
+            active &= ~fresh
+            continue
+        alpha = np.min(x[neg] / (x[neg] - z[neg]))
+        x = x + alpha * (z - x)
+        active &= x > 1e-14 * max(np.abs(x).max(), 1e-300)
+        x[~active] = 0.0
+    return np.zeros(n)
 
 
 def _ecm_nnls(G, qp_ids, b, nb, comm):
@@ -205,47 +436,57 @@ def _ecm_nnls(G, qp_ids, b, nb, comm):
 
 def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
     """Collective. Q-DEIM selection of rows of the row-distributed basis
-    ``Psi (n_rows_local, k)``: column-pivoted modified Gram-Schmidt on ``Psi^T``
-    (the pivots of ``qr(Psi^T, pivoting=True)``). Returns global ids of ``n_points``
+    ``Psi (n_rows_local, k)``: the pivots of ``qr(Psi^T, pivoting=True)``, as a
+    column-pivoted Gram-Schmidt on ``Psi^T``. Returns global ids of ``n_points``
     (default ``k``) rows, in selection order.
+
+    The rows are never deflated in place: with ``Q`` the orthonormal pivot directions
+    chosen so far (in ``R^k``), the squared norm of a deflated row is
+    ``||Psi_i||^2 - ||Psi_i Q||^2``, and a new direction ``q`` (orthogonal to ``Q``)
+    lowers it by ``(Psi_i . q)^2``: one product ``Psi q`` per pivot, no copy of ``Psi``.
+    The pivot row is orthogonalized against ``Q`` twice (classical Gram-Schmidt with
+    re-orthogonalization).
 
     ``start``: global ids of rows taken first (e.g. the rows of a previous basis that
     was enriched); they are deflated as a block and the greedy selection continues
     from them, which costs a few pivots instead of ``k``."""
-    from scipy.linalg.blas import dger
-
-    k = np.shape(Psi)[1]
+    Psi = np.asarray(Psi, dtype=float)
+    row_ids = np.asarray(row_ids, dtype=np.int64)
+    k = Psi.shape[1]
     n_points = k if n_points is None else n_points
-    V = np.array(Psi, dtype=float, order="F")  # candidate rows, deflated in place
     chosen = []
-    taken = np.zeros(len(V), dtype=bool)
+    taken = np.zeros(len(Psi), dtype=bool)
+    Q = np.zeros((k, 0))
+    norms = np.einsum("ij,ij->i", Psi, Psi)  # squared norms of the deflated rows
     start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
     if start:
         idx = np.flatnonzero(np.isin(row_ids, start))
-        mine = [(int(row_ids[i]), V[i].copy()) for i in idx]
+        mine = [(int(row_ids[i]), Psi[i].copy()) for i in idx]
         found = dict(x for part in comm.allgather(mine) for x in part)
         rows = np.array([found[g] for g in start if g in found])
-        Q, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
+        Qs, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
         keep = np.abs(np.diag(R)) > 1e-12 * max(np.abs(np.diag(R)).max(), 1e-300)
-        Q = Q[:, keep]
-        V -= (V @ Q) @ Q.T
+        Q = Qs[:, keep]
+        norms -= np.einsum("ij,ij->i", Psi @ Q, Psi @ Q)
         taken |= np.isin(row_ids, start)
         chosen = [g for g in start if g in found]
-    norms = np.einsum("ij,ij->i", V, V)  # squared row norms, updated with each pivot
-    for _ in range(min(n_points, comm.allreduce(len(V))) - len(chosen)):
+    for _ in range(min(n_points, comm.allreduce(len(Psi))) - len(chosen)):
         scores = np.where(taken, -1.0, norms)
         i = int(np.argmax(scores)) if len(scores) else -1
         local = (scores[i], row_ids[i]) if i >= 0 else (-np.inf, -1)
         score, gid = _global_best(comm, *local)
         if score <= 0:
             break
-        owner_row = V[row_ids == gid][0] if np.any(row_ids == gid) else None
-        rows = [r for r in comm.allgather(owner_row) if r is not None]
-        q = rows[0] / np.linalg.norm(rows[0])
-        proj = V @ q
-        if len(V):
-            V = dger(-1.0, proj, q, a=V, overwrite_a=True)  # V -= proj q^T
-        norms -= proj ** 2
+        owner_row = Psi[row_ids == gid][0] if np.any(row_ids == gid) else None
+        v = [r for r in comm.allgather(owner_row) if r is not None][0]
+        for _ in range(2):
+            v = v - Q @ (Q.T @ v)
+        nv = np.linalg.norm(v)
+        if nv == 0:
+            break
+        q = v / nv
+        Q = np.column_stack([Q, q])
+        norms -= (Psi @ q) ** 2
         taken |= row_ids == gid
         chosen.append(int(gid))
     return np.asarray(chosen, dtype=np.int64)

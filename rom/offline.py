@@ -27,8 +27,8 @@ import numpy as np
 
 from rom import RomError
 from rom.archive import mesh_signature, write_archive
-from rom.hyper import compress_rows, empirical_cubature, qdeim_rows
-from rom.pod import product_from_petsc, snapshot_pod
+from rom.hyper import qdeim_rows, stress_cubature
+from rom.pod import fields_pod, product_from_petsc, snapshot_pod
 
 __all__ = ["RomBuilder", "build_rom", "plot_spectra"]
 
@@ -55,6 +55,13 @@ def _product(case, model, comm):
 
 def _gather_rows(comm, ids, values, n_global):
     """Collective. Global array (on rank 0) from rows ``values`` at global ``ids``."""
+    if comm.size == 1:  # no pickled copy (and none at all in the global order)
+        values, ids = np.asarray(values), np.asarray(ids)
+        if len(ids) == n_global and np.array_equal(ids, np.arange(n_global)):
+            return values
+        out = np.zeros((n_global,) + values.shape[1:], dtype=values.dtype)
+        out[np.asarray(ids)] = values
+        return out
     parts = comm.gather((np.asarray(ids), np.asarray(values)), root=0)
     if comm.rank != 0:
         return None
@@ -137,9 +144,9 @@ class RomBuilder:
         magnitude, so the small plastic zones of the first plastic steps are in the
         basis (the indicator and the reconstruction need their shape)."""
         c = _COMPONENTS[name]
-        F = np.stack([np.asarray(v).reshape(self.model.n_qp * c) for v in snapshots], axis=-1)
-        return snapshot_pod(self.normalized(F, c), self.comm, np.repeat(self.w, c),
-                            eps=self.case.rom.eps_dual)
+        fields = [np.asarray(v).reshape(self.model.n_qp * c) for v in snapshots]
+        return fields_pod(fields, self.comm, np.repeat(self.w, c), eps=self.case.rom.eps_dual,
+                          normalize=True)
 
     def normalized(self, F, c):
         """Collective. The columns of quadrature snapshots ``F (n_qp c, k)`` scaled to
@@ -148,22 +155,14 @@ class RomBuilder:
         keep = norms > 1e-300
         return F[:, keep] / norms[keep]
 
-    def cubature(self, stresses, warm_start=None, compress=False):
+    def cubature(self, stresses, warm_start=None):
         """Empirical cubature of ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)`` for
-        the stress fields ``stresses`` (an iterable of ``(n_qp, 6)``); with
-        ``compress``, on an orthonormal basis of the rows of ``G``
-        (:func:`rom.hyper.compress_rows`, fewer rows for the same integrals); the
-        result is kept as ``self.ecm`` and returned."""
-        N = self.pod.n_modes
-        stresses = list(stresses)
-        G = np.empty((len(stresses) * N, self.model.n_qp))
-        for s_, sig in enumerate(stresses):  # row block s: sigma_s : eps(psi_i)
-            G[s_ * N:(s_ + 1) * N] = np.einsum("qk,qki->iq", sig, self.E)
-        if compress:
-            # rows below a tenth of the cubature tolerance cannot change the result
-            G = compress_rows(G, self.comm, tol=0.1 * self.case.rom.ecm_tol)
-        self.ecm = empirical_cubature(G, self.w, self.qp_ids, self.comm,
-                                      tol=self.case.rom.ecm_tol, warm_start=warm_start)
+        the stress fields ``stresses`` (a sequence of ``(n_qp, 6)``), compressed to the
+        left singular vectors of ``G`` and never held whole
+        (:func:`rom.hyper.stress_cubature`); the result is kept as ``self.ecm`` and
+        returned."""
+        self.ecm = stress_cubature(stresses, self.E, self.w, self.qp_ids, self.comm,
+                                   tol=self.case.rom.ecm_tol, warm_start=warm_start)
         return self.ecm
 
     def reduced_points(self):
@@ -368,6 +367,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     if n_s == 0:
         raise RomError("offline: the snapshot files hold no complete step")
     S = np.column_stack(U)
+    del U
     timings["read"] = time.perf_counter() - t0
     say(f"offline: {n_s} snapshots from {len(snapshot_files)} file(s), "
         f"{dm.n_global} dofs, {rb.n_qp_global} quadrature points")
@@ -375,27 +375,43 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     # 2. displacement POD
     t0 = time.perf_counter()
     pod = snapshot_pod(S, comm, rb.product, eps=case.rom.eps_u)
+    del S
     if pod.n_modes == 0:
         raise RomError("offline: the displacement snapshots are all zero")
     timings["pod"] = time.perf_counter() - t0
     say(f"  POD of U ({case.rom.product} product, eps {case.rom.eps_u:g}): {pod.n_modes} "
         f"modes, energy {pod.energy_fraction:.10f}")
 
-    # 3. mode strains and empirical cubature
-    t0 = time.perf_counter()
+    # 3. mode strains, the Gappy bases of the fields other than the stress (their
+    # snapshots are released before the ECM), the empirical cubature, the stress basis
     rb.set_modes(pod)
+    timings["gappy"] = 0.0
+    pods = {}
+
+    def gappy(name):
+        t0 = time.perf_counter()
+        pods[name] = rb.gappy_pod(name, qp.pop(name))
+        timings["gappy"] += time.perf_counter() - t0
+
+    for name in case.rom.gappy:
+        if name != "sigma":
+            gappy(name)
+    t0 = time.perf_counter()
     ecm = rb.cubature(qp["sigma"])
     timings["ecm"] = time.perf_counter() - t0
     say(f"  ECM (tol {case.rom.ecm_tol:g}): {len(ecm.points)} points of "
         f"{rb.n_qp_global}, residual {ecm.residual:.2e}, {ecm.iterations} iterations")
+    if "sigma" in case.rom.gappy:
+        gappy("sigma")
+    qp.clear()
 
-    # 4. Gappy bases of the dual quantities
+    # 4. Q-DEIM points of the Gappy bases
     t0 = time.perf_counter()
     for name in case.rom.gappy:
-        rb.set_gappy(name, rb.gappy_pod(name, qp[name]))
+        rb.set_gappy(name, pods.pop(name))
         g = rb.gappy[name]
         say(f"  Gappy-POD of {name}: {g['pod'].n_modes} modes, {len(g['rows'])} Q-DEIM rows")
-    timings["gappy"] = time.perf_counter() - t0
+    timings["gappy"] += time.perf_counter() - t0
 
     # 5. reduced operators and archive (rank 0 writes)
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ import numpy as np
 
 from rom import RomError
 
-__all__ = ["PODResult", "snapshot_pod", "incremental_pod", "truncation", "gram",
+__all__ = ["PODResult", "snapshot_pod", "fields_pod", "incremental_pod", "truncation", "gram",
            "product_from_petsc"]
 
 
@@ -57,9 +57,16 @@ def _apply(product, X):
     return np.asarray(product)[:, None] * X
 
 
-def gram(A, B, comm, product=None):
-    """Collective. ``A^T M B`` for row-distributed ``A (n, a)``, ``B (n, b)``."""
-    local = A.T @ _apply(product, B)
+def gram(A, B, comm, product=None, chunk=1 << 15):
+    """Collective. ``A^T M B`` for row-distributed ``A (n, a)``, ``B (n, b)`` (a
+    diagonal ``M`` by chunks of rows: no weighted copy of ``B``)."""
+    if product is None or callable(product):
+        return comm.allreduce(A.T @ _apply(product, B))
+    w = np.asarray(product)
+    local = np.zeros((A.shape[1], B.shape[1]))
+    for i in range(0, len(w), chunk):
+        sl = slice(i, i + chunk)
+        local += A[sl].T @ (w[sl, None] * B[sl])
     return comm.allreduce(local)
 
 
@@ -78,9 +85,13 @@ def _orthonormalize(modes, comm, product):
     """M-orthonormalize (Cholesky of the Gram matrix), keeping the span and order."""
     if modes.shape[1] == 0:
         return modes
+    import scipy.linalg
+
     G = gram(modes, modes, comm, product)
     L = np.linalg.cholesky(0.5 * (G + G.T))
-    return np.linalg.solve(L, modes.T).T
+    # modes L^-T, in place when the modes are C-ordered (their transpose is F-ordered)
+    return scipy.linalg.solve_triangular(L, modes.T, lower=True, overwrite_b=True,
+                                         check_finite=False).T
 
 
 def snapshot_pod(S, comm, product=None, eps=1e-4, n_max=None):
@@ -101,9 +112,15 @@ def snapshot_pod(S, comm, product=None, eps=1e-4, n_max=None):
     S = np.asarray(S, dtype=float)
     if not np.all(np.isfinite(S)):
         raise RomError("POD: snapshots contain NaN or inf")
-    C = gram(S, S, comm, product)
-    C = 0.5 * (C + C.T)
-    lam, xi = np.linalg.eigh(C)
+    lam, coef, N = _correlation_modes(gram(S, S, comm, product), eps, n_max)
+    modes = _orthonormalize(S @ coef, comm, product)
+    return PODResult(modes, np.sqrt(lam), N)
+
+
+def _correlation_modes(C, eps, n_max):
+    """Eigenvalues ``lambda`` (decreasing) of the correlation matrix ``C``, the
+    coefficients ``xi_k / sqrt(lambda_k)`` of the kept modes ``(n_s, N)`` and ``N``."""
+    lam, xi = np.linalg.eigh(0.5 * (C + C.T))
     order = np.argsort(lam)[::-1]
     lam, xi = np.clip(lam[order], 0.0, None), xi[:, order]
     N = truncation(lam, eps)
@@ -111,8 +128,45 @@ def snapshot_pod(S, comm, product=None, eps=1e-4, n_max=None):
     N = min(N, int(np.sum(lam > 1e-13 * lam[0])) if lam.size and lam[0] > 0 else 0)
     if n_max is not None:
         N = min(N, n_max)
-    modes = S @ (xi[:, :N] / np.sqrt(lam[:N]))
-    modes = _orthonormalize(modes, comm, product)
+    return lam, xi[:, :N] / np.sqrt(lam[:N]), N
+
+
+def fields_pod(fields, comm, weights=None, eps=1e-4, normalize=False, n_max=None,
+               chunk=1 << 15):
+    """Collective. :func:`snapshot_pod` of the snapshots ``fields`` (a sequence of
+    row-distributed arrays, each flattened to ``(n_rows_local,)``: e.g. quadrature
+    fields ``(n_qp_local, c)``), never stacked: the correlation matrix and the modes
+    are formed by chunks of ``chunk`` rows, so the memory is that of the fields and of
+    the modes. ``weights (n_rows_local,)``: a diagonal product (None: Euclidean). With
+    ``normalize`` each snapshot is scaled to unit norm first (zero ones dropped)."""
+    cols = [np.asarray(f, dtype=float).reshape(-1) for f in fields]
+    if not cols:
+        raise RomError("POD: no snapshot")
+    n, S = len(cols[0]), len(cols)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    slices = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+    C = np.zeros((S, S))
+    for sl in slices:
+        X = np.stack([c[sl] for c in cols])
+        C += (X * w[sl]) @ X.T
+    C = comm.allreduce(C)
+    if not np.all(np.isfinite(C)):
+        raise RomError("POD: snapshots contain NaN or inf")
+    scale = np.ones(S)
+    if normalize:
+        d = np.sqrt(np.clip(np.diag(C), 0.0, None))
+        keep = d > 1e-300
+        cols, d = [c for c, k in zip(cols, keep) if k], d[keep]
+        C = C[np.ix_(keep, keep)] / np.outer(d, d)
+        scale = 1.0 / d
+    if not cols:  # no snapshot, or only zero ones
+        return PODResult(np.zeros((n, 0)), np.zeros(0), 0)
+    lam, coef, N = _correlation_modes(C, eps, n_max)
+    coef = scale[:, None] * coef
+    modes = np.empty((n, N))
+    for sl in slices:
+        modes[sl] = np.stack([c[sl] for c in cols], axis=1) @ coef
+    modes = _orthonormalize(modes, comm, None if weights is None else w)
     return PODResult(modes, np.sqrt(lam), N)
 
 
