@@ -6,8 +6,11 @@
    3 (n+1)^3 dofs; n = 32: 107,811 dofs, 262,144 quadrature points), DESIGN reference
    Chaboche law, two temperature loadings, `steps` steps each, run under mpirun -n 2.
 2. `run.py offline` on all snapshots, serially and under mpirun -n 2, side by side;
-   time per phase (read, POD, ECM, Gappy) from the archive summary, and the peak
-   resident memory of each rank (getrusage, via /usr/bin/time -v).
+   time per phase (read, POD, ECM, Gappy) from the archive summary, the CPU seconds
+   (user + system) and the peak resident memory of each rank (/usr/bin/time -v).
+3. With ``--compare REV``: first the same serial offline run with the code of the git
+   revision REV (a worktree under bench/out/offline/), for a before/after ratio
+   measured side by side in one run.
 """
 
 import argparse
@@ -77,6 +80,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=32)
     p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--compare", help="a git revision to run first, serially (before/after)")
     args = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     py = sys.executable
@@ -98,24 +102,30 @@ def main():
             open(snap + ".done", "w").close()
         files.append(snap)
     results = {}
-    for ranks in (1, 2):
-        out = os.path.join(OUT, f"rom_np{ranks}.h5")
-        cmd = [py, run, "offline", os.path.join(OUT, "case_300.toml"), "--snapshots", *files,
-               "--out", out]
-        if ranks > 1:
-            cmd = ["mpirun", "-n", str(ranks), "/usr/bin/time", "-v", *cmd]
-        else:
-            cmd = ["/usr/bin/time", "-v", *cmd]
-        proc = sh(cmd, capture_output=True)
+    runs = [("current", 1, ROOT), ("current", 2, ROOT)]
+    if args.compare:
+        tree = os.path.join(OUT, "rev_" + args.compare.replace("/", "_"))
+        if not os.path.isdir(tree):
+            sh(["git", "-C", ROOT, "worktree", "add", "--detach", tree, args.compare])
+        runs.insert(0, (args.compare, 1, tree))
+    for label, ranks, root in runs:
+        out = os.path.join(OUT, f"rom_{label.replace('/', '_')}_np{ranks}.h5")
+        cmd = [py, os.path.join(root, "run.py"), "offline", os.path.join(OUT, "case_300.toml"),
+               "--snapshots", *files, "--out", out]
+        cmd = (["mpirun", "-n", str(ranks)] if ranks > 1 else []) + ["/usr/bin/time", "-v",
+                                                                     *cmd]
+        env = dict(os.environ, PYTHONPATH=root)
+        proc = sh(cmd, capture_output=True, env=env)
         rss = [int(m) / 1024 for m in re.findall(r"Maximum resident set size \(kbytes\): (\d+)",
                                                   proc.stderr)]
-        summary = {}
-        for line in proc.stdout.splitlines():
-            if "time [s]" in line or "ROM of" in line or "Gappy modes" in line:
-                summary[line.split()[0]] = line.strip()
-        results[ranks] = {"stdout": proc.stdout, "peak_rss_mb_per_rank": rss}
+        cpu = [float(u) + float(v) for u, v in zip(
+            re.findall(r"User time \(seconds\): ([\d.]+)", proc.stderr),
+            re.findall(r"System time \(seconds\): ([\d.]+)", proc.stderr))]
+        results[f"{label} np{ranks}"] = {"stdout": proc.stdout, "peak_rss_mb_per_rank": rss,
+                                         "cpu_s_per_rank": cpu}
         print(proc.stdout)
-        print(f"ranks {ranks}: peak RSS per rank [MB] {[round(r) for r in rss]}")
+        print(f"{label}, {ranks} rank(s): CPU [s] per rank {[round(c, 1) for c in cpu]}, "
+              f"peak RSS per rank [MB] {[round(r) for r in rss]}", flush=True)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
 

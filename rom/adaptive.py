@@ -30,7 +30,7 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
     4. the reduced quadrature is recomputed by ECM warm-started from the current
        points, on the integrands ``s_j phi_j : eps(psi_i)`` of the stress POD modes
        ``phi_j`` weighted by their singular values (they represent the training and
-       enrichment stress snapshots), compressed to an orthonormal basis of their rows;
+       enrichment stress snapshots), by :func:`rom.hyper.stress_cubature`;
     5. the online run continues from the HF state: ``gamma = Psi^T M u``, the internal
        variables at the new reduced points are the HF values there.
 

@@ -9,13 +9,17 @@ Given integrands ``G[r, q]`` (rows ``r``: e.g. ``sigma_s : eps(psi_i)`` for snap
 ``s`` and mode ``i``; columns ``q``: quadrature points) and the full-order weights
 ``w``, the exact integrals are ``b = G w``. ECM finds a small set ``S`` and weights
 ``omega >= 0`` with ``||G_S omega - b|| <= tol ||b||`` by non-negative orthogonal
-matching pursuit: select the point whose normalized column best matches the residual
+matching pursuit: select the points whose normalized columns best match the residual
 (``argmax G_q . r / ||G_q||``, the maximum reduced over ranks, ties to the smallest
-global id), solve the non-negative least squares on ``S`` (``scipy.optimize.nnls``),
-drop points with zero weight, repeat (the plain least squares is used when its
-solution is non-negative; a point dropped three times is not selected again, and
-the pursuit stops when the residual has not decreased for max(50, n_rows)
+global id; one point per iteration, or a block of them, see :func:`_pursuit`), fit
+non-negative weights on ``S`` (the Lawson-Hanson inner loop from the previous
+weights: the plain least squares when its solution is non-negative), drop points with
+zero weight, repeat (a point that lost its weight three times is not selected again,
+and the pursuit stops when the residual has not decreased for max(50, n_rows)
 iterations, reporting the residual reached). A previous set can warm-start the pursuit.
+:func:`stress_cubature` does the same for the integrands of stress fields and mode
+strains without forming ``G``: compressed rows shortlist the candidates, exact columns
+decide (the offline stage and the adaptive enrichment use it).
 The ``nnls`` variant solves one NNLS over all points (gathered; small problems).
 
 Gappy-POD

@@ -6,12 +6,14 @@
    (each rank its owned nodes and local quadrature points);
 2. POD of the displacements in the case's product (``[rom] product``: mass,
    stiffness (elastic, at ``T_ref``) or euclidean), truncated at ``eps_u``;
-3. strains of the modes at every quadrature point, the integrand matrix
-   ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)`` and its empirical cubature
-   (tolerance ``ecm_tol``);
+3. strains of the modes at every quadrature point and the empirical cubature
+   (tolerance ``ecm_tol``) of the integrands
+   ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)``, never held whole
+   (:func:`rom.hyper.stress_cubature`);
 4. POD bases of the dual quantities (``[rom] gappy``, L2 product, ``eps_dual``, each
-   snapshot scaled to unit norm) and
-   their Q-DEIM points, added to the reduced set with zero weight;
+   snapshot scaled to unit norm, formed by chunks; the fields other than the stress
+   before the cubature, each field's snapshots released once used) and their Q-DEIM
+   points, added to the reduced set with zero weight;
 5. the reduced operators: mode strains, coordinates and temperature interpolation at
    the reduced points, reduced external-load vectors per affine load term;
 6. the archive (:mod:`rom.archive`) and a PNG of the singular values.
