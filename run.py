@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-GRACE = 2.0  # seconds a rank other than 0 waits for rank 0 to report the same error
+GRACE = 5.0  # seconds a rank other than 0 waits for rank 0 to report the same error
 
 
 def _fail(comm, message, code=1):
