@@ -313,8 +313,8 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     ROM's predictions of ``p`` and ``sigma`` as ``p_rom`` and ``sigma_rom``) and
     ``<out_dir>/adaptive.json`` (the per-step records); with ``save``, the enriched
     archive. Returns a summary dict."""
-    from rom.hf import prepare_output
     from rom.online import ResultWriter, open_for_case
+    from rom.snapshots import prepare_output
 
     case = case.with_loading(loading)
     tol = case.rom.tol if tol is None else float(tol)

@@ -68,17 +68,30 @@ def _global_best(comm, score, gid):
     return best
 
 
-def _columns(G, qp_ids, wanted, comm, pos=None):
-    """Collective. Columns ``G[:, q]`` for global ids ``wanted``, on every rank
-    (``pos``: the map global id -> local column, if already built)."""
-    pos = pos if pos is not None else {int(g): i for i, g in enumerate(qp_ids)}
-    mine = [(int(g), G[:, pos[int(g)]]) for g in wanted if int(g) in pos]
-    found = dict(x for part in comm.allgather(mine) for x in part)
-    missing = [int(g) for g in wanted if int(g) not in found]
-    if missing:
-        raise RomError(f"ECM warm start: quadrature points {missing[:5]} do not exist")
-    return np.column_stack([found[int(g)] for g in wanted]) if len(wanted) else np.zeros(
-        (G.shape[0], 0))
+class _Columns:
+    """Collective calls. Columns at global quadrature ids, gathered on every rank from
+    the ranks that hold them: ``self(ids, values_at, k)`` with ``values_at(local
+    positions) -> (k, len(positions))``."""
+
+    def __init__(self, qp_ids, comm):
+        self.qp_ids, self.comm = np.asarray(qp_ids, dtype=np.int64), comm
+        self.order = np.argsort(self.qp_ids)
+
+    def __call__(self, ids, values_at, k):
+        ids, n = np.asarray(ids, dtype=np.int64), len(self.qp_ids)
+        i = mine = np.zeros(0, dtype=np.int64)
+        if n:
+            i = self.order[np.searchsorted(self.qp_ids, ids, sorter=self.order).clip(0, n - 1)]
+            mine = np.flatnonzero(self.qp_ids[i] == ids)
+        parts = self.comm.allgather((mine, values_at(i[mine]) if len(mine)
+                                     else np.zeros((k, 0))))
+        out = np.full((k, len(ids)), np.nan)
+        for j, v in parts:
+            out[:, j] = v
+        if np.isnan(out).any():
+            missing = ids[np.isnan(out).any(axis=0)][:5].tolist()
+            raise RomError(f"ECM warm start: quadrature points {missing} do not exist")
+        return out
 
 
 def compress_rows(G, comm, tol=1e-10):
@@ -96,7 +109,7 @@ def compress_rows(G, comm, tol=1e-10):
 
 
 def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points=None,
-                       method="nnomp", block=1):
+                       method="nnomp"):
     """Collective. Reduced quadrature for the integrands ``G (n_rows, n_qp_local)``.
 
     Parameters
@@ -113,8 +126,6 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         Points selected first (e.g. the set of a previous ECM).
     max_points : int, optional
     method : ``"nnomp"`` (default) or ``"nnls"``.
-    block : int
-        Points selected per pursuit iteration (see :func:`_pursuit`).
 
     Returns
     -------
@@ -136,10 +147,10 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
         return _ecm_nnls(G, qp_ids, b, nb, comm)
     if method != "nnomp":
         raise RomError(f"unknown ECM method '{method}' (nnomp or nnls)")
-    pos = {int(g): i for i, g in enumerate(qp_ids)}
-    return _pursuit(G, np.linalg.norm(G, axis=0), lambda ids: _columns(G, qp_ids, ids, comm,
-                                                                         pos),
-                    b, nb, qp_ids, comm, tol, warm_start, max_points, block)
+    columns = _Columns(qp_ids, comm)
+    return _pursuit(G, np.linalg.norm(G, axis=0),
+                    lambda ids: columns(ids, lambda sel: G[:, sel], G.shape[0]), b, nb,
+                    qp_ids, comm, tol, warm_start, max_points)
 
 
 def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_points=None,
@@ -264,8 +275,7 @@ def _stack(stresses, sel):
 def _integrand(sig, E):
     """``G[(j, i), q] = sig_j(q) : E_i(q)``: ``sig (S, n, 6)``, ``E (n, 6, N)`` ->
     ``(S N, n)`` (row ``j N + i``)."""
-    S, n = sig.shape[:2]
-    return np.matmul(sig.transpose(1, 0, 2), E).transpose(1, 2, 0).reshape(-1, n)
+    return np.matmul(sig.transpose(1, 0, 2), E).transpose(1, 2, 0).reshape(-1, sig.shape[1])
 
 
 def _top_eigvecs(C, tol):
@@ -362,24 +372,7 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
         Zc = Ut @ rows_at(sl)
         Z[:, sl] = Zc
         norms[sl] = np.linalg.norm(Zc, axis=0)
-    order = np.argsort(qp_ids)
-
-    def gather(ids, values_at, k):
-        """Exact columns ``values_at(local points) -> (k, n_points)`` at global ids
-        ``ids``, from their owners, on every rank."""
-        ids = np.asarray(ids, dtype=np.int64)
-        i = mine = np.zeros(0, dtype=np.int64)
-        if n:
-            i = order[np.searchsorted(qp_ids, ids, sorter=order).clip(0, n - 1)]
-            mine = np.flatnonzero(qp_ids[i] == ids)
-        parts = comm.allgather((mine, values_at(i[mine]) if len(mine) else np.zeros((k, 0))))
-        out = np.full((k, len(ids)), np.nan)
-        for j, v in parts:
-            out[:, j] = v
-        if np.isnan(out).any():
-            missing = ids[np.isnan(out).any(axis=0)][:5].tolist()
-            raise RomError(f"ECM warm start: quadrature points {missing} do not exist")
-        return out
+    gather = _Columns(qp_ids, comm)
 
     # the scores of the pursuit in compressed rows: r (every row of G) -> U^T (V^T x I) r
     P = (Ut.reshape(len(Ut), len(Vt), N).transpose(0, 2, 1) @ Vt).transpose(0, 2, 1).reshape(

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from rom import RomError
-from rom.archive import mesh_signature, write_archive
+from rom import RomError, inject_fault
+from rom.archive import FORMAT, mesh_signature, write_archive
 from rom.hyper import qdeim_rows, stress_cubature
 from rom.pod import fields_pod, product_from_petsc, snapshot_pod
 
@@ -311,7 +311,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
 
     Returns a summary dict (on every rank).
     """
-    from rom.snapshots import SnapshotStore
+    from rom.snapshots import SnapshotStore, prepare_output
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     timings = {}
@@ -322,10 +322,6 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     if unknown:
         raise RomError(f"offline: no Gappy basis for {', '.join(unknown)} (known: "
                        f"{', '.join(_COMPONENTS)})")
-    from rom import inject_fault
-    from rom.archive import FORMAT
-    from rom.hf import prepare_output
-
     if any(os.path.abspath(p) == os.path.abspath(out_path) for p in snapshot_files):
         raise RomError(f"offline: the output {out_path} is one of the snapshot files")
     # written atomically at the end; an existing file is replaced only if an archive

@@ -350,7 +350,7 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
     sigma at the written steps) and ``online.xdmf``. Returns a summary dict."""
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
-    from rom.hf import prepare_output
+    from rom.snapshots import prepare_output
 
     case = case.with_loading(loading)
     archive, data = open_for_case(archive_path, case)

@@ -32,8 +32,8 @@ import numpy as np
 from rom import RomError, __version__
 from rom.io.xdmf import mandel_to_tensor6, write_xdmf
 
-__all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "FORMAT",
-           "FORMAT_VERSION"]
+__all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "prepare_output",
+           "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "rom-snapshots"
 FORMAT_VERSION = 1
@@ -463,3 +463,48 @@ def read_snapshots(path, fields=("U",), qp_fields=()):
         for name in qp_fields:
             out[f"qp/{name}"] = np.stack([f[f"steps/{i}/qp/{name}"][...] for i in range(k)])
         return out
+
+
+def prepare_output(path, comm, resume=False, overwrite=False, expect=None):
+    """Collective. Make the folder of ``path`` and check that it can be written; an
+    existing ``path`` is refused unless ``resume`` (continue it) or ``overwrite``
+    (replace it): a run never truncates another run's result by default. With
+    ``expect`` (a ``format`` attribute, e.g. ``"rom-archive"``), an existing file is
+    replaced only if it is an HDF5 file of that format (never, say, a snapshot file
+    given as the output of another command)."""
+    problem = None
+    if comm.rank == 0:
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                raise NotADirectoryError(f"{folder} is a file, not a folder")
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(f"no write permission on {folder}")
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"{path} is a directory")
+        except OSError as exc:
+            problem = f"cannot write the output {path}: {exc}"
+        if problem is None and os.path.exists(path) and not (resume or overwrite):
+            problem = (f"{path} already exists (the result of another run); give "
+                       "--overwrite to replace it or --resume to continue it")
+        if problem is None and os.path.exists(path) and expect is not None:
+            fmt = _format_of(path)
+            if fmt != expect:
+                problem = (f"{path} exists and is not a {expect} file (format {fmt!r}); "
+                           "refusing to replace it")
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise RomError(problem)
+
+
+def _format_of(path):
+    """The ``format`` attribute of an HDF5 file (None if it is not one)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("format")
+    except OSError:
+        return None
+    return v.decode() if isinstance(v, bytes) else v

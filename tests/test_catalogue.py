@@ -20,18 +20,14 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from helpers import ISOSTATIC_X0
 from rom.io.meshfile import write_mesh_file
 from rom.meshgen import box_mesh
 
+# the isostatic supports of the x = 0 face (sets y0, z0 and three Dirichlet blocks)
 GOOD = """name = "good"
 [mesh]
 file = "mesh.msh"
-[sets.y0]
-kind = "nodes"
-where = "(x == 0) & (y == 0)"
-[sets.z0]
-kind = "nodes"
-where = "(x == 0) & (y == 0) & (z == 0)"
 [sets.right]
 kind = "faces"
 where = "x == 1"
@@ -41,15 +37,7 @@ E = [[20.0, 200000.0], [800.0, 150000.0]]
 nu = 0.3
 alpha = 1e-5
 rho = 8e-9
-[[dirichlet]]
-set = "xmin"
-components = ["x"]
-[[dirichlet]]
-set = "y0"
-components = ["y"]
-[[dirichlet]]
-set = "z0"
-components = ["z"]
+""" + ISOSTATIC_X0 + """
 [[pressure]]
 set = "right"
 value = -50.0

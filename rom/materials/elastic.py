@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from rom import RomError
 from rom.fem.kernels import IDENTITY_MANDEL
 from rom.materials.tables import Table
 
@@ -39,7 +40,10 @@ class ThermoElastic:
         self.E = Table(E, "E", low=0.0)
         self.nu = Table(nu, "nu", low=-1.0, high=0.5)
         self.alpha = Table(alpha, "alpha")
-        self.T_ref = float(Table(T_ref, "T_ref").values[0])
+        T_ref = Table(T_ref, "T_ref")  # a finite number
+        if T_ref.T is not None:
+            raise RomError("'T_ref' must be a number, not a table")
+        self.T_ref = float(T_ref.values[0])
 
     def thermal_strain(self, T):
         """Isotropic thermal strain ``(n, 6)`` at temperatures ``T (n,)``."""
