@@ -37,12 +37,15 @@ def _snapshots_up_to_date(path, case):
 
 
 def _archive_up_to_date(path, case, snapshot_files):
+    """Rank 0. The archive ``path`` was built from ``snapshot_files`` (after them) with
+    the case's text, and the online command accepts it for ``case`` (an archive of an
+    older version of this code may not hold what the current one checks)."""
     if not os.path.isfile(path):
         return False
-    from rom.archive import read_archive
+    from rom.online import open_for_case
 
     try:
-        a = read_archive(path)
+        a = open_for_case(path, case)[0]
     except RomError:
         return False
     files = "\n".join(os.path.abspath(p) for p in snapshot_files)

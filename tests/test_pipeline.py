@@ -60,6 +60,20 @@ def test_pipeline_runs_reports_and_skips_up_to_date_stages(tmp_path):
     second = run_cli(args, n=2, timeout=600)
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("up to date") == 5  # 2 training runs, offline, 2 references
+    # an archive the online command would refuse (here: written by an older version,
+    # whose Dirichlet signature had no node hashes) is not up to date: it is rebuilt
+    import h5py
+
+    from rom.case import load_case
+    from rom.pipeline import _archive_up_to_date
+
+    case = load_case(str(tmp_path / "case.toml"))
+    rom_path = tmp_path / "out" / "rom.h5"
+    files = [str(tmp_path / "out" / f"train_{k}" / "snapshots.h5") for k in "ab"]
+    assert _archive_up_to_date(str(rom_path), case, files)
+    with h5py.File(rom_path, "r+") as f:
+        f.attrs["dirichlet"] = re.sub(r":[0-9a-f]{16}", "", f.attrs["dirichlet"])
+    assert not _archive_up_to_date(str(rom_path), case, files)
     bad = run_cli(["pipeline", str(tmp_path / "case.toml")] + ["--out", str(tmp_path / "o2")],
                   n=1)
     assert bad.returncode == 0  # a fresh folder works too (serially)
