@@ -2,20 +2,18 @@
 leaves its domain of validity and corrects itself with one HF step.
 
 Indicator
-    At every converged online step, ``E_n = ||p_hat - Psi_mask c*|| / ||p_hat||``: the
-    Gappy-POD residual of the cumulated plasticity ``p_hat`` computed by the law at all
-    the reduced points (ECM and Q-DEIM points), ``Psi_mask`` the rows of the ``p``
-    basis there and ``c*`` the least-squares coefficients
-    (:meth:`rom.online.ReducedModel.gappy_residual`). Cost ``O(m r)``, independent of
-    the mesh. Guard: while ``max |p_hat| <= floor`` (default 1e-6: elastic steps,
-    where ``p`` is zero or round-off) ``p`` carries no information, and ``E_n`` is
-    ``elastic_weight`` (default 0.1) times the same Gappy residual of the stress
-    ``sigma`` at the reduced points: an elastic step under a temperature field unlike
-    the training ones has a stress the basis does not represent. The weight accounts
-    for the stress residual at the reduced points overestimating the stress error
-    (by 1.5 to 5 times on the cube: the reduced points sit where the stress varies
-    most) and for a stress error mattering less than the same relative error on
-    ``p``. Any Gappy field can be the indicator (``field="sigma"``: no guard).
+    At every converged online step, ``E_n = max_f c_f r_f`` over the indicator fields
+    ``f`` (``[rom] indicator``; default ``sigma``, ``p`` and ``eps_vp``): ``r_f`` the
+    Gappy-POD residual of the values the law computed at all the reduced points (ECM
+    and Q-DEIM points), ``c_f`` its calibration factor, measured on the training
+    snapshots and stored in the archive (:mod:`rom.indicator`), so that ``c_f r_f``
+    estimates the relative error of the reconstructed field over the mesh. Cost
+    ``O(m r)`` per field, independent of the mesh. The internal variables are left
+    out while the step is elastic (``max |p_hat| <= floor``, default 1e-6): they are
+    zero or round-off there; the stress term then carries the indicator. At every HF
+    step the true error of the prediction, ``max_f ||f_rom - f_hf|| / ||f_hf||``, is
+    measured (it costs one mesh-size product per field, next to an HF step) and
+    recorded next to ``E_n``; the calibration is measured again on the enriched bases.
 
 Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
     1. the full state at ``t_{n-1}``: the HF state itself if step ``n-1`` was
@@ -47,11 +45,11 @@ import time
 import numpy as np
 
 from rom import RomError
+from rom.indicator import indicator_fields, prediction_errors
 
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
 
 DEFAULT_FLOOR = 1e-6
-ELASTIC_WEIGHT = 0.1
 
 
 class AdaptiveRom:
@@ -65,27 +63,24 @@ class AdaptiveRom:
     comm : communicator of the run (the HF steps are distributed over it)
     mesh_data : rom.mesh.MeshData of the case
     tol : indicator tolerance (enrich when ``E_n >= tol``)
-    field : the Gappy field of the indicator (default: ``p``, or ``sigma`` for a law
-        without plasticity)
-    floor, elastic_weight : the indicator's guard (see the module docstring)
+    fields : the indicator fields (default: the case's ``[rom] indicator``, else
+        :data:`rom.indicator.DEFAULT_FIELDS` that the law has)
+    floor : the indicator's elastic guard (see the module docstring)
     max_enrichments : optional cap on the number of HF steps
     """
 
-    def __init__(self, archive, case, comm, mesh_data, tol, field=None, floor=DEFAULT_FLOOR,
-                 max_enrichments=None, log=None, elastic_weight=ELASTIC_WEIGHT):
+    def __init__(self, archive, case, comm, mesh_data, tol, fields=None, floor=DEFAULT_FLOOR,
+                 max_enrichments=None, log=None):
         from rom.hf import NewtonSolver, check_loading
         from rom.offline import RomBuilder
         from rom.online import ReducedModel
 
         self.case, self.comm, self.data = case, comm, mesh_data
         self.tol, self.floor = float(tol), float(floor)
-        self.elastic_weight = float(elastic_weight)
         self.max_enrichments = max_enrichments
         self.say = log if comm.rank == 0 and log else (lambda *a, **k: None)
         self.model = ReducedModel(archive, case, mesh_data)
         law = self.model.law
-        field = field or ("p" if "p" in law.state_shapes else "sigma")
-        self.field = field
         needed = ["sigma", *law.state_shapes]
         # a basis may have no mode yet (e.g. p of a ROM trained in the elastic regime):
         # the first enrichment gives it one
@@ -94,8 +89,8 @@ class AdaptiveRom:
             raise RomError(f"adaptive ROM: the archive has no Gappy basis of "
                            f"{', '.join(missing)}; add them to [rom] gappy (law {case.law} "
                            f"needs {', '.join(needed)}) and rebuild it")
-        if field not in archive["gappy"]:
-            raise RomError(f"adaptive ROM: no Gappy basis of the indicator field '{field}'")
+        self.fields = indicator_fields(case.rom.indicator if fields is None else fields,
+                                       tuple(law.state_shapes), archive["gappy"])
         self.archive = archive
         self.rb = RomBuilder.from_archive(case, archive, comm)
         self.newton = NewtonSolver(self.rb.model, self.rb.loading, case.solver.rtol,
@@ -107,19 +102,49 @@ class AdaptiveRom:
         self.timings = {"online": 0.0, "indicator": 0.0, "hf_step": 0.0, "update": 0.0}
 
     # --- the pieces --------------------------------------------------------------------
+    @property
+    def factors(self):
+        """The calibration factor ``c_f`` of each indicator field (1 when the archive
+        has none)."""
+        return {f: float(self.archive["gappy"][f].get("indicator_factor", 1.0))
+                for f in self.fields}
+
     def indicator(self, state, sigma):
         """``E_n`` of the reduced state ``state`` and stress ``sigma`` at the reduced
         points (replicated, mesh-independent)."""
         return self._indicator(state, sigma)[0]
 
+    def _values(self, name, state, sigma):
+        return sigma if name == "sigma" else state[name]
+
+    def _elastic(self, state):
+        """The step is elastic: the internal variables carry no information."""
+        p = state.get("p")
+        return p is not None and np.abs(p).max(initial=0.0) <= self.floor
+
     def _indicator(self, state, sigma):
-        """``(E_n, the field it measured)``."""
-        values = sigma if self.field == "sigma" else state.get(self.field)
-        if values is None:
-            raise RomError(f"adaptive ROM: the law has no internal variable '{self.field}'")
-        if self.field != "sigma" and np.abs(values).max(initial=0.0) <= self.floor:
-            return self.elastic_weight * self.model.gappy_residual("sigma", sigma), "sigma"
-        return self.model.gappy_residual(self.field, values), self.field
+        """``(E_n, {field: c_f r_f})`` (internal variables left out of an elastic
+        step)."""
+        elastic, factors = self._elastic(state), self.factors
+        parts = {}
+        for f in self.fields:
+            if f != "sigma" and elastic:
+                continue
+            parts[f] = factors[f] * self.model.gappy_residual(
+                f, self._values(f, state, sigma))
+        return max(parts.values(), default=0.0), parts
+
+    def prediction_errors(self, state, sigma, sig_full, st_full):
+        """Collective. The true relative errors ``{field: ||f_rom - f_hf|| / ||f_hf||}``
+        of the indicator fields predicted from the reduced state ``(state, sigma)``,
+        against the HF fields ``sig_full``, ``st_full`` (local arrays)."""
+        rb, hf = self.rb, {"sigma": sig_full, **st_full}
+        predicted = {}
+        for f in self.fields:
+            coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
+            predicted[f] = (rb.gappy[f]["pod"].modes @ coef if coef is not None
+                            else np.zeros(np.asarray(hf[f]).size))
+        return prediction_errors(predicted, hf, rb.w, self.comm, self.floor)
 
     def full_state(self, gamma, state):
         """Local HF state ``(u, internal variables)`` of the reduced state
@@ -197,13 +222,21 @@ class AdaptiveRom:
         """Collective. Run every step of the case; write each step (every
         ``write_every``-th and the last) with ``writer`` (a
         :class:`rom.online.ResultWriter` on rank 0, None elsewhere). Returns a dict of
-        per-step records (``times``, ``indicator``, ``enriched``, ``n_modes``,
-        ``n_points``, ``iterations``), ``enrichments`` and ``timings``."""
+        per-step records (``times``, ``indicator``, ``indicator_field`` (the field of
+        the largest term), ``indicator_parts`` (field -> ``c_f r_f`` per step, None
+        where left out), ``true_error`` (the largest relative error of the prediction
+        at HF steps, None elsewhere), ``enriched``, ``n_modes``, ``n_points``,
+        ``iterations``), ``enrichments`` and ``timings``. Written fields: U, and
+        ``sigma``, ``p`` and the indicator fields (Gappy-reconstructed; at HF steps the
+        HF fields, and the ROM's prediction as ``<field>_rom``)."""
         case, law = self.case, self.model.law
         gamma, state = self.model.initial_state()
         full = (np.zeros(self.rb.dm.n_local), law.initial_state(self.rb.model.n_qp))
-        rec = {k: [] for k in ("times", "indicator", "indicator_field", "indicator_weight",
+        rec = {k: [] for k in ("times", "indicator", "indicator_field", "true_error",
                                "enriched", "n_modes", "n_points", "iterations")}
+        rec["indicator_parts"] = {f: [] for f in self.fields}
+        written = [f for f in dict.fromkeys(("sigma", "p", *self.fields))
+                   if f == "sigma" or f in law.state_shapes]
         n_steps = len(case.times)
         t_prev, t_start = 0.0, time.perf_counter()
         for n, t in enumerate(case.times):
@@ -217,7 +250,8 @@ class AdaptiveRom:
             else:
                 failed = None
             t1 = time.perf_counter()
-            E, measured = (np.inf, self.field) if failed else self._indicator(state_new, sigma)
+            E, parts = (np.inf, {}) if failed else self._indicator(state_new, sigma)
+            measured = max(parts, key=parts.get) if parts else None
             t2 = time.perf_counter()
             self.timings["online"] += t1 - t0
             self.timings["indicator"] += t2 - t1
@@ -230,19 +264,23 @@ class AdaptiveRom:
                 raise RomError(f"adaptive ROM: the reduced step to t = {t:g} failed and no "
                                f"HF step is allowed (max enrichments reached): {failed}")
             write = n % write_every == 0 or n == n_steps - 1  # the same on every rank
-            predicted = {}
+            predicted, true_error = {}, None
             if enrich:
                 if writer is not None and write and not failed:  # the ROM's prediction
-                    predicted = {f"{k}_rom": self.model.gappy(k, v) for k, v in
-                                 (("sigma", sigma), ("p", state_new.get("p")))
-                                 if v is not None}
+                    predicted = {f"{k}_rom": self.model.gappy(k, self._values(k, state_new,
+                                                                             sigma))
+                                 for k in written}
                     predicted = {k: v for k, v in predicted.items() if v is not None}
+                prediction = None if failed else (state_new, sigma)
                 if full is None:
                     full = self.full_state(gamma, state)
                 t0 = time.perf_counter()
                 u, sig_full, _, st_full, hf_info = self.newton.advance(
                     full[0], full[1], t_prev, t, case.max_cuts)
                 t1 = time.perf_counter()
+                if prediction is not None:
+                    errors = self.prediction_errors(*prediction, sig_full, st_full)
+                    true_error = max(errors.values(), default=0.0)
                 gamma_new, state_new, sigma = self.enrich(u, sig_full, st_full)
                 t2 = time.perf_counter()
                 self.timings["hf_step"] += t1 - t0
@@ -250,16 +288,18 @@ class AdaptiveRom:
                 info = hf_info  # the iterations of the step taken
                 full = (u, st_full)
                 self.enrichments.append({"step": n, "time": t, "indicator": E,
+                                         "true_error": true_error,
+                                         "factors": self.factors,
                                          "n_modes": self.model.n_modes,
                                          "n_points": self.model.m,
                                          "loading": case.loading or ""})
-                self.say(f"step {n + 1}/{n_steps}  t = {t:<10.5g} indicator {E:.2e} >= "
-                         f"{self.tol:g}: HF step (Newton {hf_info['iterations']}), ROM now "
+                known = "" if true_error is None else f" (true error {true_error:.2e})"
+                self.say(f"step {n + 1}/{n_steps}  t = {t:<10.5g} indicator {E:.2e}{known} "
+                         f">= {self.tol:g}: HF step (Newton {hf_info['iterations']}), ROM now "
                          f"{self.model.n_modes} modes, {self.model.m} points "
                          f"({t2 - t0:.2f} s)")
                 if write:
-                    fields = {"sigma": sig_full, **({"p": st_full["p"]} if "p" in st_full
-                                                    else {})}
+                    fields = {k: sig_full if k == "sigma" else st_full[k] for k in written}
                     U_full, qp = self._gather_full(u, fields)
                     if writer is not None:
                         writer.write(t, U_full, dict(qp, **predicted))
@@ -269,15 +309,13 @@ class AdaptiveRom:
                          f"{info['iterations']}  indicator {E:.2e}")
                 if write and writer is not None:
                     writer.write(t, self.model.displacement(gamma_new), {
-                        "p": (self.model.gappy("p", state_new["p"]) if "p" in state_new
-                              else None),
-                        "sigma": self.model.gappy("sigma", sigma)})
+                        k: self.model.gappy(k, self._values(k, state_new, sigma))
+                        for k in written})
             gamma, state = gamma_new, state_new
-            weight = (self.elastic_weight if measured == "sigma" and self.field != "sigma"
-                      else 1.0)
+            for f in self.fields:
+                rec["indicator_parts"][f].append(parts.get(f))
             for k, v in (("times", t), ("indicator", E), ("indicator_field", measured),
-                         ("indicator_weight", weight),
-                         ("enriched", bool(enrich)),
+                         ("true_error", true_error), ("enriched", bool(enrich)),
                          ("n_modes", self.model.n_modes), ("n_points", self.model.m),
                          ("iterations", info["iterations"])):
                 rec[k].append(v)
@@ -305,14 +343,15 @@ class AdaptiveRom:
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
-                     save=None, field=None, floor=DEFAULT_FLOOR, max_enrichments=None,
+                     save=None, fields=None, floor=DEFAULT_FLOOR, max_enrichments=None,
                      write_every=1, log=print):
     """Collective. Run the adaptive ROM ``archive_path`` on ``case`` (its named
     ``loading``; ``tol`` defaults to the case's ``[rom] tol``); write
-    ``<out_dir>/online.h5`` and ``.xdmf`` (at enriched steps: the HF fields, and the
-    ROM's predictions of ``p`` and ``sigma`` as ``p_rom`` and ``sigma_rom``) and
-    ``<out_dir>/adaptive.json`` (the per-step records); with ``save``, the enriched
-    archive. Returns a summary dict."""
+    ``<out_dir>/online.h5`` and ``.xdmf`` (U, sigma, p and the indicator fields; at
+    enriched steps the HF fields, and the ROM's predictions as ``<field>_rom``) and
+    ``<out_dir>/adaptive.json`` (the per-step records, :meth:`AdaptiveRom.run`); with
+    ``save``, the enriched archive. ``fields``: the indicator fields (default: the
+    case's). Returns a summary dict."""
     from rom.online import ResultWriter, open_for_case
     from rom.snapshots import prepare_output
 
@@ -329,7 +368,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
             raise RomError(f"adaptive: --save {save} is the archive the run starts from")
         prepare_output(save, comm, overwrite=True, expect=FORMAT)
     t0 = time.perf_counter()
-    ada = AdaptiveRom(archive, case, comm, data, tol, field, floor, max_enrichments, log)
+    ada = AdaptiveRom(archive, case, comm, data, tol, fields, floor, max_enrichments, log)
     setup = time.perf_counter() - t0
     path = os.path.join(out_dir, "online.h5")
     writer = (ResultWriter(path, archive, case, data, ada.model.law,
@@ -339,8 +378,8 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     if writer is not None:
         writer.close()
     res["timings"]["setup"] = setup
-    summary = dict(res, loading=case.loading, tol=tol, field=ada.field, floor=floor,
-                   elastic_weight=ada.elastic_weight, n_steps=len(res["times"]),
+    summary = dict(res, loading=case.loading, tol=tol, indicator_fields=ada.fields,
+                   factors=ada.factors, floor=floor, n_steps=len(res["times"]),
                    n_enrichments=len(res["enrichments"]), final_modes=ada.model.n_modes,
                    final_points=ada.model.m, archive=os.path.abspath(archive_path))
     if save:

@@ -26,6 +26,11 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /gappy/<field>/singular_values     /gappy/<field>/rows (r',)  Q-DEIM rows
     /gappy/<field>/mask (m c, r)       the basis rows at the reduced points (optional:
                                        taken from the basis when absent)
+    /gappy/<field>/coefficients (r, n_s) coordinates of the (unit) snapshots in the
+                                       basis, and the error indicator's calibration
+    /gappy/<field>/indicator_factor    factor c_f measured on them (rom.indicator),
+    /gappy/<field>/indicator_pairs     over this many (snapshot, truncation) pairs
+                                       (optional: factor 1 when absent)
     /loads/<k>/vector (N,)             reduced external load Psi^T F_k of the *unit*
                                        load term k (rom.loads.LoadTerm), with attrs
                                        name ("pressure:<set>" or "centrifugal"), power,

@@ -60,6 +60,8 @@ and ``[material]`` optional)::
     test = "hot"                        # test loading (pipeline)
     adaptive = ["hot"]                  # loadings also run with the adaptive ROM
     tol = 1e-2                          # its indicator tolerance
+    indicator = ["sigma", "p", "eps_vp"]  # fields of the indicator (default: these,
+                                        # those the law has; see rom.indicator)
     [output]
     dir = "results/cube"                # default: results/<name>
 """
@@ -145,6 +147,7 @@ class RomSpec:
     test: str = None  # name of the test loading
     adaptive: tuple = ()  # loadings the pipeline also runs with the adaptive ROM
     tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
+    indicator: tuple = None  # its fields (None: rom.indicator.DEFAULT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,19 @@ def parse_case(text, path="<case>"):
                   ro.get("eps_dual", "number", default=1e-4),
                   ro.get("ecm_tol", "number", default=1e-6), tuple(gappy), tuple(training),
                   test, tuple(adaptive), ro.get("tol", "number", default=1e-2))
+    indicator = ro.get("indicator", default=None)
+    if indicator is not None:
+        if (not isinstance(indicator, list) or not indicator
+                or not all(g in ("p", "sigma", "X", "eps_vp") for g in indicator)):
+            ro._err(f"indicator must list fields among p, sigma, X, eps_vp, got "
+                    f"{indicator!r}")
+        missing = [g for g in indicator if g not in gappy]
+        if missing:
+            ro._err(f"indicator field(s) {', '.join(missing)} have no Gappy basis: add "
+                    "them to gappy")
+        from dataclasses import replace
+
+        rom = replace(rom, indicator=tuple(indicator))
     if rom.tol < 0:
         ro._err("'tol' must be >= 0")
     for key in ("eps_u", "eps_dual", "ecm_tol"):

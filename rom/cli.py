@@ -117,9 +117,8 @@ def build_parser():
                    "E_n >= tol (default: the case's [rom] tol)")
     a.add_argument("--out", required=True, help="output directory (online.h5, online.xdmf, "
                    "adaptive.json)")
-    a.add_argument("--field", help="Gappy field of the indicator: p (default, with the "
-                   "stress in elastic steps; sigma for a law without p) or another Gappy "
-                   "field, e.g. sigma")
+    a.add_argument("--indicator", help="fields of the indicator, comma-separated, e.g. "
+                   "sigma,p (default: the case's [rom] indicator, else sigma, p, eps_vp)")
     a.add_argument("--save", help="write the enriched ROM to this archive")
     a.add_argument("--max-enrichments", type=_positive_int, help="at most this many HF steps")
     a.add_argument("--write-every", type=_positive_int, default=1, help="write every K-th step")
@@ -251,7 +250,8 @@ def _adaptive(args, comm):
 
     case = load_case(args.case)
     s = adaptive_command(case, args.rom, comm, args.out, args.loading, args.tol, args.save,
-                         field=args.field, max_enrichments=args.max_enrichments,
+                         fields=(args.indicator.split(",") if args.indicator else None),
+                         max_enrichments=args.max_enrichments,
                          write_every=args.write_every)
     if comm.rank == 0:
         t = s["timings"]
@@ -262,7 +262,13 @@ def _adaptive(args, comm):
         print(f"  HF steps           {s['n_enrichments']} (steps {steps})")
         print(f"  ROM at the end     {s['final_modes']} modes, {s['final_points']} reduced "
               "points")
-        print(f"  indicator          max {max(s['indicator'], default=0):.2e}")
+        print(f"  indicator          max {max(s['indicator'], default=0):.2e} (calibrated fields "
+              + ", ".join(f"{k} x {v:.2f}" for k, v in s["factors"].items()) + ")")
+        known = [e for e in s["enrichments"] if e.get("true_error") is not None]
+        if known:
+            print("  at the HF steps    indicator / true error of the prediction: "
+                  + ", ".join(f"{e['indicator']:.2e} / {e['true_error']:.2e}"
+                              for e in known[:6]) + (" ..." if len(known) > 6 else ""))
         print(f"  time [s]           total {t['total']:.2f}: online {t['online']:.3f}, "
               f"indicator {t['indicator']:.4f}, HF steps {t['hf_step']:.2f}, "
               f"basis/ECM updates {t['update']:.2f} (setup {t['setup']:.2f})")

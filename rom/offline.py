@@ -13,7 +13,8 @@
 4. POD bases of the dual quantities (``[rom] gappy``, L2 product, ``eps_dual``, each
    snapshot scaled to unit norm, formed by chunks; the fields other than the stress
    before the cubature, each field's snapshots released once used) and their Q-DEIM
-   points, added to the reduced set with zero weight;
+   points, added to the reduced set with zero weight; the error indicator's
+   calibration factor of each (:mod:`rom.indicator`);
 5. the reduced operators: mode strains, coordinates and temperature interpolation at
    the reduced points, reduced external-load vectors per affine load term;
 6. the archive (:mod:`rom.archive`) and a PNG of the singular values.
@@ -30,6 +31,7 @@ import numpy as np
 from rom import RomError, inject_fault
 from rom.archive import FORMAT, mesh_signature, write_archive
 from rom.hyper import qdeim_rows, stress_cubature
+from rom.indicator import calibration_factor
 from rom.pod import fields_pod, product_from_petsc, snapshot_pod
 
 __all__ = ["RomBuilder", "build_rom", "plot_spectra"]
@@ -225,6 +227,11 @@ class RomBuilder:
                 len(points) * c, r)
             gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
                                "rows": g["rows"], "mask": mask}
+            if g["pod"].coefficients is not None:
+                factor, n_pairs = calibration_factor(mask, g["pod"].coefficients)
+                gappy_out[name].update(coefficients=g["pod"].coefficients,
+                                       indicator_factor=np.float64(factor),
+                                       indicator_pairs=np.int64(n_pairs))
         if not everywhere and comm.rank != 0:
             return None
         case = self.case
@@ -271,7 +278,7 @@ class RomBuilder:
         for name, g in a["gappy"].items():
             rows = self.field_rows(name)
             pod = PODResult(g["basis"][rows].copy(), g["singular_values"],
-                            g["basis"].shape[1])
+                            g["basis"].shape[1], g.get("coefficients"))
             self.gappy[name] = {"pod": pod, "rows": g["rows"], "c": _COMPONENTS[name],
                                 "row_ids": rows}
         return self

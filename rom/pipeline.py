@@ -52,7 +52,8 @@ def _archive_up_to_date(path, case, snapshot_files):
     newer = all(os.path.getmtime(path) > os.path.getmtime(p) for p in snapshot_files)
     return (a["attrs"].get("case_text") == case.text and a["summary"].get(
         "snapshot_files") == files and newer
-        and bool(a["attrs"].get("gappy_normalized")))  # else: built by an older version
+        and bool(a["attrs"].get("gappy_normalized"))  # else: built by an older version,
+        and all("coefficients" in g for g in a["gappy"].values()))  # or uncalibrated
 
 
 def run_pipeline(case, comm, reference=True, out_dir=None, log=print):

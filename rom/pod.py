@@ -36,11 +36,15 @@ __all__ = ["PODResult", "snapshot_pod", "fields_pod", "incremental_pod", "trunca
 @dataclass
 class PODResult:
     """Modes ``(n_rows_local, N)`` (owned rows), ``singular_values (n_s,)`` of all
-    snapshots (decreasing; the first ``N`` belong to the modes) and the count ``N``."""
+    snapshots (decreasing; the first ``N`` belong to the modes) and the count ``N``;
+    ``coefficients (N, n_s)``, when known, the coordinates of the snapshots in the modes
+    (``Psi^T M S``; of the unit-norm snapshots when they were normalized): replicated,
+    what the indicator's calibration (:mod:`rom.indicator`) needs."""
 
     modes: np.ndarray
     singular_values: np.ndarray
     n_modes: int
+    coefficients: np.ndarray = None
 
     @property
     def energy_fraction(self):
@@ -162,12 +166,14 @@ def fields_pod(fields, comm, weights=None, eps=1e-4, normalize=False, n_max=None
     if not cols:  # no snapshot, or only zero ones
         return PODResult(np.zeros((n, 0)), np.zeros(0), 0)
     lam, coef, N = _correlation_modes(C, eps, n_max)
+    # coordinates of the (scaled) snapshots: Psi^T M S = Lambda^-1/2 Xi^T C = Lambda Coef^T
+    coordinates = lam[:N, None] * coef.T
     coef = scale[:, None] * coef
     modes = np.empty((n, N))
     for sl in slices:
         modes[sl] = np.stack([c[sl] for c in cols], axis=1) @ coef
     modes = _orthonormalize(modes, comm, None if weights is None else w)
-    return PODResult(modes, np.sqrt(lam), N)
+    return PODResult(modes, np.sqrt(lam), N, coordinates)
 
 
 def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
@@ -216,7 +222,11 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     modes = np.hstack([Psi, Q]) @ U[:, :N]
     modes = _orthonormalize(modes, comm, product)
     rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
-    return PODResult(modes, np.concatenate([s[:N], rest]), N)
+    coordinates = None
+    if pod.coefficients is not None:  # old snapshots [A_old; 0], new ones [A; B]
+        old = np.vstack([pod.coefficients, np.zeros((r, pod.coefficients.shape[1]))])
+        coordinates = U[:, :N].T @ np.hstack([old, np.vstack([A, B])])
+    return PODResult(modes, np.concatenate([s[:N], rest]), N, coordinates)
 
 
 def product_from_petsc(A):
