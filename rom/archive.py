@@ -5,7 +5,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     attrs: format, format_version, code_version, case_name, case_text, law,
            mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created,
            dirichlet (the supports "set:components:hash of the nodes;..." of the
-           homogeneous Dirichlet conditions the modes satisfy);
+           homogeneous Dirichlet conditions the modes satisfy), hyper (the
+           reduced quadrature: ecm or nnls; ecm when absent);
            an archive saved by an adaptive run adds revision (the parent's + 1),
            parent (its path) and enrichments (JSON list of the HF steps: loading,
            step, time, indicator, mode and point counts after the update)

@@ -53,6 +53,7 @@ and ``[material]`` optional)::
     eps_u = 1e-4                        # POD truncation of the displacement
     eps_dual = 1e-4                     # POD truncation of the Gappy bases
     ecm_tol = 1e-6                      # empirical cubature tolerance
+    hyper = "ecm"                       # reduced quadrature: ecm | nnls
     gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
                                         # (the adaptive ROM needs sigma and every
                                         # internal variable: p, eps_vp, X)
@@ -68,7 +69,7 @@ and ``[material]`` optional)::
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -148,6 +149,7 @@ class RomSpec:
     adaptive: tuple = ()  # loadings the pipeline also runs with the adaptive ROM
     tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
     indicator: tuple = None  # its fields (None: rom.indicator.DEFAULT_FIELDS)
+    hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
 
 
 @dataclass(frozen=True)
@@ -431,6 +433,10 @@ def parse_case(text, path="<case>"):
                   ro.get("eps_dual", "number", default=1e-4),
                   ro.get("ecm_tol", "number", default=1e-6), tuple(gappy), tuple(training),
                   test, tuple(adaptive), ro.get("tol", "number", default=1e-2))
+    hyper = ro.get("hyper", "str", default="ecm")
+    if hyper not in ("ecm", "nnls"):
+        ro._err(f"hyper must be 'ecm' or 'nnls', not '{hyper}'")
+    rom = replace(rom, hyper=hyper)
     indicator = ro.get("indicator", default=None)
     if indicator is not None:
         if (not isinstance(indicator, list) or not indicator
@@ -441,8 +447,6 @@ def parse_case(text, path="<case>"):
         if missing:
             ro._err(f"indicator field(s) {', '.join(missing)} have no Gappy basis: add "
                     "them to gappy")
-        from dataclasses import replace
-
         rom = replace(rom, indicator=tuple(indicator))
     if rom.tol < 0:
         ro._err("'tol' must be >= 0")

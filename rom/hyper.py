@@ -291,7 +291,7 @@ def _top_eigvecs(C, tol):
 
 
 def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=16,
-                    chunk=4096, stress_tol=None, row_tol=None):
+                    chunk=4096, stress_tol=None, row_tol=None, method="ecm"):
     """Collective. Empirical cubature of the integrands of stress fields and mode
     strains, ``G[(s, i), q] = sigma_s(x_q) : E_i(x_q)``, without holding ``G`` whole.
 
@@ -312,6 +312,12 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
        The compressions only guide the search: the residual reached and reported is
        that of ``G``, and the choice does not depend on the number of ranks beyond
        round-off.
+
+    With ``method="nnls"`` step 3 is instead one non-negative least squares over every
+    point on the compressed rows, ``min ||Z omega - Z w||, omega >= 0`` (Lawson-Hanson,
+    :func:`scipy.optimize.nnls`, run to optimality without tolerance: the ECSW of
+    Farhat et al. without its early stop), whose weights are then refitted on the exact
+    columns. ``Z`` is gathered on every rank (small and medium problems).
 
     Parameters
     ----------
@@ -381,11 +387,39 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     def exact(sel):  # every row of G at local points sel
         return _integrand(_stack(stresses, sel), E[sel])
 
-    res = _pursuit(Z, norms, lambda ids: gather(ids, exact, S * N), b_all,
-                   np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
-                   project=lambda r: P @ r)
+    if method == "nnls":
+        res = _compressed_nnls(Z, qp_ids, P @ b_all, b_all,
+                               lambda ids: gather(ids, exact, S * N), comm)
+    elif method == "ecm":
+        res = _pursuit(Z, norms, lambda ids: gather(ids, exact, S * N), b_all,
+                       np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
+                       project=lambda r: P @ r)
+    else:
+        raise RomError(f"unknown reduced quadrature method '{method}' (ecm or nnls)")
     res.diagnostics = {"stress_modes": len(Vt), "rows": len(Ut), "rows_full": S * N}
     return res
+
+
+def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
+    """Collective. ``min ||Z omega - z_b||, omega >= 0`` over every point (``Z``
+    gathered in the order of the global ids), the weights then refitted on the exact
+    columns (``column``) against ``b``; the residual reported is the exact one."""
+    parts = comm.allgather((qp_ids, Z))
+    ids = np.concatenate([p[0] for p in parts])
+    Zall = np.hstack([np.asarray(p[1], dtype=float) for p in parts])
+    del parts
+    order = np.argsort(ids)
+    ids, Zall = ids[order], Zall[:, order]
+    omega, _ = scipy.optimize.nnls(Zall, z_b, maxiter=10 * Zall.shape[1])
+    del Zall
+    keep = omega > 0
+    points, omega = ids[keep], omega[keep]
+    cols = column(points)
+    omega = _nonnegative_lsq(cols, b, omega)
+    keep = omega > 0
+    nb = np.linalg.norm(b)
+    res = np.linalg.norm(cols[:, keep] @ omega[keep] - b) / nb if nb > 0 else 0.0
+    return ECMResult(points[keep], omega[keep], float(res), int(keep.sum()))
 
 
 def _nonnegative_lsq(A, b, x0=None):

@@ -160,13 +160,16 @@ class RomBuilder:
         return F[:, keep] / norms[keep]
 
     def cubature(self, stresses, warm_start=None):
-        """Empirical cubature of ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)`` for
-        the stress fields ``stresses`` (a sequence of ``(n_qp, 6)``), compressed to the
-        left singular vectors of ``G`` and never held whole
-        (:func:`rom.hyper.stress_cubature`); the result is kept as ``self.ecm`` and
-        returned."""
+        """The hyper-reduction of the case's ``[rom] hyper`` for the stress fields
+        ``stresses`` (a sequence of ``(n_qp, 6)``): a reduced quadrature of
+        ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)``, compressed to the left
+        singular vectors of ``G`` and never held whole
+        (:func:`rom.hyper.stress_cubature`: ``ecm``, non-negative OMP warm-started
+        from ``warm_start``; ``nnls``, one NNLS over every point). Kept as
+        ``self.ecm`` and returned."""
         self.ecm = stress_cubature(stresses, self.E, self.w, self.qp_ids, self.comm,
-                                   tol=self.case.rom.ecm_tol, warm_start=warm_start)
+                                   tol=self.case.rom.ecm_tol, warm_start=warm_start,
+                                   method=self.case.rom.hyper)
         return self.ecm
 
     def reduced_points(self):
@@ -240,7 +243,8 @@ class RomBuilder:
                       "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
                       "cell_type": mesh.cell_type, "product": case.rom.product,
-                      "gappy_normalized": 1, "dirichlet": self.supports[0]},
+                      "gappy_normalized": 1, "dirichlet": self.supports[0],
+                      "hyper": case.rom.hyper},
             "basis": {"U": basis, "singular_values": self.pod.singular_values,
                       "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
@@ -266,6 +270,10 @@ class RomBuilder:
         if a["attrs"].get("product") != case.rom.product:
             raise RomError(f"the ROM archive's POD product is '{a['attrs'].get('product')}', "
                            f"the case's [rom] product is '{case.rom.product}'")
+        if a["attrs"].get("hyper", "ecm") != case.rom.hyper:
+            raise RomError(f"the ROM archive's hyper-reduction is "
+                           f"'{a['attrs'].get('hyper', 'ecm')}', the case's [rom] hyper is "
+                           f"'{case.rom.hyper}'")
         if not a["attrs"].get("gappy_normalized"):
             raise RomError("the ROM archive was built before the Gappy bases were POD of "
                            "unit-norm snapshots; rebuild it (run.py offline)")
@@ -404,8 +412,10 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     t0 = time.perf_counter()
     ecm = rb.cubature(qp["sigma"])
     timings["ecm"] = time.perf_counter() - t0
-    say(f"  ECM (tol {case.rom.ecm_tol:g}): {len(ecm.points)} points of "
-        f"{rb.n_qp_global}, residual {ecm.residual:.2e}, {ecm.iterations} iterations")
+    how = (f"ECM (tol {case.rom.ecm_tol:g})" if case.rom.hyper == "ecm"
+           else "NNLS (no tolerance)")
+    say(f"  {how}: {len(ecm.points)} points of {rb.n_qp_global}, residual "
+        f"{ecm.residual:.2e}, {ecm.iterations} iterations")
     if "sigma" in case.rom.gappy:
         gappy("sigma")
     qp.clear()

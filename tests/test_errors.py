@@ -70,6 +70,9 @@ def test_missing_case_file(tmp_path):
     ("[temperature]\nvalue = 1.0\nfile = 'T.npy'\n", "exactly one of"),
     ("[sets.a]\nkind = 'edges'\nwhere = 'x == 0'\n", "kind must be"),
     ("[[dirichlet]]\nset = 'xmin'\ncomponents = ['w']\n", "components"),
+    ("[rom]\nhyper = 'deim'\n", "hyper must be 'ecm' or 'nnls'"),
+    ("[rom]\nindicator = ['sigma', 'X']\n", "X have no Gappy basis"),
+    ("[rom]\nindicator = []\n", "indicator must list"),
 ])
 def test_case_validation_names_the_key(snippet, pattern):
     with pytest.raises(RomError, match=pattern):

@@ -171,6 +171,33 @@ def _stress_integrands(n_s=12, n_modes=4, seed=3):
 
 
 @pytest.mark.mpi
+def test_stress_cubature_nnls_against_the_nnls_of_the_explicit_integrand(comm):
+    """method="nnls": one NNLS on the compressed rows, refitted on the exact columns;
+    its residual (reported exactly) is that of scipy's NNLS on the explicit integrand
+    matrix, with as few points, and the same on any number of ranks."""
+    import scipy.optimize
+
+    from rom.hyper import stress_cubature
+
+    S, E, w, G = _stress_integrands()
+    ids = _mine(len(w), comm)
+    b = G @ w
+    res = stress_cubature(list(S[:, ids]), E[ids], w[ids], ids, comm, tol=1e-8,
+                          method="nnls")
+    err = np.linalg.norm(G[:, res.points] @ res.weights - b) / np.linalg.norm(b)
+    assert abs(err - res.residual) <= 1e-12 + 1e-6 * err
+    assert np.all(res.weights > 0) and len(np.unique(res.points)) == len(res.points)
+    omega, rnorm = scipy.optimize.nnls(G, b, maxiter=50 * G.shape[1])
+    assert err <= max(10 * rnorm / np.linalg.norm(b), 1e-9), (err, rnorm)
+    assert len(res.points) <= np.count_nonzero(omega) + 2
+    serial = stress_cubature(list(S), E, w, np.arange(len(w)), MPI.COMM_SELF, tol=1e-8,
+                             method="nnls")
+    assert np.array_equal(serial.points, res.points)
+    with pytest.raises(Exception, match="unknown reduced quadrature method"):
+        stress_cubature(list(S[:, ids]), E[ids], w[ids], ids, comm, method="deim")
+
+
+@pytest.mark.mpi
 def test_stress_cubature_matches_the_explicit_integrand(comm):
     """The compressed, blocked pursuit on stress fields and mode strains reaches the
     tolerance on the explicit integrand matrix (every row), reports that residual,

@@ -37,11 +37,17 @@ def _assert_catches_swapped_components(sigma, sigma_hf, bound):
 
 
 @pytest.mark.mpi
-def test_rom_reproduces_a_training_loading(trained, comm):
+@pytest.mark.parametrize("hyper", ["ecm", "nnls"])
+def test_rom_reproduces_a_training_loading(trained, comm, hyper):
+    """With either reduced quadrature ([rom] hyper)."""
+    from dataclasses import replace
+
     tmp, case, files = trained
-    out = os.path.join(tmp, f"rom_online_np{comm.size}.h5")
+    case = replace(case, rom=replace(case.rom, hyper=hyper))
+    out = os.path.join(tmp, f"rom_online_{hyper}_np{comm.size}.h5")
     build_rom(case, files, comm, out, log=None)
     archive = read_archive(out)
+    assert archive["attrs"]["hyper"] == hyper
     data = check_compatible(archive, case)
     res = run_online(archive, case, data)
     hf = read_snapshots(files[1], ("U",), ("p", "sigma"))  # the case is the second loading
