@@ -187,7 +187,9 @@ class AdaptiveRom:
         sp = rb.gappy["sigma"]["pod"]
         stresses = [sp.modes[:, j].reshape(-1, 6) * sp.singular_values[j]
                     for j in range(sp.n_modes)]
-        rb.cubature(stresses, warm_start=rb.ecm.points)
+        # warm-started: a few pursuit iterations, for which compressing the rows of
+        # the integrand would cost more than it saves
+        rb.cubature(stresses, warm_start=rb.ecm.points, compress_rows=False)
         summary = dict(self.archive["summary"])
         summary["n_enrichments"] = int(summary.get("n_enrichments", 0)) + 1
         content = rb.content(everywhere=True, summary=summary)

@@ -291,7 +291,8 @@ def _top_eigvecs(C, tol):
 
 
 def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=16,
-                    chunk=4096, stress_tol=None, row_tol=None, method="ecm"):
+                    chunk=4096, stress_tol=None, row_tol=None, method="ecm",
+                    compress_rows=True):
     """Collective. Empirical cubature of the integrands of stress fields and mode
     strains, ``G[(s, i), q] = sigma_s(x_q) : E_i(x_q)``, without holding ``G`` whole.
 
@@ -327,6 +328,10 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     w, qp_ids, tol, warm_start : as :func:`empirical_cubature`
     chunk : int
         Points per block of the passes over the integrand (bounds its memory).
+    compress_rows : bool
+        Step 2; without it ``Z`` holds every row of ``G'`` (one pass over the
+        integrand instead of two: cheaper for a warm-started pursuit of a few
+        iterations, as in the adaptive enrichment).
 
     Returns
     -------
@@ -362,22 +367,27 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
 
     # 2. row basis of G'
     m = len(Vt) * N
-    C = np.zeros((m, m))
-    for sl in slices:
-        Gc = rows_at(sl)
-        C += Gc @ Gc.T
-    C = comm.allreduce(C)
     if np.linalg.norm(b_all) == 0:
         return ECMResult(np.zeros(0, np.int64), np.zeros(0), 0.0, 0,
                          {"stress_modes": len(Vt), "rows": 0, "rows_full": S * N})
-    U, _ = _top_eigvecs(C, row_tol)
-    Ut = np.ascontiguousarray(U.T)
-    Z = np.empty((len(Ut), n), dtype=np.float32)
+    if compress_rows:
+        C = np.zeros((m, m))
+        for sl in slices:
+            Gc = rows_at(sl)
+            C += Gc @ Gc.T
+        C = comm.allreduce(C)
+        U, _ = _top_eigvecs(C, row_tol)
+        Ut = np.ascontiguousarray(U.T)
+    else:
+        Ut = None
+    Z = np.empty((m if Ut is None else len(Ut), n), dtype=np.float32)
     norms = np.empty(n)
     for sl in slices:
-        Zc = Ut @ rows_at(sl)
+        Zc = rows_at(sl) if Ut is None else Ut @ rows_at(sl)
         Z[:, sl] = Zc
         norms[sl] = np.linalg.norm(Zc, axis=0)
+    if Ut is None:
+        Ut = np.eye(m)
     gather = _Columns(qp_ids, comm)
 
     # the scores of the pursuit in compressed rows: r (every row of G) -> U^T (V^T x I) r
@@ -498,7 +508,9 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
         Qs, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
         keep = np.abs(np.diag(R)) > 1e-12 * max(np.abs(np.diag(R)).max(), 1e-300)
         Q = Qs[:, keep]
-        norms -= np.einsum("ij,ij->i", Psi @ Q, Psi @ Q)
+        PQ = Psi @ Q
+        norms -= np.einsum("ij,ij->i", PQ, PQ)
+        del PQ
         taken |= np.isin(row_ids, start)
         chosen = [g for g in start if g in found]
     for _ in range(min(n_points, comm.allreduce(len(Psi))) - len(chosen)):

@@ -159,7 +159,7 @@ class RomBuilder:
         keep = norms > 1e-300
         return F[:, keep] / norms[keep]
 
-    def cubature(self, stresses, warm_start=None):
+    def cubature(self, stresses, warm_start=None, compress_rows=True):
         """The hyper-reduction of the case's ``[rom] hyper`` for the stress fields
         ``stresses`` (a sequence of ``(n_qp, 6)``): a reduced quadrature of
         ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)``, compressed to the left
@@ -169,7 +169,8 @@ class RomBuilder:
         ``self.ecm`` and returned."""
         self.ecm = stress_cubature(stresses, self.E, self.w, self.qp_ids, self.comm,
                                    tol=self.case.rom.ecm_tol, warm_start=warm_start,
-                                   method=self.case.rom.hyper)
+                                   method=self.case.rom.hyper,
+                                   compress_rows=compress_rows)
         return self.ecm
 
     def reduced_points(self):

@@ -204,7 +204,10 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     mu, V = mu[order], V[:, order]
     scale = max(float(np.sum(sigma ** 2)), float(np.trace(gram(S_new, S_new, comm, product))))
     keep = mu > 1e-14 * scale
-    Q = R @ (V[:, keep] / np.sqrt(mu[keep]))
+    # the new directions, M-orthonormal to round-off (a small mu amplifies it); with
+    # Psi M-orthonormal and U orthogonal, [Psi, Q] U needs no orthonormalization of
+    # all the modes afterwards
+    Q = _orthonormalize(R @ (V[:, keep] / np.sqrt(mu[keep])), comm, product)
     B = gram(Q, R, comm, product)
     n, m, r = len(sigma), S_new.shape[1], int(keep.sum())
     K = np.zeros((n + r, n + m))
@@ -219,8 +222,7 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     N = min(truncation(all_s ** 2, eps), len(s))
     if n_max is not None:
         N = min(N, n_max)
-    modes = np.hstack([Psi, Q]) @ U[:, :N]
-    modes = _orthonormalize(modes, comm, product)
+    modes = Psi @ U[:n, :N] + Q @ U[n:, :N]  # [Psi, Q] U without the copy
     rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
     coordinates = None
     if pod.coefficients is not None:  # old snapshots [A_old; 0], new ones [A; B]

@@ -106,3 +106,22 @@ def test_incremental_pod_matches_batch(comm):
     # same subspace: the projection of each batch mode onto the incremental modes is itself
     P = gram(pod.modes, batch.modes, comm, product)
     np.testing.assert_allclose(np.linalg.svd(P, compute_uv=False), 1.0, atol=1e-7)
+
+
+def test_incremental_pod_stays_orthonormal_over_many_single_updates(comm):
+    """30 one-snapshot updates (as 30 enrichments), some nearly in the span already:
+    the modes stay M-orthonormal without re-orthonormalizing them all."""
+    S = _data(n_s=36, decay=0.7)
+    rng = np.random.default_rng(7)
+    w = rng.uniform(0.5, 2.0, S.shape[0])
+    product = _split(w, comm)
+    pod = snapshot_pod(_split(S[:, :6], comm), comm, product, eps=1e-12)
+    for j in range(6, 36):
+        col = S[:, j:j + 1].copy()
+        if j % 5 == 0:  # nearly a combination of earlier snapshots
+            col = S[:, :j] @ rng.normal(size=(j, 1)) + 1e-6 * col
+        if j % 7 == 0:  # several new snapshots at once, two nearly parallel
+            col = np.hstack([col, col + 1e-6 * S[:, j - 1:j], S[:, j - 2:j - 1]])
+        pod = incremental_pod(pod, _split(col, comm), comm, product, eps=1e-10)
+        G = gram(pod.modes, pod.modes, comm, product)
+        np.testing.assert_allclose(G, np.eye(pod.n_modes), atol=1e-11)
