@@ -89,7 +89,8 @@ def main():
         with open(os.path.join(folder, "adaptive.json")) as f:
             ada = json.load(f)
         true = _predicted_errors(os.path.join(folder, "online.h5"), ref, ada["times"],
-                                 ada["indicator_fields"], ada["floor"])
+                                 ada["indicator_fields"], ada["floor"],
+                             ada.get("indicator_scale"))
         quiet = ~np.asarray(ada["enriched"])
         worst = np.nanmax(true[quiet]) if quiet.any() else float("nan")
         ok = np.isfinite(true)

@@ -10,10 +10,14 @@ Indicator
     estimates the relative error of the reconstructed field over the mesh. Cost
     ``O(m r)`` per field, independent of the mesh. The internal variables are left
     out while the step is elastic (``max |p_hat| <= floor``, default 1e-6): they are
-    zero or round-off there; the stress term then carries the indicator. At every HF
-    step the true error of the prediction, ``max_f ||f_rom - f_hf|| / ||f_hf||``, is
-    measured (it costs one mesh-size product per field, next to an HF step) and
-    recorded next to ``E_n``; the calibration is measured again on the enriched bases.
+    zero or round-off there; the stress term then carries the indicator. Each term is
+    relative to the field's peak along the run rather than to its current value
+    (``c_f r_f s_f``, ``s_f = ||f|| / max over the steps so far of ||f||``, the norms
+    of the Gappy reconstruction ``||c*||``): a stress shrinking on unloading or cooling
+    would otherwise make a small absolute error look large. At every HF step the true
+    error of the prediction, ``max_f s_f ||f_rom - f_hf|| / ||f_hf||``, is measured
+    (one mesh-size product per field, next to an HF step) and recorded next to
+    ``E_n``; the calibration is measured again on the enriched bases.
 
 Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
     1. the full state at ``t_{n-1}``: the HF state itself if step ``n-1`` was
@@ -122,29 +126,60 @@ class AdaptiveRom:
         p = state.get("p")
         return p is not None and np.abs(p).max(initial=0.0) <= self.floor
 
+    def _norm(self, f, state, sigma):
+        """The L2 norm over the mesh of field ``f`` reconstructed from its values at the
+        reduced points: ``||c*||`` (its Gappy basis is orthonormal in the weighted L2
+        product), whatever the reduced points; cost ``O(m r)``."""
+        coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
+        return float(np.linalg.norm(coef)) if coef is not None else 0.0
+
+    def scales(self, state, sigma):
+        """``{field: ||f|| / peak_f}``: the norm of each indicator field
+        (:meth:`_norm`) relative to its largest norm since the start of the run (this
+        step included, which it records). Errors are measured relative to that peak:
+        the relative error of a stress that shrinks on unloading or cooling says
+        little (the error of a stress near zero is relative to nearly nothing)."""
+        peak = self.__dict__.setdefault("_peak", {})
+        out = {}
+        for f in self.fields:
+            n = self._norm(f, state, sigma)
+            peak[f] = max(peak.get(f, 0.0), n)
+            out[f] = n / peak[f] if peak[f] > 0 else 1.0
+        return out
+
     def _indicator(self, state, sigma):
-        """``(E_n, {field: c_f r_f})`` (internal variables left out of an elastic
-        step)."""
+        """``(E_n, {field: c_f r_f s_f})`` with ``s_f`` the field's :meth:`scales`
+        (internal variables left out of an elastic step)."""
         elastic, factors = self._elastic(state), self.factors
+        scales = self._last_scales = self.scales(state, sigma)
         parts = {}
         for f in self.fields:
             if f != "sigma" and elastic:
                 continue
-            parts[f] = factors[f] * self.model.gappy_residual(
+            parts[f] = factors[f] * scales[f] * self.model.gappy_residual(
                 f, self._values(f, state, sigma))
         return max(parts.values(), default=0.0), parts
 
     def prediction_errors(self, state, sigma, sig_full, st_full):
-        """Collective. The true relative errors ``{field: ||f_rom - f_hf|| / ||f_hf||}``
-        of the indicator fields predicted from the reduced state ``(state, sigma)``,
-        against the HF fields ``sig_full``, ``st_full`` (local arrays)."""
+        """Collective. The true errors ``{field: ||f_rom - f_hf|| / ||f_hf|| s_f}`` of
+        the indicator fields predicted from the reduced state ``(state, sigma)``,
+        against the HF fields ``sig_full``, ``st_full`` (local arrays), ``s_f`` the
+        prediction's :meth:`scales` (relative to the field's peak, as the indicator)."""
         rb, hf = self.rb, {"sigma": sig_full, **st_full}
         predicted = {}
         for f in self.fields:
             coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
             predicted[f] = (rb.gappy[f]["pod"].modes @ coef if coef is not None
                             else np.zeros(np.asarray(hf[f]).size))
-        return prediction_errors(predicted, hf, rb.w, self.comm, self.floor)
+        scales = {f: self._peak_scale(f, state, sigma) for f in self.fields}
+        return {f: e * scales[f] for f, e in
+                prediction_errors(predicted, hf, rb.w, self.comm, self.floor).items()}
+
+    def _peak_scale(self, f, state, sigma):
+        """The :meth:`scales` entry of ``f`` without recording a new peak."""
+        peak = self.__dict__.get("_peak", {}).get(f, 0.0)
+        n = self._norm(f, state, sigma)
+        return n / max(peak, n) if max(peak, n) > 0 else 1.0
 
     def full_state(self, gamma, state):
         """Local HF state ``(u, internal variables)`` of the reduced state
@@ -225,18 +260,21 @@ class AdaptiveRom:
         ``write_every``-th and the last) with ``writer`` (a
         :class:`rom.online.ResultWriter` on rank 0, None elsewhere). Returns a dict of
         per-step records (``times``, ``indicator``, ``indicator_field`` (the field of
-        the largest term), ``indicator_parts`` (field -> ``c_f r_f`` per step, None
-        where left out), ``true_error`` (the largest relative error of the prediction
-        at HF steps, None elsewhere), ``enriched``, ``n_modes``, ``n_points``,
-        ``iterations``), ``enrichments`` and ``timings``. Written fields: U, and
-        ``sigma``, ``p`` and the indicator fields (Gappy-reconstructed; at HF steps the
-        HF fields, and the ROM's prediction as ``<field>_rom``)."""
+        the largest term), ``indicator_parts`` (field -> ``c_f r_f s_f`` per step, None
+        where left out), ``indicator_scale`` (field -> ``s_f``, the field's norm
+        relative to its peak so far, :meth:`scales`), ``true_error`` (the largest
+        error of the prediction relative to the peak at HF steps, None elsewhere),
+        ``enriched``, ``n_modes``, ``n_points``, ``iterations``), ``enrichments`` and
+        ``timings``. Written fields: U, and ``sigma``, ``p`` and the indicator fields
+        (Gappy-reconstructed; at HF steps the HF fields, and the ROM's prediction as
+        ``<field>_rom``)."""
         case, law = self.case, self.model.law
         gamma, state = self.model.initial_state()
         full = (np.zeros(self.rb.dm.n_local), law.initial_state(self.rb.model.n_qp))
         rec = {k: [] for k in ("times", "indicator", "indicator_field", "true_error",
                                "enriched", "n_modes", "n_points", "iterations")}
         rec["indicator_parts"] = {f: [] for f in self.fields}
+        rec["indicator_scale"] = {f: [] for f in self.fields}
         written = [f for f in dict.fromkeys(("sigma", "p", *self.fields))
                    if f == "sigma" or f in law.state_shapes]
         n_steps = len(case.times)
@@ -316,6 +354,7 @@ class AdaptiveRom:
             gamma, state = gamma_new, state_new
             for f in self.fields:
                 rec["indicator_parts"][f].append(parts.get(f))
+                rec["indicator_scale"][f].append(None if failed else self._last_scales[f])
             for k, v in (("times", t), ("indicator", E), ("indicator_field", measured),
                          ("true_error", true_error), ("enriched", bool(enrich)),
                          ("n_modes", self.model.n_modes), ("n_points", self.model.m),

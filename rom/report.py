@@ -163,12 +163,15 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     return summary
 
 
-def _predicted_errors(ada_path, ref_path, times, fields, floor):
-    """Per-step true error of the ROM's prediction, ``max_f ||f_rom - f_hf|| / ||f_hf||``
-    (quadrature-weighted L2) over the indicator ``fields`` written in both files (at
-    enriched steps the prediction stored as ``<field>_rom``, elsewhere the written
-    field; internal variables left out where the reference is at most ``floor``):
-    what the indicator estimates (:mod:`rom.indicator`). NaN for steps not written."""
+def _predicted_errors(ada_path, ref_path, times, fields, floor, scales=None):
+    """Per-step true error of the ROM's prediction,
+    ``max_f s_f ||f_rom - f_hf|| / ||f_hf||`` (quadrature-weighted L2) over the
+    indicator ``fields`` written in both files (at enriched steps the prediction
+    stored as ``<field>_rom``, elsewhere the written field; internal variables left
+    out where the reference is at most ``floor``), ``s_f`` the run's per-step scale of
+    the field (``scales[f][n]``, its norm relative to its peak; 1 when not given):
+    what the indicator estimates (:mod:`rom.indicator`, :mod:`rom.adaptive`). NaN for
+    steps not written."""
     import h5py
 
     out = np.full(len(times), np.nan)
@@ -191,7 +194,9 @@ def _predicted_errors(ada_path, ref_path, times, fields, floor):
                 if field != "sigma" and np.abs(hf).max(initial=0.0) <= floor:
                     continue
                 den = w @ np.sum(hf ** 2, axis=1)
-                errors.append(np.sqrt(w @ np.sum((rom - hf) ** 2, axis=1) / den)
+                s = (scales or {}).get(field)
+                s = 1.0 if s is None or s[n] is None else s[n]
+                errors.append(s * np.sqrt(w @ np.sum((rom - hf) ** 2, axis=1) / den)
                               if den > 0 else 0.0)
             if errors:
                 out[n] = max(errors)
@@ -232,7 +237,7 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
         tp_a = relative_errors(on["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
         tp_p = relative_errors(pl["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
         err = _predicted_errors(ada["files"][0], ref_path, times, ada["indicator_fields"],
-                                ada["floor"])
+                                ada["floor"], ada.get("indicator_scale"))
         quiet = ~enriched & np.isfinite(err)
         worst = float(err[quiet].max()) if quiet.any() else float("nan")
         ok = np.isfinite(err) & np.isfinite(ind)
@@ -256,7 +261,8 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
                   "factors " + ", ".join(f"{k} {v:.2f}" for k, v in ada["factors"].items())
                   + ") versus the true error of the ROM's prediction at each step (the "
                   "largest relative error, quadrature-weighted L2 over the mesh, of the "
-                  "indicator fields written; at HF steps the prediction before the "
+                  "indicator fields written, relative to the field's peak along the run; "
+                  "at HF steps the prediction before the "
                   f"correction): Pearson {pear:.2f}, Spearman {spear:.2f}. Largest true "
                   f"error at a step without HF step: {worst:.2e} ({worst / ada['tol']:.1f}"
                   " x tol).", ""]

@@ -129,7 +129,8 @@ def test_adaptive_limits_and_enrichment(trained, comm):
     # the indicator follows the true error of the ROM's prediction (a sanity bound:
     # the report gives the correlation of each run)
     true = _predicted_errors(os.path.join(d, "tol", "online.h5"), files[1], run["times"],
-                             run["indicator_fields"], run["floor"])
+                             run["indicator_fields"], run["floor"],
+                             run.get("indicator_scale"))
     assert spearmanr(run["indicator"], true).correlation > 0.5
     # the calibrated indicator bounds the error it lets through (2 x tol), and the true
     # error measured in the run at each HF step (distributed, from the HF state) is the
