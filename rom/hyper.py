@@ -292,7 +292,7 @@ def _top_eigvecs(C, tol):
 
 def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=16,
                     chunk=4096, stress_tol=None, row_tol=None, method="ecm",
-                    compress_rows=True):
+                    compress_rows=True, row_sample=4):
     """Collective. Empirical cubature of the integrands of stress fields and mode
     strains, ``G[(s, i), q] = sigma_s(x_q) : E_i(x_q)``, without holding ``G`` whole.
 
@@ -301,10 +301,13 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
        every ``||G x||``, unchanged; modes whose singular value is below ``stress_tol``
        times the largest are dropped (default ``0.1 tol``).
     2. *Rows.* The Gram matrix of the rows of that ``G'`` is accumulated by chunks of
-       points; its eigenvectors ``U`` above ``row_tol`` (default ``0.1 tol``) are an
-       orthonormal row basis, and ``Z = U^T G'`` holds the same integrals within the
-       dropped singular values (the Hernandez et al. ECM works on these left singular
-       vectors of the integrand matrix).
+       points, over every ``row_sample``-th point (default 4: a uniform subsample,
+       a quarter of the cost, when the points sampled outnumber the ``S' N`` rows ten
+       times; otherwise over every point); its eigenvectors ``U`` above
+       ``row_tol`` (default ``0.1 tol``) are an orthonormal row basis, and
+       ``Z = U^T G'`` (every point) holds the integrals within the dropped singular
+       values (the Hernandez et al. ECM works on these left singular vectors of the
+       integrand matrix).
     3. *Pursuit* (:func:`_pursuit`, ``block`` points per iteration): ``Z``, stored in
        single precision, shortlists the candidates by their scores against the
        residual projected on the compressed rows; everything else (the exact scores
@@ -372,8 +375,11 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
                          {"stress_modes": len(Vt), "rows": 0, "rows_full": S * N})
     if compress_rows:
         C = np.zeros((m, m))
+        # every row_sample-th point: enough for the row space (not the integrals) when
+        # the points sampled outnumber the rows many times over
+        stride = row_sample if comm.allreduce(n) >= 10 * row_sample * m else 1
         for sl in slices:
-            Gc = rows_at(sl)
+            Gc = rows_at(np.arange(sl.start, sl.stop, stride))
             C += Gc @ Gc.T
         C = comm.allreduce(C)
         U, _ = _top_eigvecs(C, row_tol)
@@ -475,7 +481,7 @@ def _ecm_nnls(G, qp_ids, b, nb, comm):
 
 # --- Gappy-POD ---------------------------------------------------------------------------
 
-def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
+def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
     """Collective. Q-DEIM selection of rows of the row-distributed basis
     ``Psi (n_rows_local, k)``: the pivots of ``qr(Psi^T, pivoting=True)``, as a
     column-pivoted Gram-Schmidt on ``Psi^T``. Returns global ids of ``n_points``
@@ -483,14 +489,18 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
 
     The rows are never deflated in place: with ``Q`` the orthonormal pivot directions
     chosen so far (in ``R^k``), the squared norm of a deflated row is
-    ``||Psi_i||^2 - ||Psi_i Q||^2``, and a new direction ``q`` (orthogonal to ``Q``)
-    lowers it by ``(Psi_i . q)^2``: one product ``Psi q`` per pivot, no copy of ``Psi``.
-    The pivot row is orthogonalized against ``Q`` twice (classical Gram-Schmidt with
+    ``||Psi_i||^2 - ||Psi_i Q||^2``. It only decreases as ``Q`` grows, so a value
+    computed earlier bounds it from above, and the pivot is found lazily: the
+    ``batch`` rows of largest bound are evaluated anew (``Psi_i Q``), then every row
+    whose bound exceeds the best value found over all ranks; the best is then the
+    pivot. Rows whose deflated norm has fallen well below the pivots' are not
+    evaluated again: no product with the whole basis per pivot. The pivot row is
+    orthogonalized against ``Q`` twice (classical Gram-Schmidt with
     re-orthogonalization).
 
     ``start``: global ids of rows taken first (e.g. the rows of a previous basis that
-    was enriched); they are deflated as a block and the greedy selection continues
-    from them, which costs a few pivots instead of ``k``."""
+    was enriched); their span is the first block of ``Q`` and the greedy selection
+    continues from them, which costs a few pivots instead of ``k``."""
     Psi = np.asarray(Psi, dtype=float)
     row_ids = np.asarray(row_ids, dtype=np.int64)
     k = Psi.shape[1]
@@ -498,7 +508,9 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
     chosen = []
     taken = np.zeros(len(Psi), dtype=bool)
     Q = np.zeros((k, 0))
-    norms = np.einsum("ij,ij->i", Psi, Psi)  # squared norms of the deflated rows
+    full = np.einsum("ij,ij->i", Psi, Psi)  # squared norms of the rows
+    bound = full.copy()  # upper bounds of the deflated squared norms
+    level = np.zeros(len(Psi), dtype=np.int64)  # the bound is exact for Q[:, :level]
     start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
     if start:
         idx = np.flatnonzero(np.isin(row_ids, start))
@@ -508,16 +520,22 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
         Qs, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
         keep = np.abs(np.diag(R)) > 1e-12 * max(np.abs(np.diag(R)).max(), 1e-300)
         Q = Qs[:, keep]
-        PQ = Psi @ Q
-        norms -= np.einsum("ij,ij->i", PQ, PQ)
-        del PQ
+        level[:] = -1  # bounds only: not exact for the start block
         taken |= np.isin(row_ids, start)
         chosen = [g for g in start if g in found]
     for _ in range(min(n_points, comm.allreduce(len(Psi))) - len(chosen)):
-        scores = np.where(taken, -1.0, norms)
-        i = int(np.argmax(scores)) if len(scores) else -1
-        local = (scores[i], row_ids[i]) if i >= 0 else (-np.inf, -1)
-        score, gid = _global_best(comm, *local)
+        j = Q.shape[1]
+
+        # 1. the rows of largest bounds; 2. every other row whose bound exceeds the best
+        # value found: then no bound exceeds the best exact value
+        avail = np.flatnonzero(~taken)
+        if len(avail) > batch:
+            avail = avail[np.argpartition(-bound[avail], batch - 1)[:batch]]
+        _deflated(Psi, Q, full, bound, level, avail[level[avail] != j])
+        score, gid = _best_deflated(comm, bound, level, taken, row_ids, j)
+        _deflated(Psi, Q, full, bound, level,
+                  np.flatnonzero(~taken & (level != j) & (bound > score)))
+        score, gid = _best_deflated(comm, bound, level, taken, row_ids, j)
         if score <= 0:
             break
         owner_row = Psi[row_ids == gid][0] if np.any(row_ids == gid) else None
@@ -527,12 +545,28 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None):
         nv = np.linalg.norm(v)
         if nv == 0:
             break
-        q = v / nv
-        Q = np.column_stack([Q, q])
-        norms -= (Psi @ q) ** 2
+        Q = np.column_stack([Q, v / nv])
         taken |= row_ids == gid
         chosen.append(int(gid))
     return np.asarray(chosen, dtype=np.int64)
+
+
+def _deflated(Psi, Q, full, bound, level, rows, block=1 << 15):
+    """The exact deflated squared norms ``||Psi_i||^2 - ||Psi_i Q||^2`` of the rows
+    ``rows`` into ``bound``, their ``level`` set to the number of columns of ``Q``."""
+    for c in range(0, len(rows), block):
+        r = rows[c:c + block]
+        PQ = Psi[r] @ Q
+        bound[r] = full[r] - np.einsum("ij,ij->i", PQ, PQ)
+        level[r] = Q.shape[1]
+
+
+def _best_deflated(comm, bound, level, taken, row_ids, j):
+    """Collective. ``(value, global id)`` of the largest exact (``level == j``) deflated
+    norm of the rows not taken, over all ranks."""
+    exact = ~taken & (level == j)
+    i = int(np.argmax(np.where(exact, bound, -np.inf))) if exact.any() else -1
+    return _global_best(comm, *((bound[i], row_ids[i]) if i >= 0 else (-np.inf, -1)))
 
 
 def gappy_coefficients(Psi_mask, values):
