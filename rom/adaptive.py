@@ -17,7 +17,13 @@ Indicator
     would otherwise make a small absolute error look large. At every HF step the true
     error of the prediction, ``max_f s_f ||f_rom - f_hf|| / ||f_hf||``, is measured
     (one mesh-size product per field, next to an HF step) and recorded next to
-    ``E_n``; the calibration is measured again on the enriched bases.
+    ``E_n``; ``f_hf`` is the HF step from the same state at ``t_{n-1}``, so this is
+    the error made over the step (a reference run also holds the error the ROM
+    inherited from earlier steps). The calibration is measured again on the enriched
+    bases, and each field's term learns from these measurements: its correction is
+    multiplied by (true error) / (term) of the last HF step, within 1/4 to 4
+    (:meth:`AdaptiveRom.learn`), so that a field whose residual under-reads (or
+    over-reads) its error in this run is read as the HF steps found it.
 
 Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
     1. the full state at ``t_{n-1}``: the HF state itself if step ``n-1`` was
@@ -54,6 +60,7 @@ from rom.indicator import indicator_fields, prediction_errors
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
 
 DEFAULT_FLOOR = 1e-6
+LEARN_RANGE = 4.0  # the HF steps may scale a field's calibration by 1/4 to 4
 
 
 class AdaptiveRom:
@@ -96,6 +103,9 @@ class AdaptiveRom:
         self.fields = indicator_fields(case.rom.indicator if fields is None else fields,
                                        tuple(law.state_shapes), archive["gappy"])
         self.archive = archive
+        # corrections learned by the runs this archive was saved from (1: none)
+        self.learned = {f: float(archive["gappy"][f].get("indicator_learned", 1.0))
+                        for f in self.fields}
         self.rb = RomBuilder.from_archive(case, archive, comm)
         self.newton = NewtonSolver(self.rb.model, self.rb.loading, case.solver.rtol,
                                    case.solver.max_iterations, case.solver.petsc_options(),
@@ -152,13 +162,27 @@ class AdaptiveRom:
         (internal variables left out of an elastic step)."""
         elastic, factors = self._elastic(state), self.factors
         scales = self._last_scales = self.scales(state, sigma)
+        learned = self.__dict__.get("learned", {})
         parts = {}
         for f in self.fields:
             if f != "sigma" and elastic:
                 continue
-            parts[f] = factors[f] * scales[f] * self.model.gappy_residual(
-                f, self._values(f, state, sigma))
+            parts[f] = learned.get(f, 1.0) * factors[f] * scales[f] * \
+                self.model.gappy_residual(f, self._values(f, state, sigma))
         return max(parts.values(), default=0.0), parts
+
+    def learn(self, parts, errors):
+        """At an HF step: each field's term ``parts[f]`` of the prediction's indicator
+        against its true error ``errors[f]``; the field's correction is multiplied by
+        their ratio (kept within ``LEARN_RANGE`` of the archive's calibration), so that
+        the next steps read the error as this step did."""
+        learned = self.__dict__.setdefault("learned", {})
+        for f, term in parts.items():
+            e = errors.get(f)
+            if e is None or term is None or term <= 0:
+                continue
+            c = learned.get(f, 1.0) * e / term
+            learned[f] = float(np.clip(c, 1.0 / LEARN_RANGE, LEARN_RANGE))
 
     def prediction_errors(self, state, sigma, sig_full, st_full):
         """Collective. The true errors ``{field: ||f_rom - f_hf|| / ||f_hf|| s_f}`` of
@@ -321,6 +345,7 @@ class AdaptiveRom:
                 if prediction is not None:
                     errors = self.prediction_errors(*prediction, sig_full, st_full)
                     true_error = max(errors.values(), default=0.0)
+                    self.learn(parts, errors)
                 gamma_new, state_new, sigma = self.enrich(u, sig_full, st_full)
                 t2 = time.perf_counter()
                 self.timings["hf_step"] += t1 - t0
@@ -366,11 +391,16 @@ class AdaptiveRom:
 
     def save(self, path, parent=""):
         """Rank 0 writes the current (enriched) ROM as an archive: ``revision`` is the
-        parent's plus one, ``enrichments`` lists the HF steps (JSON)."""
+        parent's plus one, ``enrichments`` lists the HF steps (JSON), and each indicator
+        field's learned correction (``gappy/<field>/indicator_learned``) starts the
+        next run from it."""
         from rom.archive import write_archive
 
         if self.comm.rank == 0:
             content = dict(self.archive)
+            content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
+            for f, c in self.__dict__.get("learned", {}).items():
+                content["gappy"][f]["indicator_learned"] = np.float64(c)
             attrs = {k: v for k, v in content["attrs"].items()
                      if k not in ("created", "code_version", "format", "format_version")}
             previous = json.loads(attrs.get("enrichments", "[]") or "[]")
@@ -420,7 +450,8 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
         writer.close()
     res["timings"]["setup"] = setup
     summary = dict(res, loading=case.loading, tol=tol, indicator_fields=ada.fields,
-                   factors=ada.factors, floor=floor, n_steps=len(res["times"]),
+                   factors=ada.factors, learned=dict(ada.learned), floor=floor,
+                   n_steps=len(res["times"]),
                    n_enrichments=len(res["enrichments"]), final_modes=ada.model.n_modes,
                    final_points=ada.model.m, archive=os.path.abspath(archive_path))
     if save:

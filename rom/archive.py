@@ -32,6 +32,9 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /gappy/<field>/indicator_factor    factor c_f measured on them (rom.indicator),
     /gappy/<field>/indicator_pairs     over this many (snapshot, truncation) pairs
                                        (optional: factor 1 when absent)
+    /gappy/<field>/indicator_learned   the correction of that factor learned from the
+                                       HF steps of the adaptive run that saved the
+                                       archive (optional: 1)
     /loads/<k>/vector (N,)             reduced external load Psi^T F_k of the *unit*
                                        load term k (rom.loads.LoadTerm), with attrs
                                        name ("pressure:<set>" or "centrifugal"), power,

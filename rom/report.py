@@ -259,6 +259,8 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
                   "reference's norm over all steps.", "",
                   f"Indicator (fields {', '.join(ada['indicator_fields'])}, calibration "
                   "factors " + ", ".join(f"{k} {v:.2f}" for k, v in ada["factors"].items())
+                  + "; corrections learned from the HF steps "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in ada.get("learned", {}).items())
                   + ") versus the true error of the ROM's prediction at each step (the "
                   "largest relative error, quadrature-weighted L2 over the mesh, of the "
                   "indicator fields written, relative to the field's peak along the run; "
