@@ -229,6 +229,9 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
                      float(res), it)
 
 
+TIE_DIGITS = 6
+
+
 def _best_candidates(comm, scores, qp_ids, block, column, r):
     """Collective. Up to ``block`` ``(global id, exact column)`` of the best positive
     scores over all ranks, skipping a candidate nearly parallel to one already taken.
@@ -248,7 +251,12 @@ def _best_candidates(comm, scores, qp_ids, block, column, r):
     C = column(ids)
     norms = np.maximum(np.linalg.norm(C, axis=0), 1e-300)
     exact = (r @ C) / norms
-    order = np.lexsort((ids, -exact))
+    # scores equal to TIE_DIGITS significant digits are ties (mirror points of a
+    # symmetric mesh have equal scores in exact arithmetic), broken by the smallest id,
+    # so that round-off does not decide between them
+    scale = np.abs(exact).max()
+    ranked = np.round(exact / scale, TIE_DIGITS) if scale > 0 else exact
+    order = np.lexsort((ids, -ranked))
     units = C / norms
     out, accepted = [], []
     for j in order:

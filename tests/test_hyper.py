@@ -226,3 +226,22 @@ def test_stress_cubature_matches_the_explicit_integrand(comm):
     again = stress_cubature(list(S[:, ids]), E[ids], w[ids], ids, comm, tol=1e-8,
                             warm_start=res.points)
     assert again.iterations == 0 and np.array_equal(again.points, res.points)
+
+
+def test_pursuit_breaks_ties_of_mirror_points_by_the_smallest_id():
+    """Two points with the same integrand column (mirror points of a symmetric mesh)
+    are a tie whatever round-off perturbs them: the smallest id is taken, so that two
+    builds with other round-off choose alike."""
+    G, w = _integrands(n_rows=12)
+    first = empirical_cubature(G, w, np.arange(len(w)), MPI.COMM_SELF, tol=1e-8, max_points=1)
+    g = int(first.points[0])
+    twin = len(w)  # an extra point with g's column, weight 0 (no change to the integrals)
+    noise = np.random.default_rng(0).normal(size=G.shape[0])
+    noise *= np.linalg.norm(G[:, g]) / np.linalg.norm(noise)
+    for eps in (1e-9, -1e-9):  # round-off of two builds: the twin's score moves
+        G2 = np.hstack([G, (G[:, g] + eps * noise)[:, None]])
+        w2 = np.append(w, 0.0)
+        ids = np.arange(len(w2))
+        ids[[g, twin]] = ids[[twin, g]]  # the twin gets the smaller global id
+        res = empirical_cubature(G2, w2, ids, MPI.COMM_SELF, tol=1e-8, max_points=1)
+        assert list(res.points) == [min(g, twin)], (eps, res.points)
