@@ -63,7 +63,7 @@ def main():
         eu, ep, r2 = errors(first_dir)
         true = _predicted_errors(os.path.join(first_dir, "online.h5"), ref, first["times"],
                                  first["indicator_fields"], first["floor"],
-                             first.get("indicator_scale"))
+                             first.get("indicator_peak"))
         steps = [e["step"] + 1 for e in first["enrichments"]]
         print(f"{tag} ({first['tol']:g}): HF steps {steps}, errors U {eu:.2e} p {ep:.2e}, "
               f"Spearman {spearmanr(first['indicator'], true).correlation:.2f}")

@@ -90,7 +90,7 @@ def main():
             ada = json.load(f)
         true = _predicted_errors(os.path.join(folder, "online.h5"), ref, ada["times"],
                                  ada["indicator_fields"], ada["floor"],
-                             ada.get("indicator_scale"))
+                             ada.get("indicator_peak"))
         quiet = ~np.asarray(ada["enriched"])
         worst = np.nanmax(true[quiet]) if quiet.any() else float("nan")
         ok = np.isfinite(true)

@@ -10,12 +10,14 @@ Indicator
     estimates the relative error of the reconstructed field over the mesh. Cost
     ``O(m r)`` per field, independent of the mesh. The internal variables are left
     out while the step is elastic (``max |p_hat| <= floor``, default 1e-6): they are
-    zero or round-off there; the stress term then carries the indicator. Each term is
+    zero or round-off there; the stress term then carries the indicator (without
+    ``sigma`` among the fields an elastic step reads 0). Each term is
     relative to the field's peak along the run rather than to its current value
     (``c_f r_f s_f``, ``s_f = ||f|| / max over the steps so far of ||f||``, the norms
     of the Gappy reconstruction ``||c*||``): a stress shrinking on unloading or cooling
     would otherwise make a small absolute error look large. At every HF step the true
-    error of the prediction, ``max_f s_f ||f_rom - f_hf|| / ||f_hf||``, is measured
+    error of the prediction, ``max_f ||f_rom - f_hf|| / max(peak_f, ||f_hf||)``, is
+    measured
     (one mesh-size product per field, next to an HF step) and recorded next to
     ``E_n``; ``f_hf`` is the HF step from the same state at ``t_{n-1}``, so this is
     the error made over the step (a reference run also holds the error the ROM
@@ -161,7 +163,7 @@ class AdaptiveRom:
         """``(E_n, {field: c_f r_f s_f})`` with ``s_f`` the field's :meth:`scales`
         (internal variables left out of an elastic step)."""
         elastic, factors = self._elastic(state), self.factors
-        scales = self._last_scales = self.scales(state, sigma)
+        scales = self.scales(state, sigma)
         learned = self.__dict__.get("learned", {})
         parts = {}
         for f in self.fields:
@@ -185,25 +187,25 @@ class AdaptiveRom:
             learned[f] = float(np.clip(c, 1.0 / LEARN_RANGE, LEARN_RANGE))
 
     def prediction_errors(self, state, sigma, sig_full, st_full):
-        """Collective. The true errors ``{field: ||f_rom - f_hf|| / ||f_hf|| s_f}`` of
-        the indicator fields predicted from the reduced state ``(state, sigma)``,
-        against the HF fields ``sig_full``, ``st_full`` (local arrays), ``s_f`` the
-        prediction's :meth:`scales` (relative to the field's peak, as the indicator)."""
+        """Collective. The true errors ``{field: ||f_rom - f_hf|| / max(peak_f,
+        ||f_hf||)}`` of the indicator fields predicted from the reduced state
+        ``(state, sigma)`` against the HF fields ``sig_full``, ``st_full`` (local
+        arrays): relative to the field's peak along the run, as the indicator; the HF
+        norms then count in the peaks."""
         rb, hf = self.rb, {"sigma": sig_full, **st_full}
         predicted = {}
         for f in self.fields:
             coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
             predicted[f] = (rb.gappy[f]["pod"].modes @ coef if coef is not None
                             else np.zeros(np.asarray(hf[f]).size))
-        scales = {f: self._peak_scale(f, state, sigma) for f in self.fields}
-        return {f: e * scales[f] for f, e in
-                prediction_errors(predicted, hf, rb.w, self.comm, self.floor).items()}
-
-    def _peak_scale(self, f, state, sigma):
-        """The :meth:`scales` entry of ``f`` without recording a new peak."""
-        peak = self.__dict__.get("_peak", {}).get(f, 0.0)
-        n = self._norm(f, state, sigma)
-        return n / max(peak, n) if max(peak, n) > 0 else 1.0
+        peak = self.__dict__.setdefault("_peak", {})
+        out = {}
+        for f, (err, norm) in prediction_errors(predicted, hf, rb.w, self.comm,
+                                                self.floor).items():
+            ref = max(peak.get(f, 0.0), norm)
+            out[f] = err / ref if ref > 0 else 0.0
+            peak[f] = ref
+        return out
 
     def full_state(self, gamma, state):
         """Local HF state ``(u, internal variables)`` of the reduced state
@@ -248,7 +250,8 @@ class AdaptiveRom:
                     for j in range(sp.n_modes)]
         # warm-started: a few pursuit iterations, for which compressing the rows of
         # the integrand would cost more than it saves
-        rb.cubature(stresses, warm_start=rb.ecm.points, compress_rows=False)
+        rb.cubature(stresses, warm_start=rb.ecm.points,
+                    compress_rows=rom.hyper != "ecm")  # NNLS has no warm start
         summary = dict(self.archive["summary"])
         summary["n_enrichments"] = int(summary.get("n_enrichments", 0)) + 1
         content = rb.content(everywhere=True, summary=summary)
@@ -284,21 +287,22 @@ class AdaptiveRom:
         ``write_every``-th and the last) with ``writer`` (a
         :class:`rom.online.ResultWriter` on rank 0, None elsewhere). Returns a dict of
         per-step records (``times``, ``indicator``, ``indicator_field`` (the field of
-        the largest term), ``indicator_parts`` (field -> ``c_f r_f s_f`` per step, None
-        where left out), ``indicator_scale`` (field -> ``s_f``, the field's norm
-        relative to its peak so far, :meth:`scales`), ``true_error`` (the largest
+        the largest term), ``indicator_parts`` (field -> ``l_f c_f r_f s_f`` per step,
+        None where left out), ``indicator_peak`` (field -> its peak norm along the run
+        at the step, prediction included, HF step not), ``true_error`` (the largest
         error of the prediction relative to the peak at HF steps, None elsewhere),
         ``enriched``, ``n_modes``, ``n_points``, ``iterations``), ``enrichments`` and
         ``timings``. Written fields: U, and ``sigma``, ``p`` and the indicator fields
         (Gappy-reconstructed; at HF steps the HF fields, and the ROM's prediction as
         ``<field>_rom``)."""
         case, law = self.case, self.model.law
+        self._peak = {}  # the fields' peaks are those of this run
         gamma, state = self.model.initial_state()
         full = (np.zeros(self.rb.dm.n_local), law.initial_state(self.rb.model.n_qp))
         rec = {k: [] for k in ("times", "indicator", "indicator_field", "true_error",
                                "enriched", "n_modes", "n_points", "iterations")}
         rec["indicator_parts"] = {f: [] for f in self.fields}
-        rec["indicator_scale"] = {f: [] for f in self.fields}
+        rec["indicator_peak"] = {f: [] for f in self.fields}
         written = [f for f in dict.fromkeys(("sigma", "p", *self.fields))
                    if f == "sigma" or f in law.state_shapes]
         n_steps = len(case.times)
@@ -313,8 +317,14 @@ class AdaptiveRom:
                 gamma_new, sigma, state_new, info = gamma, None, state, {"iterations": []}
             else:
                 failed = None
+            # the reduced step is replicated; should it fail on some ranks only, every
+            # rank takes the failure (what follows holds collective operations)
+            if self.comm.allreduce(failed is not None, op=_lor()) and failed is None:
+                failed = "the reduced step failed on another rank"
+                gamma_new, sigma, state_new, info = gamma, None, state, {"iterations": []}
             t1 = time.perf_counter()
             E, parts = (np.inf, {}) if failed else self._indicator(state_new, sigma)
+            peaks = dict(self.__dict__.get("_peak", {}))  # of this step, before its HF
             measured = max(parts, key=parts.get) if parts else None
             t2 = time.perf_counter()
             self.timings["online"] += t1 - t0
@@ -379,7 +389,7 @@ class AdaptiveRom:
             gamma, state = gamma_new, state_new
             for f in self.fields:
                 rec["indicator_parts"][f].append(parts.get(f))
-                rec["indicator_scale"][f].append(None if failed else self._last_scales[f])
+                rec["indicator_peak"][f].append(peaks.get(f))
             for k, v in (("times", t), ("indicator", E), ("indicator_field", measured),
                          ("true_error", true_error), ("enriched", bool(enrich)),
                          ("n_modes", self.model.n_modes), ("n_points", self.model.m),
@@ -411,6 +421,12 @@ class AdaptiveRom:
             content["attrs"] = attrs
             write_archive(path, content)
         self.comm.Barrier()
+
+
+def _lor():
+    from mpi4py import MPI
+
+    return MPI.LOR
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,

@@ -251,9 +251,10 @@ def _best_candidates(comm, scores, qp_ids, block, column, r):
     C = column(ids)
     norms = np.maximum(np.linalg.norm(C, axis=0), 1e-300)
     exact = (r @ C) / norms
-    # scores equal to TIE_DIGITS significant digits are ties (mirror points of a
-    # symmetric mesh have equal scores in exact arithmetic), broken by the smallest id,
-    # so that round-off does not decide between them
+    # scores that round alike at TIE_DIGITS decimals of their ratio to the best are
+    # ties (mirror points of a symmetric mesh score equally in exact arithmetic),
+    # broken by the smallest id: round-off no longer decides between them, except for
+    # two scores on either side of a rounding boundary
     scale = np.abs(exact).max()
     ranked = np.round(exact / scale, TIE_DIGITS) if scale > 0 else exact
     order = np.lexsort((ids, -ranked))

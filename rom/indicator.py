@@ -27,13 +27,15 @@ Calibration (offline, and again after every enrichment)
 
 Indicator
     ``E_n = max_f c_f r_f`` over the indicator fields (default: ``sigma`` and the
-    law's ``p`` and ``eps_vp``): an estimate of the largest relative error of the
-    predicted fields. The stress term sees what the plastic ones cannot: an elastic
-    unloading after plasticity, an elastic step under a temperature field unlike the
-    training ones. Internal variables are skipped while the step is elastic
-    (``max |p| <= floor``): they are then zero or round-off. Its true counterpart, the
-    largest relative error of the ROM's prediction of the same fields
-    (:func:`prediction_errors`), is measured at every HF step of an adaptive run.
+    law's ``p`` and ``eps_vp``; :mod:`rom.adaptive` also scales each term to the
+    field's peak along the run and by what the run's HF steps measured): an estimate
+    of the largest relative error of the predicted fields. The stress term sees what
+    the plastic ones cannot: an elastic unloading after plasticity, an elastic step
+    under a temperature field unlike the training ones. Internal variables are
+    skipped while the step is elastic (``max |p| <= floor``): they are then zero or
+    round-off. Its true counterpart, the largest error of the ROM's prediction of the
+    same fields (:func:`prediction_errors`), is measured at every HF step of an
+    adaptive run.
 """
 
 import numpy as np
@@ -109,10 +111,10 @@ def indicator_fields(requested, law_fields, available):
 
 
 def prediction_errors(predicted, reference, weights, comm, floor):
-    """Collective. ``{field: ||f_rom - f_hf|| / ||f_hf||}`` (quadrature-weighted L2 over
-    the mesh, rows distributed) of the predicted fields ``predicted`` (local quadrature
-    arrays) against ``reference``; an internal variable whose reference is at most
-    ``floor`` everywhere (an elastic step) is left out."""
+    """Collective. ``{field: (||f_rom - f_hf||, ||f_hf||)}`` (quadrature-weighted L2
+    over the mesh, rows distributed) of the predicted fields ``predicted`` (local
+    quadrature arrays) against ``reference``; an internal variable whose reference is
+    at most ``floor`` everywhere (an elastic step) is left out."""
     out = {}
     for name, f in predicted.items():
         g = np.asarray(reference[name], dtype=float).reshape(len(weights), -1)
@@ -122,7 +124,7 @@ def prediction_errors(predicted, reference, weights, comm, floor):
             continue
         num = comm.allreduce(float(weights @ np.sum((f - g) ** 2, axis=1)))
         den = comm.allreduce(float(weights @ np.sum(g ** 2, axis=1)))
-        out[name] = float(np.sqrt(num / den)) if den > 0 else 0.0
+        out[name] = (float(np.sqrt(num)), float(np.sqrt(den)))
     return out
 
 

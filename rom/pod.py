@@ -164,7 +164,7 @@ def fields_pod(fields, comm, weights=None, eps=1e-4, normalize=False, n_max=None
         C = C[np.ix_(keep, keep)] / np.outer(d, d)
         scale = 1.0 / d
     if not cols:  # no snapshot, or only zero ones
-        return PODResult(np.zeros((n, 0)), np.zeros(0), 0)
+        return PODResult(np.zeros((n, 0)), np.zeros(0), 0, np.zeros((0, S)))
     lam, coef, N = _correlation_modes(C, eps, n_max)
     # coordinates of the (scaled) snapshots: Psi^T M S = Lambda^-1/2 Xi^T C = Lambda Coef^T
     coordinates = lam[:N, None] * coef.T

@@ -163,15 +163,15 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     return summary
 
 
-def _predicted_errors(ada_path, ref_path, times, fields, floor, scales=None):
+def _predicted_errors(ada_path, ref_path, times, fields, floor, peaks=None):
     """Per-step true error of the ROM's prediction,
-    ``max_f s_f ||f_rom - f_hf|| / ||f_hf||`` (quadrature-weighted L2) over the
-    indicator ``fields`` written in both files (at enriched steps the prediction
+    ``max_f ||f_rom - f_hf|| / max(peak_f, ||f_hf||)`` (quadrature-weighted L2) over
+    the indicator ``fields`` written in both files (at enriched steps the prediction
     stored as ``<field>_rom``, elsewhere the written field; internal variables left
-    out where the reference is at most ``floor``), ``s_f`` the run's per-step scale of
-    the field (``scales[f][n]``, its norm relative to its peak; 1 when not given):
-    what the indicator estimates (:mod:`rom.indicator`, :mod:`rom.adaptive`). NaN for
-    steps not written."""
+    out where the reference is at most ``floor``), ``peak_f`` the run's peak norm of
+    the field at the step (``peaks[f][n]``; 0 when not given: relative to the step's
+    own norm): what the indicator estimates (:mod:`rom.indicator`,
+    :mod:`rom.adaptive`). NaN for steps not written."""
     import h5py
 
     out = np.full(len(times), np.nan)
@@ -193,10 +193,10 @@ def _predicted_errors(ada_path, ref_path, times, fields, floor, scales=None):
                 rom = g[name][...].reshape(hf.shape)
                 if field != "sigma" and np.abs(hf).max(initial=0.0) <= floor:
                     continue
-                den = w @ np.sum(hf ** 2, axis=1)
-                s = (scales or {}).get(field)
-                s = 1.0 if s is None or s[n] is None else s[n]
-                errors.append(s * np.sqrt(w @ np.sum((rom - hf) ** 2, axis=1) / den)
+                pk = (peaks or {}).get(field)
+                pk = 0.0 if pk is None or pk[n] is None else pk[n]
+                den = max(pk, float(np.sqrt(w @ np.sum(hf ** 2, axis=1))))
+                errors.append(np.sqrt(w @ np.sum((rom - hf) ** 2, axis=1)) / den
                               if den > 0 else 0.0)
             if errors:
                 out[n] = max(errors)
@@ -237,7 +237,7 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
         tp_a = relative_errors(on["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
         tp_p = relative_errors(pl["qp/p"], hf["qp/p"])[1] if has_p else float("nan")
         err = _predicted_errors(ada["files"][0], ref_path, times, ada["indicator_fields"],
-                                ada["floor"], ada.get("indicator_scale"))
+                                ada["floor"], ada.get("indicator_peak"))
         quiet = ~enriched & np.isfinite(err)
         worst = float(err[quiet].max()) if quiet.any() else float("nan")
         ok = np.isfinite(err) & np.isfinite(ind)
@@ -266,8 +266,9 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
                   "indicator fields written, relative to the field's peak along the run; "
                   "at HF steps the prediction before the "
                   f"correction): Pearson {pear:.2f}, Spearman {spear:.2f}. Largest true "
-                  f"error at a step without HF step: {worst:.2e} ({worst / ada['tol']:.1f}"
-                  " x tol).", ""]
+                  f"error at a step without HF step: {worst:.2e}"
+                  + (f" ({worst / ada['tol']:.1f} x tol)." if ada["tol"] > 0 and
+                     np.isfinite(worst) else "."), ""]
     lines += [f"Adaptive run {t['total']:.2f} s: online steps {t['online']:.3f} s, "
               f"indicator {t['indicator'] / n * 1e3:.3f} ms per step, HF steps "
               f"{t['hf_step']:.2f} s, basis and cubature updates {t['update']:.2f} s"
