@@ -37,6 +37,14 @@ def agree(comm, fn, *args, **kwargs):
     return out
 
 
+def mpi_op(name):
+    """The MPI reduction operation ``name`` (``"MAX"``, ``"LOR"``...), imported on
+    use (this package imports mpi4py only where it communicates)."""
+    from mpi4py import MPI
+
+    return getattr(MPI, name)
+
+
 def inject_fault(where, comm):
     """Raise a :class:`RomError` on this rank if the environment variable
     ``ROM_INJECT_FAULT`` is ``"<where>@<rank>"`` or ``"<where>@*"`` (tests of the error

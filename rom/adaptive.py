@@ -8,7 +8,8 @@ Indicator
     and Q-DEIM points), ``c_f`` its calibration factor, measured on the training
     snapshots and stored in the archive (:mod:`rom.indicator`), so that ``c_f r_f``
     estimates the relative error of the reconstructed field over the mesh. Cost
-    ``O(m r)`` per field, independent of the mesh. The internal variables are left
+    ``O(m r^2)`` per field (one least squares on the mask rows), independent of the
+    mesh. The internal variables are left
     out while the step is elastic (``max |p_hat| <= floor``, default 1e-6): they are
     zero or round-off there; the stress term then carries the indicator (without
     ``sigma`` among the fields an elastic step reads 0). Each term is
@@ -56,7 +57,7 @@ import time
 
 import numpy as np
 
-from rom import RomError
+from rom import RomError, mpi_op
 from rom.indicator import indicator_fields, prediction_errors
 
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
@@ -108,6 +109,7 @@ class AdaptiveRom:
         # corrections learned by the runs this archive was saved from (1: none)
         self.learned = {f: float(archive["gappy"][f].get("indicator_learned", 1.0))
                         for f in self.fields}
+        self._peak = {}  # each field's largest norm in the run (reset by run())
         self.rb = RomBuilder.from_archive(case, archive, comm)
         self.newton = NewtonSolver(self.rb.model, self.rb.loading, case.solver.rtol,
                                    case.solver.max_iterations, case.solver.petsc_options(),
@@ -138,39 +140,24 @@ class AdaptiveRom:
         p = state.get("p")
         return p is not None and np.abs(p).max(initial=0.0) <= self.floor
 
-    def _norm(self, f, state, sigma):
-        """The L2 norm over the mesh of field ``f`` reconstructed from its values at the
-        reduced points: ``||c*||`` (its Gappy basis is orthonormal in the weighted L2
-        product), whatever the reduced points; cost ``O(m r)``."""
-        coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
-        return float(np.linalg.norm(coef)) if coef is not None else 0.0
-
-    def scales(self, state, sigma):
-        """``{field: ||f|| / peak_f}``: the norm of each indicator field
-        (:meth:`_norm`) relative to its largest norm since the start of the run (this
-        step included, which it records). Errors are measured relative to that peak:
-        the relative error of a stress that shrinks on unloading or cooling says
-        little (the error of a stress near zero is relative to nearly nothing)."""
-        peak = self.__dict__.setdefault("_peak", {})
-        out = {}
-        for f in self.fields:
-            n = self._norm(f, state, sigma)
-            peak[f] = max(peak.get(f, 0.0), n)
-            out[f] = n / peak[f] if peak[f] > 0 else 1.0
-        return out
-
     def _indicator(self, state, sigma):
-        """``(E_n, {field: c_f r_f s_f})`` with ``s_f`` the field's :meth:`scales`
-        (internal variables left out of an elastic step)."""
+        """``(E_n, {field: l_f c_f r_f s_f})`` (internal variables left out of an
+        elastic step). One Gappy fit per field gives the residual ``r_f`` and the norm
+        over the mesh of the reconstructed field, ``||c*||`` (its basis is orthonormal
+        in the weighted L2 product, whatever the reduced points); ``s_f`` is that norm
+        over the field's largest one since the start of the run (this step included,
+        which it records): the relative error of a stress that shrinks on unloading or
+        cooling says little (it is relative to nearly nothing)."""
         elastic, factors = self._elastic(state), self.factors
-        scales = self.scales(state, sigma)
-        learned = self.__dict__.get("learned", {})
         parts = {}
         for f in self.fields:
+            coef, r = self.model.gappy_fit(f, self._values(f, state, sigma))
+            n = float(np.linalg.norm(coef)) if coef is not None else 0.0
+            self._peak[f] = max(self._peak.get(f, 0.0), n)
             if f != "sigma" and elastic:
                 continue
-            parts[f] = learned.get(f, 1.0) * factors[f] * scales[f] * \
-                self.model.gappy_residual(f, self._values(f, state, sigma))
+            scale = n / self._peak[f] if self._peak[f] > 0 else 1.0
+            parts[f] = self.learned.get(f, 1.0) * factors[f] * scale * r
         return max(parts.values(), default=0.0), parts
 
     def learn(self, parts, errors):
@@ -178,13 +165,12 @@ class AdaptiveRom:
         against its true error ``errors[f]``; the field's correction is multiplied by
         their ratio (kept within ``LEARN_RANGE`` of the archive's calibration), so that
         the next steps read the error as this step did."""
-        learned = self.__dict__.setdefault("learned", {})
         for f, term in parts.items():
             e = errors.get(f)
             if e is None or term is None or term <= 0:
                 continue
-            c = learned.get(f, 1.0) * e / term
-            learned[f] = float(np.clip(c, 1.0 / LEARN_RANGE, LEARN_RANGE))
+            c = self.learned.get(f, 1.0) * e / term
+            self.learned[f] = float(np.clip(c, 1.0 / LEARN_RANGE, LEARN_RANGE))
 
     def prediction_errors(self, state, sigma, sig_full, st_full):
         """Collective. The true errors ``{field: ||f_rom - f_hf|| / max(peak_f,
@@ -198,13 +184,12 @@ class AdaptiveRom:
             coef = self.model.gappy_coefficients(f, self._values(f, state, sigma))
             predicted[f] = (rb.gappy[f]["pod"].modes @ coef if coef is not None
                             else np.zeros(np.asarray(hf[f]).size))
-        peak = self.__dict__.setdefault("_peak", {})
         out = {}
         for f, (err, norm) in prediction_errors(predicted, hf, rb.w, self.comm,
                                                 self.floor).items():
-            ref = max(peak.get(f, 0.0), norm)
+            ref = max(self._peak.get(f, 0.0), norm)
             out[f] = err / ref if ref > 0 else 0.0
-            peak[f] = ref
+            self._peak[f] = ref
         return out
 
     def full_state(self, gamma, state):
@@ -319,12 +304,12 @@ class AdaptiveRom:
                 failed = None
             # the reduced step is replicated; should it fail on some ranks only, every
             # rank takes the failure (what follows holds collective operations)
-            if self.comm.allreduce(failed is not None, op=_lor()) and failed is None:
+            if self.comm.allreduce(failed is not None, op=mpi_op("LOR")) and failed is None:
                 failed = "the reduced step failed on another rank"
                 gamma_new, sigma, state_new, info = gamma, None, state, {"iterations": []}
             t1 = time.perf_counter()
             E, parts = (np.inf, {}) if failed else self._indicator(state_new, sigma)
-            peaks = dict(self.__dict__.get("_peak", {}))  # of this step, before its HF
+            peaks = dict(self._peak)  # of this step, before its HF step
             measured = max(parts, key=parts.get) if parts else None
             t2 = time.perf_counter()
             self.timings["online"] += t1 - t0
@@ -409,7 +394,7 @@ class AdaptiveRom:
         if self.comm.rank == 0:
             content = dict(self.archive)
             content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
-            for f, c in self.__dict__.get("learned", {}).items():
+            for f, c in self.learned.items():
                 content["gappy"][f]["indicator_learned"] = np.float64(c)
             attrs = {k: v for k, v in content["attrs"].items()
                      if k not in ("created", "code_version", "format", "format_version")}
@@ -421,12 +406,6 @@ class AdaptiveRom:
             content["attrs"] = attrs
             write_archive(path, content)
         self.comm.Barrier()
-
-
-def _lor():
-    from mpi4py import MPI
-
-    return MPI.LOR
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from rom import RomError
+from rom import RomError, mpi_op
 from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
 from rom.fem import CellBasis, von_mises
 from rom.petsc import PETSc
@@ -400,15 +400,10 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
         store.record_time(timings["steps"], last - first)
         store.close()
     timings.update(newton.timings)
-    umax = comm.allreduce(float(np.abs(u).max(initial=0.0)), op=_max_op())
-    vm = comm.allreduce(float(von_mises(sigma).max(initial=0.0)), op=_max_op())
+    umax = comm.allreduce(float(np.abs(u).max(initial=0.0)), op=mpi_op("MAX"))
+    vm = comm.allreduce(float(von_mises(sigma).max(initial=0.0)), op=mpi_op("MAX"))
     return {"mesh": mesh, "model": model, "u": u, "sigma": sigma, "state": state,
             "timings": timings, "history": history, "max_abs_u": umax, "max_von_mises": vm,
             "out_dir": out_dir, "ksp_iterations": newton.linear.iterations,
             "steps_done": last, "files": (path, store.xdmf_path) if store else None}
 
-
-def _max_op():
-    from mpi4py import MPI
-
-    return MPI.MAX

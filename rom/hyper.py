@@ -46,7 +46,7 @@ from rom import RomError
 
 __all__ = ["ECMResult", "empirical_cubature", "stress_cubature", "qdeim_rows", "gappy_coefficients",
            "eim_greedy", "eim_interpolate", "symmetric_eim", "deim", "qdeim",
-           "compress_rows"]
+]
 
 
 @dataclass
@@ -92,20 +92,6 @@ class _Columns:
             missing = ids[np.isnan(out).any(axis=0)][:5].tolist()
             raise RomError(f"ECM warm start: quadrature points {missing} do not exist")
         return out
-
-
-def compress_rows(G, comm, tol=1e-10):
-    """Collective. An orthonormal row basis of the integrands: ``U^T G`` with ``U`` the
-    left singular vectors of ``G`` above ``tol * s_max`` (from the replicated
-    ``G G^T``). A quadrature exact for the compressed rows is exact, within the
-    dropped singular values, for every original row. The Gram matrix resolves
-    singular values down to about 1e-8 of the largest: ``tol`` below that keeps noise."""
-    C = comm.allreduce(G @ G.T)
-    lam, U = np.linalg.eigh(0.5 * (C + C.T))
-    order = np.argsort(lam)[::-1]
-    lam, U = np.clip(lam[order], 0, None), U[:, order]
-    keep = lam > (tol ** 2) * lam[0] if lam.size and lam[0] > 0 else np.zeros(0, bool)
-    return U[:, keep].T @ G
 
 
 def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points=None,
@@ -350,6 +336,8 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     ECMResult; ``diagnostics``: ``stress_modes`` kept, ``rows`` (compressed),
     ``rows_full`` (of ``G``).
     """
+    if method not in ("ecm", "nnls"):
+        raise RomError(f"unknown reduced quadrature method '{method}' (ecm or nnls)")
     w = np.asarray(w, dtype=float)
     qp_ids = np.asarray(qp_ids, dtype=np.int64)
     n, N = len(w), E.shape[2]
@@ -415,12 +403,10 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     if method == "nnls":
         res = _compressed_nnls(Z, qp_ids, P @ b_all, b_all,
                                lambda ids: gather(ids, exact, S * N), comm)
-    elif method == "ecm":
+    else:
         res = _pursuit(Z, norms, lambda ids: gather(ids, exact, S * N), b_all,
                        np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
                        project=lambda r: P @ r)
-    else:
-        raise RomError(f"unknown reduced quadrature method '{method}' (ecm or nnls)")
     res.diagnostics = {"stress_modes": len(Vt), "rows": len(Ut), "rows_full": S * N}
     return res
 
@@ -429,12 +415,7 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     """Collective. ``min ||Z omega - z_b||, omega >= 0`` over every point (``Z``
     gathered in the order of the global ids), the weights then refitted on the exact
     columns (``column``) against ``b``; the residual reported is the exact one."""
-    parts = comm.allgather((qp_ids, Z))
-    ids = np.concatenate([p[0] for p in parts])
-    Zall = np.hstack([np.asarray(p[1], dtype=float) for p in parts])
-    del parts
-    order = np.argsort(ids)
-    ids, Zall = ids[order], Zall[:, order]
+    ids, Zall = _all_columns(comm, qp_ids, Z)
     omega, _ = scipy.optimize.nnls(Zall, z_b, maxiter=10 * Zall.shape[1])
     del Zall
     keep = omega > 0
@@ -476,12 +457,18 @@ def _nonnegative_lsq(A, b, x0=None):
     return np.zeros(n)
 
 
-def _ecm_nnls(G, qp_ids, b, nb, comm):
-    parts = comm.allgather((qp_ids, G))
+def _all_columns(comm, qp_ids, M):
+    """Collective. ``(ids, M_all)``: the columns of the row-distributed ``M`` of every
+    rank, in double precision, in the order of their global ids, on every rank."""
+    parts = comm.allgather((qp_ids, M))
     ids = np.concatenate([p[0] for p in parts])
-    Gall = np.hstack([p[1] for p in parts])
+    M_all = np.hstack([np.asarray(p[1], dtype=float) for p in parts])
     order = np.argsort(ids)
-    ids, Gall = ids[order], Gall[:, order]
+    return ids[order], M_all[:, order]
+
+
+def _ecm_nnls(G, qp_ids, b, nb, comm):
+    ids, Gall = _all_columns(comm, qp_ids, G)
     omega, _ = scipy.optimize.nnls(Gall, b, maxiter=20 * Gall.shape[1])
     keep = omega > 0
     res = np.linalg.norm(Gall[:, keep] @ omega[keep] - b) / nb

@@ -40,6 +40,8 @@ Indicator
 
 import numpy as np
 
+from rom import RomError, mpi_op
+
 __all__ = ["calibration_factor", "DEFAULT_FIELDS", "indicator_fields",
            "prediction_errors"]
 
@@ -89,8 +91,6 @@ def indicator_fields(requested, law_fields, available):
     :data:`DEFAULT_FIELDS` restricted to the law's), each of which must be ``sigma``
     or an internal variable of the law (``law_fields``) with a Gappy basis in
     ``available``; :class:`rom.RomError` otherwise."""
-    from rom import RomError
-
     known = ("sigma", *law_fields)
     if requested is None:
         fields = [f for f in DEFAULT_FIELDS if f in known]
@@ -119,7 +119,7 @@ def prediction_errors(predicted, reference, weights, comm, floor):
     for name, f in predicted.items():
         g = np.asarray(reference[name], dtype=float).reshape(len(weights), -1)
         f = np.asarray(f, dtype=float).reshape(g.shape)
-        big = comm.allreduce(float(np.abs(g).max(initial=0.0)), op=_max())
+        big = comm.allreduce(float(np.abs(g).max(initial=0.0)), op=mpi_op("MAX"))
         if name != "sigma" and big <= floor:
             continue
         num = comm.allreduce(float(weights @ np.sum((f - g) ** 2, axis=1)))
@@ -127,8 +127,3 @@ def prediction_errors(predicted, reference, weights, comm, floor):
         out[name] = (float(np.sqrt(num)), float(np.sqrt(den)))
     return out
 
-
-def _max():
-    from mpi4py import MPI
-
-    return MPI.MAX

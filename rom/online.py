@@ -255,16 +255,21 @@ class ReducedModel:
     def gappy_residual(self, name, values_at_points, floor=0.0):
         """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` over the
         reduced points; 0 when ``max |f_hat| <= floor`` (e.g. ``p`` of elastic steps),
-        1 without a basis (no mode represents a non-zero field). Cost ``O(m r)``,
-        independent of the mesh."""
+        1 without a basis (no mode represents a non-zero field). Cost ``O(m r^2)`` (a
+        least squares on the mask rows), independent of the mesh."""
+        return self.gappy_fit(name, values_at_points, floor)[1]
+
+    def gappy_fit(self, name, values_at_points, floor=0.0):
+        """``(c*, residual)``: the Gappy coefficients (None without a basis) and the
+        relative residual of :meth:`gappy_residual`, from one least squares."""
         mk = self._mask(name)
         f = np.asarray(values_at_points, dtype=float).reshape(-1)
+        coef = None if mk is None or not f.size else gappy_coefficients(mk[2], f)
         if not f.size or np.abs(f).max() <= floor:
-            return 0.0
+            return coef, 0.0
         if mk is None:
-            return 1.0
-        Pm = mk[2]
-        return float(np.linalg.norm(f - Pm @ gappy_coefficients(Pm, f)) / np.linalg.norm(f))
+            return None, 1.0
+        return coef, float(np.linalg.norm(f - mk[2] @ coef) / np.linalg.norm(f))
 
     def displacement(self, gamma):
         """Nodal displacement ``(n_nodes, 3)`` (global numbering) ``Psi gamma``."""

@@ -71,6 +71,7 @@ def test_indicator_is_the_calibrated_gappy_residual_at_the_reduced_points(traine
     assert model.gappy_residual("p", f + r) == pytest.approx(expected, rel=1e-10)
     ada = AdaptiveRom.__new__(AdaptiveRom)  # only the indicator: no HF model needed
     ada.model, ada.archive, ada.floor = model, archive, 1e-6
+    ada.learned, ada._peak = {}, {}
     ada.fields = ["sigma", "p", "eps_vp"]
     factors = ada.factors
     assert all(factors[k] == archive["gappy"][k]["indicator_factor"] for k in ada.fields)

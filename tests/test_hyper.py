@@ -6,7 +6,6 @@ from mpi4py import MPI
 
 from rom.fem import CellBasis
 from rom.hyper import (
-    compress_rows,
     deim,
     eim_greedy,
     eim_interpolate,
@@ -68,15 +67,6 @@ def test_ecm_warm_start_and_rank_independence(comm):
     more = empirical_cubature(G2[:, ids], w[ids], ids, comm, tol=1e-6, warm_start=ref.points)
     b = G2 @ w
     assert np.linalg.norm(G2[:, more.points] @ more.weights - b) <= 1e-6 * np.linalg.norm(b)
-
-
-def test_row_compression_keeps_the_quadrature_exact():
-    G, w = _integrands(n_rows=200)
-    Gc = compress_rows(G, MPI.COMM_SELF, tol=1e-7)
-    assert Gc.shape[0] <= 20
-    res = empirical_cubature(Gc, w, np.arange(len(w)), MPI.COMM_SELF, tol=1e-10)
-    b = G @ w
-    assert np.linalg.norm(G[:, res.points] @ res.weights - b) <= 1e-8 * np.linalg.norm(b)
 
 
 @pytest.mark.mpi
