@@ -114,8 +114,13 @@ def main():
                "--snapshots", *files, "--out", out]
         cmd = (["mpirun", "-n", str(ranks)] if ranks > 1 else []) + ["/usr/bin/time", "-v",
                                                                      *cmd]
-        env = dict(os.environ, PYTHONPATH=root)
-        proc = sh(cmd, capture_output=True, env=env)
+        # one thread per rank (CPU seconds = wall seconds x ranks), mpirun as root allowed
+        env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1",
+                   OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        proc = subprocess.run(cmd, text=True, capture_output=True, env=env)
+        if proc.returncode:
+            sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
         rss = [int(m) / 1024 for m in re.findall(r"Maximum resident set size \(kbytes\): (\d+)",
                                                   proc.stderr)]
         cpu = [float(u) + float(v) for u, v in zip(

@@ -140,7 +140,7 @@ def empirical_cubature(G, w, qp_ids, comm, tol=1e-6, warm_start=None, max_points
 
 
 def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_points=None,
-             block=1, project=None):
+             block=1, project=None, row_scale=None, score_tol=1e-2):
     """Collective. Non-negative orthogonal matching pursuit (module docstring) of the
     target ``b`` with the columns of ``Z (n_rows, n_qp_local)``.
 
@@ -152,18 +152,23 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
     ``block`` points per iteration: the best candidates by score, each accepted when
     its column is not nearly parallel (cosine < 0.9) to one accepted before it in the
     same iteration (a generalized OMP). The non-negative least squares
-    (:func:`_nonnegative_lsq`) refuses what is not needed: a point just added and
-    refused may be tried again after one iteration; a point that had a weight and
-    lost it three times is not taken again.
+    (:func:`_nonnegative_lsq`, on a QR factorization of the selected columns updated
+    as points enter and leave, :class:`_ColumnQR`) refuses what is not needed: a
+    point just added and refused may be tried again after one iteration; a point that
+    had a weight and lost it three times is not taken again; a point whose column is
+    numerically in the span of the selected ones is not taken.
     """
     norms = np.array(norms, dtype=float)
     norms[norms == 0] = np.inf
     n_rows = len(b)
     warm = [int(g) for g in (warm_start if warm_start is not None else [])]
     max_points = max_points or n_rows + len(warm)
-    selected = list(warm)
-    cols = column(selected)
-    taken = np.isin(qp_ids, selected)
+    qr = _ColumnQR(n_rows)
+    cols = column(warm)
+    keep = qr.append(cols)
+    selected = [g for g, k in zip(warm, keep) if k]
+    cols = cols[:, keep]
+    taken = np.isin(qp_ids, warm)
     omega = np.zeros(len(selected))
     r = b.copy()
     it = 0
@@ -174,7 +179,7 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
         if selected:
             n_old = len(omega)  # the points that had a weight; the others were just added
             omega = _nonnegative_lsq(cols, b, np.concatenate(
-                [omega, np.zeros(len(selected) - n_old)]))
+                [omega, np.zeros(len(selected) - n_old)]), qr=qr)
             keep = omega > 0
             if not keep.all():  # drop points with zero weight
                 drop = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
@@ -187,6 +192,7 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
                             and j >= n_old]
                 selected = [g for g, k in zip(selected, keep) if k]
                 cols, omega = cols[:, keep], omega[keep]
+                qr.delete(keep)
             r = b - cols @ omega
         res = np.linalg.norm(r) / nb
         if res < best_res * (1 - 1e-12):
@@ -197,7 +203,8 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
                 or stalled > max(50, n_rows)):
             break
         rz = r if project is None else project(r)
-        scores = (rz.astype(Z.dtype) @ Z) / norms
+        k = _leading_rows(rz, row_scale, score_tol)
+        scores = (rz[:k].astype(Z.dtype) @ Z[:k]) / norms
         scores[taken] = -np.inf
         cool = np.isin(qp_ids, cooldown)
         taken[cool] = False  # available again from the next iteration
@@ -206,13 +213,31 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
         new = _best_candidates(comm, scores, qp_ids, block, column, r)
         if not new:
             break  # no point improves the fit
-        selected.extend(g for g, _ in new)
         taken[np.isin(qp_ids, [g for g, _ in new])] = True
-        cols = np.hstack([cols] + [c[:, None] for _, c in new])
+        C = np.column_stack([c for _, c in new])
+        keep = qr.append(C)  # a column in the span of the selected ones cannot help
+        selected.extend(g for (g, _), k in zip(new, keep) if k)
+        cols = np.hstack([cols, C[:, keep]])
         it += 1
     order = np.argsort(selected)
     return ECMResult(np.asarray(selected, dtype=np.int64)[order], np.asarray(omega)[order],
                      float(res), it)
+
+
+def _leading_rows(rz, row_scale, score_tol):
+    """How many leading rows of ``Z`` score the candidates: all, unless the rows'
+    norms ``row_scale`` are given (decreasing: the singular values of compressed rows).
+    Row ``u`` adds ``Z_u rz_u`` to the scores, of norm ``row_scale_u |rz_u|`` over the
+    points; the trailing rows whose contributions together are below ``score_tol`` of
+    the whole (in the 2-norm) are left out, which bounds the scores' error by that
+    fraction of their norm. The scores only shortlist candidates (exact columns rank
+    them), and the pass over ``Z`` is the pursuit's main cost."""
+    if row_scale is None:
+        return len(rz)
+    c = np.cumsum(((row_scale * rz) ** 2)[::-1])[::-1]  # c[u] = sum over rows >= u
+    if not c[0] > 0:
+        return len(rz)
+    return max(1, int(np.count_nonzero(c > score_tol ** 2 * c[0])))
 
 
 TIE_DIGITS = 6
@@ -351,9 +376,8 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     # 1. stress modes (and the exact integrals b of every row of G)
     Cs, b_all = np.zeros((S, S)), np.zeros(S * N)
     for sl in slices:
-        X = _stack(stresses, sl)
-        b_all += _integrand(X, E[sl]) @ w[sl]
-        X = X.reshape(S, -1)
+        X = _stack(stresses, sl).reshape(S, -1)
+        b_all += (X @ (E[sl] * w[sl, None, None]).reshape(-1, N)).ravel()
         Cs += X @ X.T
     Cs, b_all = comm.allreduce(Cs), comm.allreduce(b_all)
     if not np.all(np.isfinite(Cs)):
@@ -379,14 +403,18 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
             Gc = rows_at(np.arange(sl.start, sl.stop, stride))
             C += Gc @ Gc.T
         C = comm.allreduce(C)
-        U, _ = _top_eigvecs(C, row_tol)
+        U, lam = _top_eigvecs(C, row_tol)
         Ut = np.ascontiguousarray(U.T)
+        row_scale = np.sqrt(lam)  # the rows' norms in Z, up to one factor
     else:
-        Ut = None
+        Ut, row_scale = None, None
     Z = np.empty((m if Ut is None else len(Ut), n), dtype=np.float32)
     norms = np.empty(n)
-    for sl in slices:
-        Zc = rows_at(sl) if Ut is None else Ut @ rows_at(sl)
+    Ut32 = None if Ut is None else Ut.astype(np.float32)
+    for sl in slices:  # Z only guides the search: computed in single precision
+        Zc = rows_at(sl).astype(np.float32)
+        if Ut32 is not None:
+            Zc = Ut32 @ Zc
         Z[:, sl] = Zc
         norms[sl] = np.linalg.norm(Zc, axis=0)
     if Ut is None:
@@ -406,7 +434,7 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     else:
         res = _pursuit(Z, norms, lambda ids: gather(ids, exact, S * N), b_all,
                        np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
-                       project=lambda r: P @ r)
+                       project=lambda r: P @ r, row_scale=row_scale)
     res.diagnostics = {"stress_modes": len(Vt), "rows": len(Ut), "rows_full": S * N}
     return res
 
@@ -428,21 +456,76 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     return ECMResult(points[keep], omega[keep], float(res), int(keep.sum()))
 
 
-def _nonnegative_lsq(A, b, x0=None):
+class _ColumnQR:
+    """Economic QR factorization ``Q R`` of a matrix whose columns come and go (the
+    selected columns of the pursuit): a column enters by block Gram-Schmidt done twice
+    (``O(m k)``), unless its part orthogonal to ``Q`` is below ``DEPENDENT`` of its
+    norm (numerically in the span: refused); a column leaves by Givens rotations
+    (:func:`scipy.linalg.qr_delete`, ``O(m k)``). A least squares on all the columns
+    is then one triangular solve, on some of them a ``k x k`` problem with ``R``."""
+
+    DEPENDENT = 1e-10
+
+    def __init__(self, m):
+        self.Q, self.R = np.zeros((m, 0)), np.zeros((0, 0))
+
+    def append(self, C):
+        """Adds the columns of ``C (m, p)`` in order; returns the mask of those taken."""
+        C = np.asarray(C, dtype=float).reshape(self.Q.shape[0], -1)
+        keep = np.zeros(C.shape[1], dtype=bool)
+        for j in range(C.shape[1]):
+            c = C[:, j]
+            nc = np.linalg.norm(c)
+            h = self.Q.T @ c
+            v = c - self.Q @ h
+            h2 = self.Q.T @ v
+            v -= self.Q @ h2
+            rho = np.linalg.norm(v)
+            if not nc > 0 or rho <= self.DEPENDENT * nc:
+                continue
+            keep[j] = True
+            k = self.R.shape[0]
+            R = np.zeros((k + 1, k + 1))
+            R[:k, :k], R[:k, k], R[k, k] = self.R, h + h2, rho
+            self.Q, self.R = np.column_stack([self.Q, v / rho]), R
+        return keep
+
+    def delete(self, keep):
+        """Removes the columns where the mask ``keep`` is False."""
+        for j in np.flatnonzero(~np.asarray(keep, dtype=bool))[::-1]:
+            Q, R = scipy.linalg.qr_delete(self.Q, self.R, int(j), 1, "col",
+                                          check_finite=False)
+            k = R.shape[1]  # a square Q is taken as a full factorization: economize
+            self.Q, self.R = Q[:, :k], R[:k]
+
+    def lstsq(self, b, active=None):
+        """Least squares of ``b`` on all the columns, or on those where ``active``."""
+        qb = self.Q.T @ b
+        if active is None or active.all():
+            return scipy.linalg.solve_triangular(self.R, qb, check_finite=False)
+        return scipy.linalg.lstsq(self.R[:, active], qb, lapack_driver="gelsy",
+                                  check_finite=False)[0]
+
+
+def _nonnegative_lsq(A, b, x0=None, qr=None):
     """Non-negative weights ``x >= 0`` fitting ``A x ~ b``: the inner loop of the
     Lawson-Hanson NNLS started from the feasible ``x0`` (the previous pursuit
     iteration's weights, 0 for the points just added). The least squares on the
     active points; if some weights are negative, the points just added with a
     negative weight leave, or else the step from ``x0`` stops where the first weight
     reaches 0 and that point leaves; repeat. Exact (the plain least squares) when it
-    is non-negative, the usual case; a few solves otherwise."""
+    is non-negative, the usual case; a few solves otherwise. With ``qr``, a
+    :class:`_ColumnQR` of ``A``, the least squares use it."""
     n = A.shape[1]
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
     active = np.ones(n, dtype=bool)
     while active.any():
         z = np.zeros(n)
-        z[active] = scipy.linalg.lstsq(A[:, active], b, lapack_driver="gelsy",
-                                       check_finite=False)[0]
+        if qr is not None:
+            z[active] = qr.lstsq(b, active)
+        else:
+            z[active] = scipy.linalg.lstsq(A[:, active], b, lapack_driver="gelsy",
+                                           check_finite=False)[0]
         neg = active & (z < 0)
         if not neg.any():
             return z
