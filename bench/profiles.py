@@ -54,6 +54,7 @@ def profile_ecm():
     import numpy as np
 
     rb.set_modes(snapshot_pod(np.column_stack(U), comm, rb.product, eps=case.rom.eps_u))
+    S = np.array(S)  # one array (S, n_qp, 6), as the offline stage reads them
     prof = cProfile.Profile()
     t0, c0 = time.perf_counter(), time.process_time()
     prof.enable()

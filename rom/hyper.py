@@ -168,7 +168,18 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
     keep = qr.append(cols)
     selected = [g for g, k in zip(warm, keep) if k]
     cols = cols[:, keep]
-    taken = np.isin(qp_ids, warm)
+    order_ids = np.argsort(qp_ids)
+
+    def local(ids):  # positions in qp_ids of those global ids that are on this rank
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(qp_ids) or not len(ids):
+            return np.zeros(0, dtype=np.int64)
+        at = np.minimum(np.searchsorted(qp_ids, ids, sorter=order_ids), len(qp_ids) - 1)
+        pos = order_ids[at]
+        return pos[qp_ids[pos] == ids]
+
+    taken = np.zeros(len(qp_ids), dtype=bool)
+    taken[local(warm)] = True
     omega = np.zeros(len(selected))
     r = b.copy()
     it = 0
@@ -187,12 +198,11 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
                 for g in drop:
                     dropped[g] = dropped.get(g, 0) + 1
                 again = [g for g in drop if dropped[g] < 3]
-                taken[np.isin(qp_ids, again)] = False
+                taken[local(again)] = False
                 cooldown = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
                             and j >= n_old]
                 selected = [g for g, k in zip(selected, keep) if k]
-                cols, omega = cols[:, keep], omega[keep]
-                qr.delete(keep)
+                cols, omega = cols[:, keep], omega[keep]  # (qr: done by the NNLS)
             r = b - cols @ omega
         res = np.linalg.norm(r) / nb
         if res < best_res * (1 - 1e-12):
@@ -206,14 +216,14 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
         k = _leading_rows(rz, row_scale, score_tol)
         scores = (rz[:k].astype(Z.dtype) @ Z[:k]) / norms
         scores[taken] = -np.inf
-        cool = np.isin(qp_ids, cooldown)
+        cool = local(cooldown)
         taken[cool] = False  # available again from the next iteration
         scores[cool] = -np.inf
         cooldown = []
         new = _best_candidates(comm, scores, qp_ids, block, column, r)
         if not new:
             break  # no point improves the fit
-        taken[np.isin(qp_ids, [g for g, _ in new])] = True
+        taken[local([g for g, _ in new])] = True
         C = np.column_stack([c for _, c in new])
         keep = qr.append(C)  # a column in the span of the selected ones cannot help
         selected.extend(g for (g, _), k in zip(new, keep) if k)
@@ -288,7 +298,10 @@ def _slices(n, size):
 
 
 def _stack(stresses, sel):
-    """``(S, len(sel), 6)`` values of the stress fields at local points ``sel``."""
+    """``(S, len(sel), 6)`` values of the stress fields at local points ``sel`` (a
+    view when they are one array and ``sel`` a slice)."""
+    if isinstance(stresses, np.ndarray):
+        return stresses[:, sel]
     return np.stack([np.asarray(f)[sel] for f in stresses])
 
 
@@ -310,7 +323,7 @@ def _top_eigvecs(C, tol):
     return V[:, keep], lam[keep]
 
 
-def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=16,
+def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=32,
                     chunk=4096, stress_tol=None, row_tol=None, method="ecm",
                     compress_rows=True, row_sample=4):
     """Collective. Empirical cubature of the integrands of stress fields and mode
@@ -498,13 +511,9 @@ class _ColumnQR:
             k = R.shape[1]  # a square Q is taken as a full factorization: economize
             self.Q, self.R = Q[:, :k], R[:k]
 
-    def lstsq(self, b, active=None):
-        """Least squares of ``b`` on all the columns, or on those where ``active``."""
-        qb = self.Q.T @ b
-        if active is None or active.all():
-            return scipy.linalg.solve_triangular(self.R, qb, check_finite=False)
-        return scipy.linalg.lstsq(self.R[:, active], qb, lapack_driver="gelsy",
-                                  check_finite=False)[0]
+    def lstsq(self, b):
+        """Least squares of ``b`` on the columns: one triangular solve."""
+        return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
 
 
 def _nonnegative_lsq(A, b, x0=None, qr=None):
@@ -514,28 +523,39 @@ def _nonnegative_lsq(A, b, x0=None, qr=None):
     active points; if some weights are negative, the points just added with a
     negative weight leave, or else the step from ``x0`` stops where the first weight
     reaches 0 and that point leaves; repeat. Exact (the plain least squares) when it
-    is non-negative, the usual case; a few solves otherwise. With ``qr``, a
-    :class:`_ColumnQR` of ``A``, the least squares use it."""
+    is non-negative, the usual case; a few solves otherwise.
+
+    With ``qr``, a :class:`_ColumnQR` of ``A``, each least squares is a triangular
+    solve, and a point leaving the active set leaves the factorization (Givens
+    rotations): on return ``qr`` factorizes the columns with a positive weight."""
     n = A.shape[1]
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
     active = np.ones(n, dtype=bool)
+
+    def deactivate(leave):
+        nonlocal active
+        if qr is not None and leave.any():
+            qr.delete(~leave[active])  # a mask over the factorized (active) columns
+        active = active & ~leave
+
     while active.any():
         z = np.zeros(n)
         if qr is not None:
-            z[active] = qr.lstsq(b, active)
+            z[active] = qr.lstsq(b)
         else:
             z[active] = scipy.linalg.lstsq(A[:, active], b, lapack_driver="gelsy",
                                            check_finite=False)[0]
         neg = active & (z < 0)
         if not neg.any():
+            deactivate(active & (z <= 0))  # an exact zero weight: the point leaves too
             return z
         fresh = neg & (x <= 0)
         if fresh.any():
-            active &= ~fresh
+            deactivate(fresh)
             continue
         alpha = np.min(x[neg] / (x[neg] - z[neg]))
         x = x + alpha * (z - x)
-        active &= x > 1e-14 * max(np.abs(x).max(), 1e-300)
+        deactivate(active & ~(x > 1e-14 * max(np.abs(x).max(), 1e-300)))
         x[~active] = 0.0
     return np.zeros(n)
 

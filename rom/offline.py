@@ -143,12 +143,16 @@ class RomBuilder:
         self.gappy[name] = {"pod": pod, "rows": sel, "c": _COMPONENTS[name], "row_ids": rows}
 
     def gappy_pod(self, name, snapshots):
-        """POD (L2 product, ``eps_dual``) of quadrature snapshots ``[(n_qp[, c])]``, each
+        """POD (L2 product, ``eps_dual``) of quadrature snapshots ``[(n_qp[, c])]`` (or
+        one array ``(S, n_qp[, c])``), each
         scaled to unit norm (zero snapshots dropped): every shape counts, whatever its
         magnitude, so the small plastic zones of the first plastic steps are in the
         basis (the indicator and the reconstruction need their shape)."""
         c = _COMPONENTS[name]
-        fields = [np.asarray(v).reshape(self.model.n_qp * c) for v in snapshots]
+        if isinstance(snapshots, np.ndarray):  # (S, n_qp[, c]): rows are the snapshots
+            fields = snapshots.reshape(len(snapshots), self.model.n_qp * c)
+        else:
+            fields = [np.asarray(v).reshape(self.model.n_qp * c) for v in snapshots]
         return fields_pod(fields, self.comm, np.repeat(self.w, c), eps=self.case.rom.eps_dual,
                           normalize=True)
 
@@ -345,9 +349,11 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
-    # 1. snapshots
+    # 1. snapshots: the files checked and their steps counted, then each quadrature
+    # field read into one array (S, n_qp_local, c) (no list of fields stacked later)
     U, qp = [], {}
     wanted = sorted(set(case.rom.gappy) | {"sigma"})
+    counts = []
     for path in snapshot_files:
         store = SnapshotStore.open_read(path, model, comm)
         # no try/finally: closing a parallel HDF5 file is collective, and an error on
@@ -371,15 +377,22 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         if missing and store.times:
             raise RomError(f"snapshot file {path} has no quadrature field(s) "
                            f"{', '.join(missing)} (law {case.law} needs them)")
-        for k in range(len(store.times)):
-            U.append(store.read_nodal("U", k).ravel())
-            for name in wanted:
-                qp.setdefault(name, []).append(store.read_qp(name, k))
-            inject_fault(f"read{k + 1}", comm)
+        counts.append(len(store.times))
         store.close()
-    n_s = len(U)
+    n_s = sum(counts)
     if n_s == 0:
         raise RomError("offline: the snapshot files hold no complete step")
+    qp = {name: np.empty((n_s, model.n_qp, _COMPONENTS[name])) for name in wanted}
+    j = 0
+    for path, count in zip(snapshot_files, counts):
+        store = SnapshotStore.open_read(path, model, comm)
+        for k in range(count):
+            U.append(store.read_nodal("U", k).ravel())
+            for name in wanted:
+                qp[name][j] = np.reshape(store.read_qp(name, k), qp[name].shape[1:])
+            j += 1
+            inject_fault(f"read{k + 1}", comm)
+        store.close()
     S = np.column_stack(U)
     del U
     timings["read"] = time.perf_counter() - t0

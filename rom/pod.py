@@ -139,39 +139,52 @@ def fields_pod(fields, comm, weights=None, eps=1e-4, normalize=False, n_max=None
                chunk=1 << 15):
     """Collective. :func:`snapshot_pod` of the snapshots ``fields`` (a sequence of
     row-distributed arrays, each flattened to ``(n_rows_local,)``: e.g. quadrature
-    fields ``(n_qp_local, c)``), never stacked: the correlation matrix and the modes
-    are formed by chunks of ``chunk`` rows, so the memory is that of the fields and of
-    the modes. ``weights (n_rows_local,)``: a diagonal product (None: Euclidean). With
+    fields ``(n_qp_local, c)``; or one array ``(S, n_rows_local)``, a snapshot per
+    row), never stacked nor copied: the correlation matrix and the modes are formed
+    by chunks of ``chunk`` rows, so the memory is that of the fields and of the
+    modes. ``weights (n_rows_local,)``: a diagonal product (None: Euclidean). With
     ``normalize`` each snapshot is scaled to unit norm first (zero ones dropped)."""
-    cols = [np.asarray(f, dtype=float).reshape(-1) for f in fields]
-    if not cols:
+    if isinstance(fields, np.ndarray) and fields.ndim == 2:
+        F = np.asarray(fields, dtype=float)
+
+        def rows(sl):  # (S, rows sl) of the snapshots
+            return F[:, sl]
+    else:
+        cols = [np.asarray(f, dtype=float).reshape(-1) for f in fields]
+        F = None
+
+        def rows(sl):
+            return np.stack([c[sl] for c in cols])
+    S = len(fields)
+    if not S:
         raise RomError("POD: no snapshot")
-    n, S = len(cols[0]), len(cols)
+    n = F.shape[1] if F is not None else len(cols[0])
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     slices = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
     C = np.zeros((S, S))
     for sl in slices:
-        X = np.stack([c[sl] for c in cols])
+        X = rows(sl)
         C += (X * w[sl]) @ X.T
     C = comm.allreduce(C)
     if not np.all(np.isfinite(C)):
         raise RomError("POD: snapshots contain NaN or inf")
+    keep = np.ones(S, dtype=bool)
     scale = np.ones(S)
-    if normalize:
+    if normalize:  # zero snapshots dropped (their coefficients are zero below)
         d = np.sqrt(np.clip(np.diag(C), 0.0, None))
         keep = d > 1e-300
-        cols, d = [c for c, k in zip(cols, keep) if k], d[keep]
-        C = C[np.ix_(keep, keep)] / np.outer(d, d)
-        scale = 1.0 / d
-    if not cols:  # no snapshot, or only zero ones
+        C = C[np.ix_(keep, keep)] / np.outer(d[keep], d[keep])
+        scale = 1.0 / d[keep]
+    if not keep.any():  # only zero snapshots
         return PODResult(np.zeros((n, 0)), np.zeros(0), 0, np.zeros((0, S)))
     lam, coef, N = _correlation_modes(C, eps, n_max)
     # coordinates of the (scaled) snapshots: Psi^T M S = Lambda^-1/2 Xi^T C = Lambda Coef^T
     coordinates = lam[:N, None] * coef.T
-    coef = scale[:, None] * coef
+    full = np.zeros((S, N))  # the coefficients of every snapshot, kept or dropped
+    full[keep] = scale[:, None] * coef
     modes = np.empty((n, N))
     for sl in slices:
-        modes[sl] = np.stack([c[sl] for c in cols], axis=1) @ coef
+        modes[sl] = rows(sl).T @ full
     modes = _orthonormalize(modes, comm, None if weights is None else w)
     return PODResult(modes, np.sqrt(lam), N, coordinates)
 
@@ -233,16 +246,24 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
 
 def product_from_petsc(A):
     """A collective product ``X_local -> (A X)_local`` from a PETSc matrix whose local
-    rows are the owned rows of ``X`` (e.g. a mass or stiffness matrix)."""
-    x = A.createVecRight()
-    y = A.createVecLeft()
+    rows are the owned rows of ``X`` (e.g. a mass or stiffness matrix): one sparse
+    times dense product (``MatMatMult``, the sparse matrix read once for all the
+    columns)."""
+    from petsc4py import PETSc
 
     def apply(X):
-        out = np.empty_like(X)
-        for j in range(X.shape[1]):
-            x.array[:] = X[:, j]
-            A.mult(x, y)
-            out[:, j] = y.array
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1:
+            return apply(X[:, None])[:, 0]
+        k = X.shape[1]
+        if k == 0:
+            return np.zeros_like(X)
+        B = PETSc.Mat().createDense(size=((X.shape[0], None), (k, k)),
+                                    array=np.asfortranarray(X), comm=A.getComm())
+        C = A.matMult(B)
+        out = np.array(C.getDenseArray(), copy=True)
+        B.destroy()
+        C.destroy()
         return out
 
     return apply

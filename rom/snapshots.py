@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from rom import RomError, __version__
+from rom import RomError, __version__, mpi_op
 from rom.io.xdmf import mandel_to_tensor6, write_xdmf
 
 __all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "prepare_output",
@@ -67,10 +67,15 @@ class BlockLayout:
         self.position = recv - self.lo
         if not np.array_equal(np.sort(self.position), np.arange(self.hi - self.lo)):
             raise RuntimeError("BlockLayout: ids are not a partition of the global numbering")
+        # one rank holding the ids in order: nothing moves (no copies)
+        self.identity = bool(comm.allreduce(
+            int(np.array_equal(ids, np.arange(self.lo, self.hi))), op=mpi_op("MIN")))
 
     def to_blocks(self, values):
         """Collective. ``values (n, ...)`` at this rank's ids -> its block ``(hi - lo, ...)``."""
         values = np.asarray(values, dtype=float)
+        if self.identity:
+            return values
         tail = values.shape[1:]
         k = int(np.prod(tail)) if tail else 1
         flat = np.ascontiguousarray(values.reshape(len(values), k)[self.order])
@@ -83,6 +88,8 @@ class BlockLayout:
     def from_blocks(self, block):
         """Collective. Inverse of :meth:`to_blocks`."""
         block = np.asarray(block, dtype=float)
+        if self.identity:
+            return block
         tail = block.shape[1:]
         k = int(np.prod(tail)) if tail else 1
         send = np.ascontiguousarray(block.reshape(len(block), k)[self.position])
