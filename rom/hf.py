@@ -201,6 +201,7 @@ class NewtonSolver:
         integration fails at any point of any rank, or the linear solver fails.
         """
         m, dm = self.model, self.dm
+        self.linear.restart()  # the preconditioner is reused within the step only
         tl = self.load_time(t)
         T_qp = m.interpolate(self.loading.temperature.nodal(tl))
         bc_dofs, bc_vals = self.loading.dirichlet_values(tl)
