@@ -276,6 +276,7 @@ class LinearSolver:
         self._base = None  # iterations of the first solve after the last rebuild
         self._fresh = False
         self._max_it = None  # the configured iteration limit
+        self._rtol = None  # the configured relative tolerance
 
     def near_nullspace(self):
         """Collective. The six rigid-body modes of the owned nodes' coordinates."""
@@ -338,9 +339,14 @@ class LinearSolver:
                            f"-ksp_type {self.ksp.getType()} -pc_type "
                            f"{self.ksp.getPC().getType()})")
 
-    def solve(self, b, x):
-        """Collective. Solve ``A x = b``; raises on divergence of the Krylov solver
-        (after a second try with a rebuilt preconditioner if it had been kept)."""
+    def solve(self, b, x, rtol=None):
+        """Collective. Solve ``A x = b`` (to the relative tolerance ``rtol`` if given,
+        never below the configured ``ksp_rtol``); raises on divergence of the Krylov
+        solver (after a second try with a rebuilt preconditioner if it had been
+        kept)."""
+        if self._rtol is None:
+            self._rtol = self.ksp.getTolerances()[0]
+        self.ksp.setTolerances(rtol=self._rtol if rtol is None else max(rtol, self._rtol))
         x0 = x.copy()
         self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
