@@ -268,8 +268,7 @@ class LinearSolver:
             db.setValue(self.prefix + k, _option_value(v))
         self.options = opts
         self.dofmap = dofmap
-        self.ksp = PETSc.KSP().create(comm=dofmap.pcomm)
-        self.ksp.setOptionsPrefix(self.prefix)
+        self.ksp = self._new_ksp()
         self._nullspace = None
         self.iterations = []
         self.rebuilds = 0  # preconditioner set-ups from scratch
@@ -288,6 +287,11 @@ class LinearSolver:
             self._nullspace = PETSc.NullSpace().createRigidBody(coords)
         return self._nullspace
 
+    def _new_ksp(self):
+        ksp = PETSc.KSP().create(comm=self.dofmap.pcomm)
+        ksp.setOptionsPrefix(self.prefix)
+        return ksp
+
     def restart(self):
         """The next operator gets a preconditioner of its own."""
         self._base, self._fresh = None, False
@@ -304,7 +308,10 @@ class LinearSolver:
             self.ksp.setTolerances(max_it=min(int(self.REBUILD_GROWTH * self._base) + 1,
                                               self._max_it))
             return
-        self.ksp.reset()  # everything rebuilt from A (GAMG: aggregates, interpolation)
+        # everything rebuilt from A (GAMG: aggregates, interpolation) by a new KSP
+        # (a KSPReset one, GAMG's set-up redone, failed to converge on the new operator)
+        self.ksp.destroy()
+        self.ksp = self._new_ksp()
         self.ksp.setOperators(A)
         self.ksp.setFromOptions()
         if self._max_it is None:

@@ -35,3 +35,87 @@ def test_matrix_equals_coo_sum(name, comm):
     np.testing.assert_allclose(mine, ref[lo:hi], atol=1e-12 * np.abs(ref).max())
     # the preallocated pattern is exactly the element connectivity (no extra allocation)
     assert A.getInfo()["mallocs"] == 0
+
+
+def _elastic_matrix(mesh, dm, asm, E_of_x):
+    """Assembled stiffness with Young's modulus ``E_of_x(cell centroid x)``, the x = 0
+    face clamped (rows and columns eliminated, unit diagonal)."""
+    from rom.assembly import dirichlet_rows
+
+    basis = CellBasis(mesh.element, mesh.cell_coordinates())
+    x = mesh.cell_coordinates()[:, :, 0].mean(axis=1)
+    E = np.broadcast_to(E_of_x(x)[:, None], basis.dx.shape)
+    C = isotropic_stiffness(E, np.full(basis.dx.shape, 0.3))
+    A = asm.assemble(asm.create_matrix(), asm.local_values(basis.tangent(C)))
+    nodes = np.flatnonzero(np.isclose(mesh.points[:, 0], 0.0))
+    A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
+                      diag=1.0)
+    return A
+
+
+@pytest.mark.mpi
+def test_linear_solver_keeps_its_preconditioner_until_the_iterations_grow(comm):
+    """The preconditioner built for a first operator serves the next ones while their
+    solves need at most REBUILD_GROWTH x the iterations of its first solve; a solve
+    that needs more is stopped there, the preconditioner rebuilt from the current
+    operator and the solve redone (to the tolerance: checked by the true residual);
+    restart() forgets the preconditioner."""
+    from rom.assembly import LinearSolver
+
+    data = box_mesh((6, 3, 3), (2, 1, 1), "tetra10")
+    mesh = load_mesh(data, comm)
+    dm = DofMap(mesh)
+    asm = MatrixAssembler(dm)
+    stiff = _elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
+    # a softened half: the elastic preconditioner serves it badly
+    soft = _elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
+    # right preconditioning: ksp_rtol bounds the true residual
+    solver = LinearSolver(dm, {"ksp_type": "gmres", "ksp_pc_side": "right",
+                               "ksp_rtol": 1e-10})
+    b = dm.create_vector()
+    b.setRandom()
+    r = b.duplicate()
+
+    def solve(A):
+        solver.set_operator(A)
+        x = dm.create_vector()
+        solver.solve(b, x)
+        A.mult(x, r)
+        r.aypx(-1.0, b)
+        return r.norm() / b.norm()
+
+    assert solve(stiff) <= 1e-9 and solver.rebuilds == 1
+    first = solver.iterations[0]
+    assert solve(stiff) <= 1e-9 and solver.rebuilds == 1  # kept: same operator
+    assert solver.iterations[1] <= first
+    assert solve(soft) <= 1e-9 and solver.rebuilds == 2  # kept, too slow, rebuilt
+    capped = int(LinearSolver.REBUILD_GROWTH * first) + 1
+    assert solver.iterations[2] > capped  # the stopped attempt counts in the solve's
+    solver.restart()
+    assert solve(soft) <= 1e-9 and solver.rebuilds == 3
+    assert solver.iterations[3] == solver.iterations[2] - capped  # as the rebuilt one
+
+
+def test_newton_forcing_terms():
+    """Eisenstat-Walker's second choice, at most EW_MAX, floored by the Newton
+    tolerance; none for a direct solver (closed-form values)."""
+    from types import SimpleNamespace
+
+    from rom.hf import NewtonSolver
+
+    gm = SimpleNamespace(linear=SimpleNamespace(options={"ksp_type": "gmres"}), rtol=1e-8,
+                         EW_ETA0=NewtonSolver.EW_ETA0, EW_ALPHA=NewtonSolver.EW_ALPHA,
+                         EW_MAX=NewtonSolver.EW_MAX, EW_THRESHOLD=NewtonSolver.EW_THRESHOLD)
+    forcing = NewtonSolver._forcing
+    assert forcing(gm, [1.0], None, 1.0) == NewtonSolver.EW_ETA0
+    a = NewtonSolver.EW_ALPHA
+    assert forcing(gm, [1.0, 1e-2], 1e-3, 1.0) == pytest.approx(1e-2 ** a)
+    # the previous term counts when eta_old^alpha exceeds the threshold
+    big = SimpleNamespace(**{**vars(gm), "EW_MAX": 0.9})
+    assert forcing(big, [1.0, 1e-2], 0.5, 1.0) == pytest.approx(0.5 ** a)
+    # near convergence no tighter than the Newton tolerance needs, within EW_MAX
+    assert forcing(big, [1e-5, 1e-7], 1e-3, 1.0) == pytest.approx(0.1 * 1e-8 / 1e-7)
+    assert forcing(gm, [1e-5, 1e-7], 1e-3, 1.0) == NewtonSolver.EW_MAX
+    mumps = SimpleNamespace(**{**vars(gm), "linear": SimpleNamespace(
+        options={"ksp_type": "preonly"})})
+    assert forcing(mumps, [1.0], None, 1.0) is None
