@@ -58,6 +58,12 @@ CONFIGS = {
     "gmres30-hypre-thr": ({"ksp_type": "gmres", "pc_type": "hypre",
                            "pc_hypre_type": "boomeramg",
                            "pc_hypre_boomeramg_strong_threshold": 0.5}, False),
+    "gmres30-gamg-sq0": ({"ksp_type": "gmres", **_GAMG, "pc_gamg_square_graph": 0}, False),
+    "gmres30-gamg-ns0": ({"ksp_type": "gmres", **_GAMG, "pc_gamg_agg_nsmooths": 0}, False),
+    "gmres30-gamg-sq0-ns0": ({"ksp_type": "gmres", **_GAMG, "pc_gamg_square_graph": 0,
+                              "pc_gamg_agg_nsmooths": 0}, False),
+    "gmres30-gamg-sor": ({"ksp_type": "gmres", **_GAMG, "mg_levels_ksp_type": "richardson",
+                          "mg_levels_pc_type": "sor"}, False),
     "mumps": ({"ksp_type": "preonly", "pc_type": "lu",
                "pc_factor_mat_solver_type": "mumps"}, False),
 }
