@@ -229,12 +229,15 @@ class LinearSolver:
     A Krylov solver keeps its preconditioner when the operator's values change (the
     next Newton iteration's tangent, the next step's) as long as the solves stay
     cheap: a solve with a kept preconditioner may take at most ``REBUILD_GROWTH``
-    times the iterations of the first solve after the last rebuild; past that it
-    stops, the preconditioner is rebuilt from the current operator and the solve
-    starts again (those iterations count in the solve's). (PETSc's own reuse, GAMG's
+    times the iterations of the first solve after the last rebuild (times the ratio
+    of the decades of residual reduction asked, when it asks for more); past that it
+    stops, the preconditioner is rebuilt from the current operator (a new KSP) and the
+    solve starts again, to the same tolerance (those iterations count in the
+    solve's). (PETSc's own reuse, GAMG's
     interpolation kept from the first tangent, lets the iterations grow without bound
     along a viscoplastic step: measured 25 to 541 per solve at 1M dofs.) A direct solver
-    (``ksp_type preonly``) factorizes every new operator. :meth:`restart` forgets the
+    (``ksp_type preonly``) factorizes every new operator, on the same KSP (the
+    symbolic analysis of the pattern is kept). :meth:`restart` forgets the
     preconditioner (the Newton solver calls it at each step, so that a resumed run
     repeats the computation of an uninterrupted one exactly).
 
@@ -276,6 +279,8 @@ class LinearSolver:
         self._fresh = False
         self._max_it = None  # the configured iteration limit
         self._rtol = None  # the configured relative tolerance
+        self._base_tol = None  # the tolerance of the base solve
+        self._kept = False
 
     def near_nullspace(self):
         """Collective. The six rigid-body modes of the owned nodes' coordinates."""
@@ -305,8 +310,12 @@ class LinearSolver:
         if krylov and self._base:
             self.ksp.setOperators(A)
             self.ksp.getPC().setReusePreconditioner(True)
-            self.ksp.setTolerances(max_it=min(int(self.REBUILD_GROWTH * self._base) + 1,
-                                              self._max_it))
+            self._kept = True  # solve() caps the iterations
+            return
+        self._kept = False
+        if not krylov and self.rebuilds:  # a new factorization on the same KSP (PETSc
+            self.ksp.setOperators(A)      # keeps the symbolic analysis of the pattern)
+            self.rebuilds += 1
             return
         # everything rebuilt from A (GAMG: aggregates, interpolation) by a new KSP
         # (a KSPReset one, GAMG's set-up redone, failed to converge on the new operator)
@@ -353,7 +362,14 @@ class LinearSolver:
         kept)."""
         if self._rtol is None:
             self._rtol = self.ksp.getTolerances()[0]
-        self.ksp.setTolerances(rtol=self._rtol if rtol is None else max(rtol, self._rtol))
+        tol = self._rtol if rtol is None else max(rtol, self._rtol)
+        self.ksp.setTolerances(rtol=tol)
+        if self._kept:
+            # the cap scales with the decades asked for: the base solve may have been
+            # to another tolerance (the Newton forcing terms vary)
+            decades = np.log(tol) / np.log(self._base_tol) if 0 < self._base_tol < 1 else 1
+            self.ksp.setTolerances(max_it=min(int(
+                self.REBUILD_GROWTH * self._base * max(decades, 1.0)) + 1, self._max_it))
         x0 = x.copy()
         self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
@@ -361,14 +377,16 @@ class LinearSolver:
         if reason < 0 and not self._fresh:  # the kept preconditioner no longer does
             self._base = None
             self.set_operator(self.ksp.getOperators()[0])
+            self.ksp.setTolerances(rtol=tol)
             x0.copy(x)
             self.ksp.solve(b, x)
             reason = self.ksp.getConvergedReason()
             its += self.ksp.getIterationNumber()
         x0.destroy()
         self.iterations.append(its)
-        if self._fresh:
-            self._base, self._fresh = max(self.ksp.getIterationNumber(), 1), False
+        if self._fresh and reason >= 0:
+            self._base, self._base_tol = max(self.ksp.getIterationNumber(), 1), tol
+        self._fresh = False
         if reason < 0:
             raise RomError(f"linear solver diverged (KSP reason {reason}, "
                            f"{self.ksp.getIterationNumber()} iterations); try "

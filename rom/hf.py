@@ -149,16 +149,19 @@ class NewtonSolver:
     log : callable or None
         Progress output (rank 0 only).
 
-    The linear systems of an iterative solver are solved inexactly, to the relative
-    tolerance of Eisenstat and Walker's second choice: ``eta_k = (|R_k| /
+    The linear systems of an iterative solver are solved inexactly (unless the user
+    gives ``ksp_rtol``: then to that tolerance), to the relative tolerance of
+    Eisenstat and Walker's second choice: ``eta_k = (|R_k| /
     |R_k-1|)^1.618``, kept above ``eta_k-1^1.618`` when that exceeds 0.1, at most
     ``EW_MAX`` = 1e-3 (also ``eta_0``), not below what the Newton tolerance needs
     (``0.1 rtol |R_ref| / |R_k|``, when that is below ``EW_MAX``) and never below the
-    configured ``ksp_rtol``. PETSc's SNES defaults (``eta_0`` 0.3, at most 0.9) made
+    default ``ksp_rtol``. PETSc's SNES defaults (``eta_0`` 0.3, at most 0.9) made
     the viscoplastic Newton of ``bench/chaboche_step.py`` diverge; with 1e-3 it takes
     the same 5 iterations as with exact solves and half the Krylov iterations. The
-    Newton test is on the true residual, so the result meets ``rtol`` whatever the
-    forcing.
+    tolerance is that of the Krylov solver's own test (PETSc's default norm: the
+    preconditioned residual for GMRES and CG), not of the true linearized residual,
+    which may be larger. The Newton test is on the true residual, so the result meets
+    ``rtol`` whatever the forcing.
     """
 
     EW_ETA0, EW_ALPHA, EW_MAX, EW_THRESHOLD = 1e-3, (1 + 5 ** 0.5) / 2, 1e-3, 0.1
@@ -202,7 +205,8 @@ class NewtonSolver:
     def _forcing(self, residuals_abs, eta_old, ref):
         """The relative tolerance of this Newton iteration's linear solve (class
         docstring); None for a direct solver."""
-        if self.linear.options.get("ksp_type") == "preonly":
+        if self.linear.options.get("ksp_type") == "preonly" or any(
+                k.lstrip("-") == "ksp_rtol" for k in self.user_options):
             return None
         if eta_old is None or len(residuals_abs) < 2 or residuals_abs[-2] <= 0:
             eta = self.EW_ETA0

@@ -104,6 +104,7 @@ def test_newton_forcing_terms():
     from rom.hf import NewtonSolver
 
     gm = SimpleNamespace(linear=SimpleNamespace(options={"ksp_type": "gmres"}), rtol=1e-8,
+                         user_options=[],
                          EW_ETA0=NewtonSolver.EW_ETA0, EW_ALPHA=NewtonSolver.EW_ALPHA,
                          EW_MAX=NewtonSolver.EW_MAX, EW_THRESHOLD=NewtonSolver.EW_THRESHOLD)
     forcing = NewtonSolver._forcing
@@ -119,3 +120,39 @@ def test_newton_forcing_terms():
     mumps = SimpleNamespace(**{**vars(gm), "linear": SimpleNamespace(
         options={"ksp_type": "preonly"})})
     assert forcing(mumps, [1.0], None, 1.0) is None
+    # a ksp_rtol given by the user is the tolerance of every solve
+    given = SimpleNamespace(**{**vars(gm), "user_options": ["ksp_rtol"]})
+    assert forcing(given, [1.0], None, 1.0) is None
+
+
+@pytest.mark.mpi
+def test_direct_solver_refactorizes_on_the_same_ksp_and_retry_keeps_the_tolerance(comm):
+    """MUMPS factorizes each new operator on the same KSP (exact solutions); a Krylov
+    solve stopped by the cap is redone to the tolerance it was asked for."""
+    from rom.assembly import LinearSolver
+
+    mesh = load_mesh(box_mesh((6, 3, 3), (2, 1, 1), "tetra10"), comm)
+    dm = DofMap(mesh)
+    asm = MatrixAssembler(dm)
+    stiff = _elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
+    soft = _elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
+    b = dm.create_vector()
+    b.setRandom()
+    r = b.duplicate()
+    direct = LinearSolver(dm, {"linear_solver": "mumps"})
+    ksp = None
+    for A in (stiff, soft):
+        direct.set_operator(A)
+        ksp = ksp or direct.ksp
+        assert direct.ksp is ksp
+        x = direct.solve(b, dm.create_vector())
+        A.mult(x, r)
+        r.aypx(-1.0, b)
+        assert r.norm() <= 1e-10 * b.norm()
+    krylov = LinearSolver(dm, {"ksp_type": "gmres", "ksp_rtol": 1e-10})
+    krylov.set_operator(stiff)
+    krylov.solve(b, dm.create_vector(), rtol=1e-6)
+    krylov.set_operator(soft)
+    krylov.solve(b, dm.create_vector(), rtol=1e-6)
+    assert krylov.rebuilds == 2  # capped, rebuilt, solved again ...
+    assert krylov.ksp.getTolerances()[0] == 1e-6  # ... to the tolerance asked
