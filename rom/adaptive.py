@@ -58,7 +58,7 @@ import time
 import numpy as np
 
 from rom import RomError, mpi_op
-from rom.indicator import indicator_fields, prediction_errors
+from rom.indicator import indicator_fields, peak_relative, prediction_errors
 
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
 
@@ -187,9 +187,8 @@ class AdaptiveRom:
         out = {}
         for f, (err, norm) in prediction_errors(predicted, hf, rb.w, self.comm,
                                                 self.floor).items():
-            ref = max(self._peak.get(f, 0.0), norm)
-            out[f] = err / ref if ref > 0 else 0.0
-            self._peak[f] = ref
+            out[f] = peak_relative(err, norm, self._peak.get(f, 0.0))
+            self._peak[f] = max(self._peak.get(f, 0.0), norm)
         return out
 
     def full_state(self, gamma, state):

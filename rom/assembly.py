@@ -370,11 +370,11 @@ class LinearSolver:
             decades = np.log(tol) / np.log(self._base_tol) if 0 < self._base_tol < 1 else 1
             self.ksp.setTolerances(max_it=min(int(
                 self.REBUILD_GROWTH * self._base * max(decades, 1.0)) + 1, self._max_it))
-        x0 = x.copy()
+        x0 = x.copy() if self._kept else None  # the start of a possible second try
         self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
         its = self.ksp.getIterationNumber()
-        if reason < 0 and not self._fresh:  # the kept preconditioner no longer does
+        if reason < 0 and self._kept:  # the kept preconditioner no longer does
             self._base = None
             self.set_operator(self.ksp.getOperators()[0])
             self.ksp.setTolerances(rtol=tol)
@@ -382,7 +382,8 @@ class LinearSolver:
             self.ksp.solve(b, x)
             reason = self.ksp.getConvergedReason()
             its += self.ksp.getIterationNumber()
-        x0.destroy()
+        if x0 is not None:
+            x0.destroy()
         self.iterations.append(its)
         if self._fresh and reason >= 0:
             self._base, self._base_tol = max(self.ksp.getIterationNumber(), 1), tol

@@ -207,7 +207,7 @@ class NewtonSolver:
         docstring); None for a direct solver."""
         if self.linear.options.get("ksp_type") == "preonly" or any(
                 k.lstrip("-") == "ksp_rtol" for k in self.user_options):
-            return None
+            return None  # a direct solver, or the user's ksp_rtol for every solve
         if eta_old is None or len(residuals_abs) < 2 or residuals_abs[-2] <= 0:
             eta = self.EW_ETA0
         else:
@@ -215,7 +215,6 @@ class NewtonSolver:
             prev = eta_old ** self.EW_ALPHA
             if prev > self.EW_THRESHOLD:
                 eta = max(eta, prev)
-        eta = min(eta, self.EW_MAX)
         if residuals_abs[-1] > 0:
             eta = max(eta, 0.1 * self.rtol * ref / residuals_abs[-1])
         return min(eta, self.EW_MAX)

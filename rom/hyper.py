@@ -68,6 +68,17 @@ def _global_best(comm, score, gid):
     return best
 
 
+def _find(qp_ids, order, ids):
+    """``(i, mine)``: positions ``i`` in ``qp_ids`` (``order`` its argsort) looked up for
+    the global ``ids``, and the indices ``mine`` of the ids this rank holds
+    (``qp_ids[i[mine]] == ids[mine]``)."""
+    ids, n = np.asarray(ids, dtype=np.int64), len(qp_ids)
+    if not n or not len(ids):
+        return np.zeros(len(ids), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    i = order[np.searchsorted(qp_ids, ids, sorter=order).clip(0, n - 1)]
+    return i, np.flatnonzero(qp_ids[i] == ids)
+
+
 class _Columns:
     """Collective calls. Columns at global quadrature ids, gathered on every rank from
     the ranks that hold them: ``self(ids, values_at, k)`` with ``values_at(local
@@ -78,11 +89,8 @@ class _Columns:
         self.order = np.argsort(self.qp_ids)
 
     def __call__(self, ids, values_at, k):
-        ids, n = np.asarray(ids, dtype=np.int64), len(self.qp_ids)
-        i = mine = np.zeros(0, dtype=np.int64)
-        if n:
-            i = self.order[np.searchsorted(self.qp_ids, ids, sorter=self.order).clip(0, n - 1)]
-            mine = np.flatnonzero(self.qp_ids[i] == ids)
+        ids = np.asarray(ids, dtype=np.int64)
+        i, mine = _find(self.qp_ids, self.order, ids)
         parts = self.comm.allgather((mine, values_at(i[mine]) if len(mine)
                                      else np.zeros((k, 0))))
         out = np.full((k, len(ids)), np.nan)
@@ -171,12 +179,8 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
     order_ids = np.argsort(qp_ids)
 
     def local(ids):  # positions in qp_ids of those global ids that are on this rank
-        ids = np.asarray(ids, dtype=np.int64)
-        if not len(qp_ids) or not len(ids):
-            return np.zeros(0, dtype=np.int64)
-        at = np.minimum(np.searchsorted(qp_ids, ids, sorter=order_ids), len(qp_ids) - 1)
-        pos = order_ids[at]
-        return pos[qp_ids[pos] == ids]
+        i, mine = _find(qp_ids, order_ids, ids)
+        return i[mine]
 
     taken = np.zeros(len(qp_ids), dtype=bool)
     taken[local(warm)] = True
@@ -471,11 +475,11 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
 
 class _ColumnQR:
     """Economic QR factorization ``Q R`` of a matrix whose columns come and go (the
-    selected columns of the pursuit): a column enters by block Gram-Schmidt done twice
-    (``O(m k)``), unless its part orthogonal to ``Q`` is below ``DEPENDENT`` of its
-    norm (numerically in the span: refused); a column leaves by Givens rotations
-    (:func:`scipy.linalg.qr_delete`, ``O(m k)``). A least squares on all the columns
-    is then one triangular solve, on some of them a ``k x k`` problem with ``R``."""
+    selected columns of the pursuit): a column enters by classical Gram-Schmidt done
+    twice (``O(m k)``), unless its part orthogonal to ``Q`` is below ``DEPENDENT`` of
+    its norm (numerically in the span: refused); a column leaves by Givens rotations
+    (:func:`scipy.linalg.qr_delete`, ``O(m k)``). A least squares on the columns is
+    then one triangular solve."""
 
     DEPENDENT = 1e-10
 

@@ -43,7 +43,7 @@ import numpy as np
 from rom import RomError, mpi_op
 
 __all__ = ["calibration_factor", "DEFAULT_FIELDS", "indicator_fields",
-           "prediction_errors"]
+           "prediction_errors", "peak_relative"]
 
 DEFAULT_FIELDS = ("sigma", "p", "eps_vp")
 QUANTILE = 0.9
@@ -126,4 +126,12 @@ def prediction_errors(predicted, reference, weights, comm, floor):
         den = comm.allreduce(float(weights @ np.sum(g ** 2, axis=1)))
         out[name] = (float(np.sqrt(num)), float(np.sqrt(den)))
     return out
+
+
+def peak_relative(err, norm, peak):
+    """``err / max(peak, norm)`` (0 when both are 0): an error of
+    :func:`prediction_errors` relative to the field's peak norm along a run, the HF
+    norm ``norm`` counting in it."""
+    ref = max(peak, norm)
+    return err / ref if ref > 0 else 0.0
 

@@ -349,11 +349,11 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
-    # 1. snapshots: the files checked and their steps counted, then each quadrature
-    # field read into one array (S, n_qp_local, c) (no list of fields stacked later)
+    # 1. snapshots: the files opened and checked and their steps counted, then each
+    # quadrature field read into one array (S, n_qp_local, c) (no list stacked later)
     U, qp = [], {}
     wanted = sorted(set(case.rom.gappy) | {"sigma"})
-    counts = []
+    stores = []
     for path in snapshot_files:
         store = SnapshotStore.open_read(path, model, comm)
         # no try/finally: closing a parallel HDF5 file is collective, and an error on
@@ -377,16 +377,16 @@ def build_rom(case, snapshot_files, comm, out_path, log=print):
         if missing and store.times:
             raise RomError(f"snapshot file {path} has no quadrature field(s) "
                            f"{', '.join(missing)} (law {case.law} needs them)")
-        counts.append(len(store.times))
-        store.close()
-    n_s = sum(counts)
+        stores.append(store)
+    n_s = sum(len(store.times) for store in stores)
     if n_s == 0:
+        for store in stores:
+            store.close()
         raise RomError("offline: the snapshot files hold no complete step")
     qp = {name: np.empty((n_s, model.n_qp, _COMPONENTS[name])) for name in wanted}
     j = 0
-    for path, count in zip(snapshot_files, counts):
-        store = SnapshotStore.open_read(path, model, comm)
-        for k in range(count):
+    for store in stores:
+        for k in range(len(store.times)):
             U.append(store.read_nodal("U", k).ravel())
             for name in wanted:
                 qp[name][j] = np.reshape(store.read_qp(name, k), qp[name].shape[1:])

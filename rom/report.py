@@ -173,6 +173,9 @@ def _predicted_errors(ada_path, ref_path, times, fields, floor, peaks=None):
     own norm): what the indicator estimates (:mod:`rom.indicator`,
     :mod:`rom.adaptive`). NaN for steps not written."""
     import h5py
+    from mpi4py import MPI
+
+    from rom.indicator import peak_relative, prediction_errors
 
     out = np.full(len(times), np.nan)
     with h5py.File(ada_path, "r") as fa, h5py.File(ref_path, "r") as fh:
@@ -189,15 +192,11 @@ def _predicted_errors(ada_path, ref_path, times, fields, floor, peaks=None):
                 name = f"{field}_rom" if f"{field}_rom" in g else field
                 if name not in g or field not in h:
                     continue
-                hf = h[field][...].reshape(len(w), -1)
-                rom = g[name][...].reshape(hf.shape)
-                if field != "sigma" and np.abs(hf).max(initial=0.0) <= floor:
-                    continue
                 pk = (peaks or {}).get(field)
                 pk = 0.0 if pk is None or pk[n] is None else pk[n]
-                den = max(pk, float(np.sqrt(w @ np.sum(hf ** 2, axis=1))))
-                errors.append(np.sqrt(w @ np.sum((rom - hf) ** 2, axis=1)) / den
-                              if den > 0 else 0.0)
+                errors += [peak_relative(err, norm, pk) for err, norm in prediction_errors(
+                    {field: g[name][...]}, {field: h[field][...]}, w, MPI.COMM_SELF,
+                    floor).values()]
             if errors:
                 out[n] = max(errors)
     return out
