@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Command-line entry point: ``python run.py <command> ...`` (also under mpirun).
 
-The only place besides the tests that touches ``MPI.COMM_WORLD``. An error on any
+The only place besides the tests that takes ``MPI.COMM_WORLD`` (through
+:func:`rom.parallel.world`). An error on any
 rank prints its message and aborts the whole MPI job, never hangs: ``MPI_Abort`` is
 called *inside* the ``except`` clause, while the exception and its traceback still
 hold every open object, so no collective operation (closing a parallel HDF5 file,
@@ -35,12 +36,13 @@ def _fail(comm, message, code=1):
 
 
 def main():
-    from mpi4py import MPI
-
     import rom
     from rom import cli
+    from rom.parallel import world
 
-    comm = MPI.COMM_WORLD
+    # MPI's COMM_WORLD, or a serial stand-in for a command without PETSc started
+    # without mpirun (no MPI_Init: rom.parallel)
+    comm = world(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
         return cli.main(sys.argv[1:], comm)
     except rom.RomError as exc:

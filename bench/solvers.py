@@ -73,10 +73,10 @@ def dump(n, path, iteration=2):
     """Run the Newton iterations of the Chaboche step on the n-cube before
     ``iteration`` (each linear solve to 1e-8) and write that iteration's tangent,
     right-hand side and coordinates to ``path``."""
+    import chaboche_step
     from mpi4py import MPI
     from petsc4py import PETSc
 
-    import chaboche_step
     from rom.case import parse_case
     from rom.hf import NewtonSolver, StepFailure, StructuralModel
     from rom.loads import Loading

@@ -93,7 +93,7 @@ class AdaptiveRom:
         self.tol, self.floor = float(tol), float(floor)
         self.max_enrichments = max_enrichments
         self.say = log if comm.rank == 0 and log else (lambda *a, **k: None)
-        self.model = ReducedModel(archive, case, mesh_data)
+        self.model = ReducedModel(archive, case)
         law = self.model.law
         needed = ["sigma", *law.state_shapes]
         # a basis may have no mode yet (e.g. p of a ROM trained in the elastic regime):
@@ -242,7 +242,7 @@ class AdaptiveRom:
         content["attrs"] = dict(self.archive["attrs"])
         self.archive = content
         timings = self.model.timings
-        self.model = ReducedModel(content, self.case, self.data)
+        self.model = ReducedModel(content, self.case)
         self.model.timings = timings
         gamma = gram(rb.pod.modes, owned, comm, rb.product)[:, 0]
         keys = list(state)

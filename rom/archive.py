@@ -3,7 +3,8 @@
 Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
 
     attrs: format, format_version, code_version, case_name, case_text, law,
-           mesh_signature, n_nodes, n_cells, n_qp_cell, cell_type, created,
+           mesh_signature, mesh_file_hash (SHA-256 of the mesh file's bytes),
+           n_nodes, n_file_points, n_cells, n_qp_cell, cell_type, created,
            dirichlet (the supports "set:components:hash of the nodes;..." of the
            homogeneous Dirichlet conditions the modes satisfy), hyper (the
            reduced quadrature: ecm or nnls; ecm when absent);
@@ -23,10 +24,11 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /reduced/cell_nodes (m, n_nodes_e) global node ids of their cells, their
     /reduced/node_points (m, n_nodes_e, 3) coordinates, and
     /reduced/shape (m, n_nodes_e)      shape functions there (temperature interpolation)
+    /reduced/node_file_ids (k,)        the mesh file's point index of each node of those
+                                       cells (sorted global ids: temperature files)
     /gappy/<field>/basis (n_qp * c, r) POD basis of the field (row q * c + component)
     /gappy/<field>/singular_values     /gappy/<field>/rows (r',)  Q-DEIM rows
-    /gappy/<field>/mask (m c, r)       the basis rows at the reduced points (optional:
-                                       taken from the basis when absent)
+    /gappy/<field>/mask (m c, r)       the basis rows at the reduced points
     /gappy/<field>/coefficients (r, n_s) coordinates of the (unit) snapshots in the
                                        basis, and the error indicator's calibration
     /gappy/<field>/indicator_factor    factor c_f measured on them (rom.indicator),
@@ -45,10 +47,16 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
                                        an online run takes magnitudes and tables from
                                        the case it is given
     /summary                           attrs: ECM residual, counts, timings
+    /mesh/points, /mesh/cells,         the case's mesh (rom.mesh.MeshData, global
+    /mesh/file_node_ids                numbering): an online run whose mesh file has
+    /mesh/node_groups/<i>              the bytes of mesh_file_hash takes it from here
+    /mesh/element_groups/<i>/cells     instead of reading and parsing the file; groups
+    /mesh/element_groups/<i>/faces/<type>   are numbered, their names in attrs name
 
 A reader refuses a file that is not an archive or has an unknown version, naming the
-problem. Writing is done by rank 0 (the small dimension is replicated and the modes
-are gathered: ``3 n_nodes x N`` doubles).
+problem; it reads what its caller needs (:func:`read_archive`'s ``skip``: a rank that
+writes no field skips the mesh and the full bases). Writing is done by rank 0 (the small
+dimension is replicated and the modes are gathered: ``3 n_nodes x N`` doubles).
 """
 
 import hashlib
@@ -59,16 +67,22 @@ import numpy as np
 
 from rom import RomError, __version__
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "mesh_signature",
-           "REQUIRED"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "read_mesh",
+           "read_datasets", "mesh_signature", "file_hash", "REQUIRED", "LEAN"]
 
 FORMAT = "rom-archive"
-FORMAT_VERSION = 2  # 2: reduced loads of unit load terms (1: at the training magnitudes)
+FORMAT_VERSION = 3  # 3: the mesh and its file hash; 2: reduced loads of unit load terms
+# (1: at the training magnitudes)
 
 # datasets an archive must hold (a reader names the first one missing)
 REQUIRED = ("basis/U", "basis/singular_values", "basis/qp_weights", "reduced/points",
             "reduced/weights", "reduced/B", "reduced/x", "reduced/cell_nodes",
-            "reduced/shape", "reduced/node_points", "reduced/n_ecm")
+            "reduced/shape", "reduced/node_points", "reduced/n_ecm", "reduced/node_file_ids",
+            "mesh/points", "mesh/cells", "mesh/file_node_ids")
+
+# what a rank that reconstructs no full field skips (read_archive's skip): the mesh,
+# the full bases and the snapshot coordinates
+LEAN = ("mesh", "basis/U", "basis/qp_weights", "gappy/*/basis", "gappy/*/coefficients")
 
 
 def mesh_signature(points, cells):
@@ -77,6 +91,48 @@ def mesh_signature(points, cells):
     h.update(np.round(np.asarray(points, dtype=float), 9).tobytes())
     h.update(np.asarray(cells, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
+
+
+def file_hash(path):
+    """SHA-256 of the bytes of the file ``path`` (hex, 32 characters)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:32]
+
+
+def _write_mesh(g, data):
+    """The :class:`rom.mesh.MeshData` ``data`` into the HDF5 group ``g``."""
+    g["points"], g["cells"] = data.points, data.cells
+    g["file_node_ids"] = np.asarray(data.file_node_ids, dtype=np.int64)
+    g.attrs["cell_type"], g.attrs["n_file_points"] = data.cell_type, int(data.n_file_points)
+    for i, (name, ids) in enumerate(sorted(data.node_groups.items())):
+        d = g.create_dataset(f"node_groups/{i}", data=np.asarray(ids, dtype=np.int64))
+        d.attrs["name"] = name
+    for i, (name, grp) in enumerate(sorted(data.element_groups.items())):
+        e = g.create_group(f"element_groups/{i}")
+        e.attrs["name"] = name
+        e["cells"] = np.asarray(grp["cells"], dtype=np.int64)
+        for t, conn in grp["faces"].items():
+            e[f"faces/{t}"] = np.asarray(conn, dtype=np.int64)
+
+
+def _read_mesh(g, source):
+    """The :class:`rom.mesh.MeshData` stored by :func:`_write_mesh` in group ``g``."""
+    from rom.mesh import MeshData
+
+    node_groups = {str(d.attrs["name"]): d[...] for d in g.get("node_groups", {}).values()}
+    element_groups = {}
+    for e in g.get("element_groups", {}).values():
+        element_groups[str(e.attrs["name"])] = {
+            "cells": e["cells"][...],
+            "faces": {t: c[...] for t, c in e.get("faces", {}).items()}}
+    return MeshData(points=g["points"][...], cell_type=str(g.attrs["cell_type"]),
+                    cells=g["cells"][...], element_groups=element_groups,
+                    node_groups=node_groups, source=source,
+                    file_node_ids=g["file_node_ids"][...],
+                    n_file_points=int(g.attrs["n_file_points"]))
 
 
 def write_archive(path, content):
@@ -113,12 +169,19 @@ def write_archive(path, content):
         s = f.create_group("summary")
         for k, v in content.get("summary", {}).items():
             s.attrs[k] = v
+        _write_mesh(f.create_group("mesh"), content["mesh"])
     os.replace(tmp, path)
 
 
-def read_archive(path):
+def read_archive(path, skip=()):
     """Read a ROM archive into a dict (``attrs``, ``basis``, ``reduced``, ``gappy``,
-    ``loads``, ``summary``); raises :class:`rom.RomError` naming the problem."""
+    ``loads``, ``summary``, ``mesh``: a :class:`rom.mesh.MeshData`, ``path``); raises
+    :class:`rom.RomError` naming the problem.
+
+    ``skip``: dataset paths (``fnmatch`` patterns, e.g. :data:`LEAN`) not read; they
+    are absent from the dict (``mesh`` is None)."""
+    import fnmatch
+
     import h5py
 
     if not os.path.isfile(path):
@@ -128,6 +191,13 @@ def read_archive(path):
     except OSError as exc:
         raise RomError(f"cannot open ROM archive {path}: {exc} (truncated or not HDF5)") \
             from None
+
+    def wanted(name):
+        return not any(fnmatch.fnmatchcase(name, pat) for pat in skip)
+
+    def group(name):
+        return {k: v[...] for k, v in f[name].items() if wanted(f"{name}/{k}")}
+
     with f:
         fmt = f.attrs.get("format")
         if fmt != FORMAT:
@@ -142,11 +212,14 @@ def read_archive(path):
                            f"{', '.join(missing)}")
         try:
             out = {"attrs": {k: _py(v) for k, v in f.attrs.items()},
-                   "basis": {k: v[...] for k, v in f["basis"].items()},
-                   "reduced": {k: v[...] for k, v in f["reduced"].items()},
-                   "gappy": {name: {k: v[...] for k, v in g.items()}
-                             for name, g in f.get("gappy", {}).items()},
-                   "loads": [], "summary": {k: _py(v) for k, v in f["summary"].attrs.items()}}
+                   "basis": group("basis"), "reduced": group("reduced"),
+                   "gappy": {name: group(f"gappy/{name}") for name in f.get("gappy", {})},
+                   "loads": [], "summary": {k: _py(v) for k, v in f["summary"].attrs.items()},
+                   "mesh": _read_mesh(f["mesh"], path) if wanted("mesh") else None,
+                   "path": os.path.abspath(path)}
+            for name, g in out["gappy"].items():
+                if "mask" not in g:
+                    raise KeyError(f"gappy/{name}/mask")
             for i in sorted(f.get("loads", {}).keys(), key=int):
                 d = f[f"loads/{i}/vector"]
                 table = f[f"loads/{i}/table"][...]
@@ -163,6 +236,23 @@ def read_archive(path):
         except OSError as exc:
             raise RomError(f"cannot read ROM archive {path}: {exc} (damaged)") from None
     return out
+
+
+def read_mesh(path):
+    """The mesh (:class:`rom.mesh.MeshData`) stored in the ROM archive ``path``."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return _read_mesh(f["mesh"], path)
+
+
+def read_datasets(path, names):
+    """``{name: array}`` of the datasets ``names`` of the ROM archive ``path`` that it
+    holds (what :func:`read_archive` skipped, read when needed)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {name: f[name][...] for name in names if name in f}
 
 
 def _py(v):

@@ -236,8 +236,10 @@ def _online(args, comm):
         print(f"ROM {args.rom} on {case.name} / loading {s['loading'] or '[temperature]'}: "
               f"{n} steps, {s['n_modes']} modes, {s['n_points']} reduced points")
         print(f"  Newton iterations  {sum(its)} (max {max(its, default=0)} per step)")
-        print(f"  time [s]           online {s['time_online']:.3f} ({s['time_online'] / n:.2e} "
-              f"per step), total with reconstruction {time.perf_counter() - t0:.2f}")
+        t = s["timings"]
+        print(f"  time [s]           online {t['online']:.3f} ({t['online'] / n:.2e} per step); "
+              f"case and archive {t['open']:.3f}, reconstruction and writing {t['write']:.3f}, "
+              f"total {time.perf_counter() - t0:.2f}")
         print(f"  results            {s['files'][0]}")
         print(f"  ParaView           paraview {s['files'][1]}")
         print("-" * 72)

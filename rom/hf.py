@@ -20,6 +20,7 @@ from rom import RomError, mpi_op
 from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
 from rom.fem import CellBasis, von_mises
 from rom.petsc import PETSc
+from rom.stepping import StepFailure, advance_with_cuts, newton_converged
 
 __all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "advance_with_cuts", "run_hf"]
 
@@ -117,22 +118,6 @@ class StructuralModel:
         v = qp_values.reshape((-1, self.n_qp_cell) + qp_values.shape[1:])
         return np.einsum("cq,cq...->c...", w, v) / w.sum(axis=1).reshape(
             (-1,) + (1,) * (v.ndim - 2))
-
-
-class StepFailure(RomError):
-    """A time step that did not converge (the caller may cut it). Raised on every rank."""
-
-
-def newton_converged(rnorm, ref, residuals, rtol, it, t):
-    """The Newton test shared by the HF and the reduced solvers: append the relative
-    residual ``rnorm / ref`` to ``residuals``; True when it is at most ``rtol`` (or the
-    residual is exactly zero after an iteration). Raises :class:`StepFailure` when the
-    residual is not finite."""
-    if not np.isfinite(rnorm):
-        raise StepFailure(f"residual is not finite at t = {t:g}, iteration {it}")
-    rel = rnorm / ref if ref > 0 else 0.0
-    residuals.append(rel)
-    return rel <= rtol or (it > 0 and rnorm == 0.0)
 
 
 class NewtonSolver:
@@ -291,41 +276,6 @@ class NewtonSolver:
     def advance(self, u, state, t_old, t_new, max_cuts=8):
         """Collective. :func:`advance_with_cuts` with this solver's :meth:`step`."""
         return advance_with_cuts(self.step, u, state, t_old, t_new, max_cuts, self.log)
-
-
-def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
-    """Go from ``t_old`` to ``t_new`` in sub-steps of ``step(u, state, t, dt) ->
-    (u, sigma, C_tan, state, info)`` (which raises :class:`StepFailure`): a failed
-    sub-step is halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two
-    converged sub-steps in a row the increment doubles again; internal variables are
-    committed only after each converged sub-step.
-
-    Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
-    ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
-    """
-    full = t_new - t_old
-    dt, t = full, t_old
-    iterations, streak = [], 0
-    while t < t_new:
-        t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
-        try:
-            u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t)
-        except StepFailure as exc:
-            if dt <= full / 2 ** max_cuts * (1 + 1e-9):
-                raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
-                               f"(increment {t_target - t:.3g}): {exc}") from None
-            dt /= 2
-            streak = 0
-            if log:
-                log(f"    cut: {exc}; retrying with dt = {dt:.4g}")
-            continue
-        u, state, t = u_new, state_new, t_target
-        iterations.append(info["iterations"])
-        streak += 1
-        if streak >= 2 and dt < full:
-            dt, streak = min(2 * dt, full), 0
-    return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
-                                "residuals": info["residuals"]}
 
 
 def check_loading(case, loading, comm):

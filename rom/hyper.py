@@ -39,8 +39,6 @@ least-squares pseudo-inverse when ``M`` is rectangular), ``deim``, ``qdeim``.
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
-import scipy.optimize
 
 from rom import RomError
 
@@ -460,6 +458,10 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     """Collective. ``min ||Z omega - z_b||, omega >= 0`` over every point (``Z``
     gathered in the order of the global ids), the weights then refitted on the exact
     columns (``column``) against ``b``; the residual reported is the exact one."""
+
+
+    import scipy.optimize
+
     ids, Zall = _all_columns(comm, qp_ids, Z)
     omega, _ = scipy.optimize.nnls(Zall, z_b, maxiter=10 * Zall.shape[1])
     del Zall
@@ -509,6 +511,8 @@ class _ColumnQR:
 
     def delete(self, keep):
         """Removes the columns where the mask ``keep`` is False."""
+        import scipy.linalg
+
         for j in np.flatnonzero(~np.asarray(keep, dtype=bool))[::-1]:
             Q, R = scipy.linalg.qr_delete(self.Q, self.R, int(j), 1, "col",
                                           check_finite=False)
@@ -517,6 +521,8 @@ class _ColumnQR:
 
     def lstsq(self, b):
         """Least squares of ``b`` on the columns: one triangular solve."""
+        import scipy.linalg
+
         return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
 
 
@@ -532,6 +538,8 @@ def _nonnegative_lsq(A, b, x0=None, qr=None):
     With ``qr``, a :class:`_ColumnQR` of ``A``, each least squares is a triangular
     solve, and a point leaving the active set leaves the factorization (Givens
     rotations): on return ``qr`` factorizes the columns with a positive weight."""
+    import scipy.linalg
+
     n = A.shape[1]
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
     active = np.ones(n, dtype=bool)
@@ -575,6 +583,10 @@ def _all_columns(comm, qp_ids, M):
 
 
 def _ecm_nnls(G, qp_ids, b, nb, comm):
+
+
+    import scipy.optimize
+
     ids, Gall = _all_columns(comm, qp_ids, G)
     omega, _ = scipy.optimize.nnls(Gall, b, maxiter=20 * Gall.shape[1])
     keep = omega > 0
@@ -694,6 +706,10 @@ def deim(U):
 
 def qdeim(U):
     """Q-DEIM points of ``U (n, m)``: the first ``m`` pivots of ``qr(U^T)``."""
+
+
+    import scipy.linalg
+
     _, _, piv = scipy.linalg.qr(np.asarray(U, dtype=float).T, pivoting=True, mode="economic")
     return piv[: U.shape[1]]
 

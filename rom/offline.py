@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from rom import RomError, inject_fault
-from rom.archive import FORMAT, mesh_signature, write_archive
+from rom.archive import FORMAT, file_hash, mesh_signature, write_archive
 from rom.hyper import qdeim_rows, stress_cubature
 from rom.indicator import calibration_factor
 from rom.pod import fields_pod, product_from_petsc, snapshot_pod
@@ -98,8 +98,9 @@ class RomBuilder:
         self.loading = Loading(case, self.model)
         self.dm = self.model.dofmap
         sig = ((mesh_signature(mesh.data.points, mesh.data.cells),
-                support_signatures(mesh.data, case)) if comm.rank == 0 else None)
-        self.signature, self.supports = comm.bcast(sig, root=0)
+                support_signatures(mesh.data, case), file_hash(case.mesh_file))
+               if comm.rank == 0 else None)
+        self.signature, self.supports, self.mesh_file_hash = comm.bcast(sig, root=0)
         self.nq = self.model.n_qp_cell
         self.qp_ids = (mesh.cell_ids[:, None] * self.nq + np.arange(self.nq)).ravel()
         self._qp_order = np.argsort(self.qp_ids)
@@ -215,9 +216,12 @@ class RomBuilder:
         points, weights = self.reduced_points()
         N_shape = model.bases[0].N  # same rule for every cell
         xq = model.quadrature_points()
-        B, X, cell_nodes, shape, node_points = self.at_points(points, lambda lq: [
-            self.E[lq], xq[lq], mesh.node_ids[mesh.cells[lq // nq]], N_shape[lq % nq],
-            mesh.points[mesh.cells[lq // nq]]])
+        B, X, cell_nodes, shape, node_points, cell_file_ids = self.at_points(
+            points, lambda lq: [self.E[lq], xq[lq], mesh.node_ids[mesh.cells[lq // nq]],
+                                N_shape[lq % nq], mesh.points[mesh.cells[lq // nq]],
+                                mesh.node_file_ids[mesh.cells[lq // nq]]])
+        _, first = np.unique(cell_nodes.ravel(), return_index=True)
+        node_file_ids = cell_file_ids.ravel()[first]  # of the sorted reduced nodes
         loads = []
         for term, Fk in self.loading.force_terms:  # unit load terms
             loads.append({"name": term.name, "power": term.power,
@@ -245,7 +249,8 @@ class RomBuilder:
         case = self.case
         return {
             "attrs": {"case_name": case.name, "case_text": case.text, "law": case.law,
-                      "mesh_signature": self.signature, "n_nodes": mesh.n_nodes_global,
+                      "mesh_signature": self.signature, "mesh_file_hash": self.mesh_file_hash,
+                      "n_nodes": mesh.n_nodes_global, "n_file_points": mesh.n_file_points,
                       "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
                       "cell_type": mesh.cell_type, "product": case.rom.product,
                       "gappy_normalized": 1, "dirichlet": self.supports[0],
@@ -254,8 +259,9 @@ class RomBuilder:
                       "qp_weights": qp_weights},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
                         "cell_nodes": cell_nodes, "shape": shape,
-                        "node_points": node_points, "n_ecm": np.int64(len(self.ecm.points))},
-            "gappy": gappy_out, "loads": loads,
+                        "node_points": node_points, "node_file_ids": node_file_ids,
+                        "n_ecm": np.int64(len(self.ecm.points))},
+            "gappy": gappy_out, "loads": loads, "mesh": mesh.data,  # None but on rank 0
             "summary": dict(summary or {}, n_modes=N, n_ecm_points=len(self.ecm.points),
                             n_reduced_points=len(points), ecm_residual=self.ecm.residual,
                             ecm_iterations=self.ecm.iterations, n_qp=self.n_qp_global,

@@ -20,41 +20,53 @@ from types import SimpleNamespace
 import numpy as np
 
 from rom import RomError, inject_fault
-from rom.hf import StepFailure, advance_with_cuts, newton_converged
 from rom.hyper import gappy_coefficients
 from rom.loads import TemperatureLoading
+from rom.stepping import StepFailure, advance_with_cuts, newton_converged
 
 __all__ = ["ReducedModel", "ResultWriter", "check_compatible", "open_for_case", "reduced_loads",
-           "run_online", "online_command"]
+           "run_online", "online_command", "WRITTEN_FIELDS"]
 
 
 def check_compatible(archive, case, path="ROM archive"):
-    """Raise :class:`rom.RomError` if ``archive`` was not built for ``case``'s mesh and
-    law."""
+    """The case's mesh (:class:`rom.mesh.MeshData`) if ``archive`` was built for
+    ``case``'s mesh and law; :class:`rom.RomError` otherwise. When the mesh file has
+    the bytes the archive was built from (``mesh_file_hash``), the mesh is the
+    archive's copy, read without parsing the file; otherwise the file is read and its
+    mesh must be the archive's (same nodes and cells: a mesh converted to another
+    format is accepted)."""
+    from rom.archive import file_hash, mesh_signature, read_mesh
+
     a = archive["attrs"]
     if a.get("law") != case.law:
         raise RomError(f"{path} was built for law '{a.get('law')}', the case uses "
                        f"'{case.law}'")
+    if not os.path.isfile(case.mesh_file):
+        raise RomError(f"mesh file not found: {case.mesh_file}")
+    if file_hash(case.mesh_file) == a.get("mesh_file_hash"):
+        data = (archive["mesh"] if archive.get("mesh") is not None
+                else read_mesh(archive["path"]))
+        data.source = case.mesh_file
+        return data
     from rom.io.meshfile import read_mesh_file
 
     data = read_mesh_file(case.mesh_file)
-    from rom.archive import mesh_signature
-
     if mesh_signature(data.points, data.cells) != a.get("mesh_signature"):
         raise RomError(f"{path} was built on another mesh than {case.mesh_file} "
                        f"(case '{a.get('case_name')}')")
     return data
 
 
-def open_for_case(archive_path, case):
-    """``(archive, mesh data)``: the archive ``archive_path`` read and checked against
-    ``case``: its name, mesh and law, homogeneous Dirichlet conditions on the supports
-    the modes were built with, and a reduced load for every load of the case on the
-    same faces or axis; :class:`rom.RomError` otherwise."""
+def open_for_case(archive_path, case, skip=()):
+    """``(archive, mesh data)``: the archive ``archive_path`` read (but ``skip``, see
+    :func:`rom.archive.read_archive`) and checked against ``case``: its name, mesh and
+    law, homogeneous Dirichlet conditions on the supports the modes were built with,
+    and a reduced load for every load of the case on the same faces or axis;
+    :class:`rom.RomError` otherwise."""
     from rom.archive import read_archive
     from rom.loads import require_homogeneous_dirichlet, support_signatures
 
-    archive = read_archive(archive_path)
+    archive = read_archive(archive_path, skip=skip)
     a = archive["attrs"]
     if a.get("case_name") != case.name:
         raise RomError(f"{archive_path} was built for case '{a.get('case_name')}'"
@@ -129,11 +141,12 @@ class ReducedModel:
     ----------
     archive : dict from :func:`rom.archive.read_archive`
     case : rom.case.Case (temperature loading, time steps, solver settings)
-    mesh_data : rom.mesh.MeshData of the case (for the file-point numbering of
-        temperature files); only the reduced points' cells are used.
+
+    The model holds what the reduced points need (their cells' nodes, with the mesh
+    file's point numbers for temperature files): its size is independent of the mesh.
     """
 
-    def __init__(self, archive, case, mesh_data):
+    def __init__(self, archive, case):
         from rom.materials import make_law
 
         red = archive["reduced"]
@@ -152,10 +165,11 @@ class ReducedModel:
         pts = np.zeros((len(nodes), 3))
         pts[self._cell_local.ravel()] = red["node_points"].reshape(-1, 3)
         # the few nodes the reduced points need, as a mesh-like view for the loads
+        attrs = archive["attrs"]
         self.nodes = SimpleNamespace(points=pts, node_ids=nodes, n_local_nodes=len(nodes),
-                                     n_nodes_global=mesh_data.n_nodes,
-                                     n_file_points=mesh_data.n_file_points,
-                                     node_file_ids=mesh_data.file_node_ids[nodes])
+                                     n_nodes_global=int(attrs["n_nodes"]),
+                                     n_file_points=int(attrs["n_file_points"]),
+                                     node_file_ids=red["node_file_ids"])
         self.temperature = TemperatureLoading(case.temperature, self.nodes,
                                               getattr(self.law, "T_ref", 20.0))
         self.loads = reduced_loads(archive, case)
@@ -217,21 +231,13 @@ class ReducedModel:
 
     # --- Gappy-POD of dual fields from their values at the reduced points ---------------
     def _mask(self, name):
-        """``(basis, c, Psi_mask)`` of Gappy field ``name``: its full basis (None on the
-        ranks that do not hold it), components and rows at all the reduced points
+        """``(basis, c, Psi_mask)`` of Gappy field ``name``: its full basis (None when
+        the archive was read without it), components and rows at all the reduced points
         (``m c x r``); None without a basis."""
-        cache = self.__dict__.setdefault("_masks", {})
-        if name not in cache:
-            g = self.archive["gappy"].get(name)
-            mask = None if g is None else g.get("mask")
-            if g is not None and mask is None:  # an archive without the mask rows
-                attrs = self.archive["attrs"]
-                c = g["basis"].shape[0] // int(attrs["n_cells"]) // int(attrs["n_qp_cell"])
-                rows = (self.archive["reduced"]["points"][:, None] * c + np.arange(c)).ravel()
-                mask = g["basis"][rows]
-            cache[name] = (None if mask is None or mask.shape[1] == 0
-                           else (g["basis"], len(mask) // self.m, mask))
-        return cache[name]
+        g = self.archive["gappy"].get(name)
+        if g is None or g["mask"].shape[1] == 0:
+            return None
+        return g.get("basis"), len(g["mask"]) // self.m, g["mask"]
 
     def gappy_coefficients(self, name, values_at_points):
         """``c* = argmin ||Psi_mask c - f_hat||`` over all the reduced points (the ECM
@@ -321,13 +327,13 @@ class ResultWriter:
         self.writer.close()
 
 
-def run_online(archive, case, mesh_data, log=None):
+def run_online(archive, case, log=None):
     """Run every step of ``case`` with the ROM (serial, replicated on every rank).
 
     Returns ``{"times", "gamma" (n_steps, N), "p_points" (n_steps, m) or None,
     "sigma_points" (n_steps, m, 6), "history", "timings"}``.
     """
-    model = ReducedModel(archive, case, mesh_data)
+    model = ReducedModel(archive, case)
     gamma, state = model.initial_state()
     out = {"times": [], "gamma": [], "p_points": [], "sigma_points": [], "history": []}
     t_prev = 0.0
@@ -348,25 +354,48 @@ def run_online(archive, case, mesh_data, log=None):
     return out
 
 
+# the quadrature fields an online run writes (Gappy reconstructions)
+WRITTEN_FIELDS = ("p", "sigma")
+
+
 def online_command(case, archive_path, comm, out_dir, loading=None, write_every=1,
                    log=print):
     """Collective (the reduced solve is replicated on every rank, rank 0 writes). Run the
     ROM ``archive_path`` on ``case`` (with its named ``loading``); write
     ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
-    sigma at the written steps) and ``online.xdmf``. Returns a summary dict."""
-    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    sigma at the written steps) and ``online.xdmf``. Returns a summary dict, with
+    ``timings``: ``open`` (archive and checks), ``online`` (the reduced run, also
+    ``time_online``) and ``write`` (reconstruction and output).
+
+    Every rank reads the reduced operators only (:data:`rom.archive.LEAN`); rank 0
+    checks the archive against the case and, after the run, reads the bases of the
+    fields it writes."""
+    from rom import agree
+    from rom.archive import LEAN, read_archive, read_datasets
     from rom.snapshots import prepare_output
 
+    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    t0 = time.perf_counter()
     case = case.with_loading(loading)
-    archive, data = open_for_case(archive_path, case)
+    if comm.rank == 0:
+        archive, data = agree(comm, open_for_case, archive_path, case, LEAN)
+    else:
+        archive, data = agree(comm, read_archive, archive_path, LEAN), None
     # the result replaces an existing one only once complete (SeriesWriter)
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
-    t0 = time.perf_counter()
-    res = run_online(archive, case, data, log=say)
-    t_online = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    res = run_online(archive, case, log=say)
+    t2 = time.perf_counter()
     model = res["model"]
     path = None
     if comm.rank == 0:
+        bases = read_datasets(archive_path, ["basis/U", "basis/qp_weights"] + [
+            f"gappy/{name}/basis" for name in WRITTEN_FIELDS])
+        for name, v in bases.items():
+            group, key = name.rsplit("/", 1)
+            target = archive["basis"] if group == "basis" else archive["gappy"][
+                group.split("/")[1]]
+            target[key] = v
         path = os.path.join(out_dir, "online.h5")
         writer = ResultWriter(path, archive, case, data, model.law, "online " + archive_path)
         n = len(res["times"])
@@ -375,11 +404,12 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
                 continue
             qp = {name: (model.gappy(name, res[f"{name}_points"][k])
                          if res[f"{name}_points"][k] is not None else None)
-                  for name in ("p", "sigma")}
+                  for name in WRITTEN_FIELDS}
             writer.write(res["times"][k], model.displacement(res["gamma"][k]), qp)
             inject_fault("online_write", comm)
         writer.close()
     path = comm.bcast(path, root=0)
-    return {"res": res, "time_online": t_online, "files": (path, os.path.splitext(path)[0]
-                                                            + ".xdmf"),
+    timings = {"open": t1 - t0, "online": t2 - t1, "write": time.perf_counter() - t2}
+    return {"res": res, "time_online": t2 - t1, "timings": timings,
+            "files": (path, os.path.splitext(path)[0] + ".xdmf"),
             "n_modes": model.n_modes, "n_points": model.m, "loading": case.loading}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import with_ecm_tol
+from rom import RomError
 from rom.archive import read_archive
 from rom.offline import build_rom
 from rom.online import check_compatible, run_online
@@ -49,8 +50,8 @@ def test_rom_reproduces_a_training_loading(trained, comm, hyper):
     build_rom(case, files, comm, out, log=None)
     archive = read_archive(out)
     assert archive["attrs"]["hyper"] == hyper
-    data = check_compatible(archive, case)
-    res = run_online(archive, case, data)
+    check_compatible(archive, case)
+    res = run_online(archive, case)
     hf = read_snapshots(files[1], ("U",), ("p", "sigma"))  # the case is the second loading
     model = res["model"]
     U = np.array([model.displacement(g) for g in res["gamma"]])
@@ -77,6 +78,12 @@ def test_online_command_writes_results_and_reports_bad_input(trained, tmp_path):
                    n=2)
     assert proc.returncode == 0, proc.stderr
     assert "per step" in proc.stdout
+    # serially, without mpirun (no MPI_Init: rom.parallel.SerialComm), the same results
+    proc = run_cli(["online", case.path, "--rom", rom_path, "--out", str(tmp_path / "on1")])
+    assert proc.returncode == 0, proc.stderr
+    for name, v in _step_fields(str(tmp_path / "on1" / "online.h5")).items():
+        np.testing.assert_allclose(v, _step_fields(str(tmp_path / "on" / "online.h5"))[name],
+                                   rtol=1e-12, atol=1e-12 * np.abs(v).max(), err_msg=name)
     on = read_snapshots(str(tmp_path / "on" / "online.h5"), ("U", "T"), ("p",))
     hf = read_snapshots(files[1], ("U", "T"), ("p",))
     np.testing.assert_allclose(on["time"], hf["time"])
@@ -128,6 +135,90 @@ def test_online_command_writes_results_and_reports_bad_input(trained, tmp_path):
         assert proc.returncode != 0 and pattern in proc.stderr, (args, proc.stderr)
 
 
+def test_archive_holds_the_mesh_and_is_read_to_the_need(trained, tmp_path, monkeypatch):
+    """The archive's copy of the mesh equals the file's; the online check takes it when
+    the mesh file has the archive's bytes (no parsing), parses a file with other bytes
+    (same mesh: accepted; another mesh: refused); a lean read skips the mesh and every
+    full basis and gives the same reduced operators; the online run from a lean archive
+    equals the run from the whole one."""
+    from mpi4py import MPI
+
+    import rom.io.meshfile
+    from rom.archive import LEAN, read_mesh
+    from rom.io.meshfile import read_mesh_file, write_mesh_file
+    from rom.meshgen import box_mesh
+
+    tmp, case, files = trained
+    path = str(tmp_path / "rom.h5")
+    build_rom(case, files, MPI.COMM_SELF, path, log=None)
+    data = read_mesh_file(case.mesh_file)
+    stored = read_mesh(path)
+    np.testing.assert_array_equal(stored.points, data.points)
+    np.testing.assert_array_equal(stored.cells, data.cells)
+    np.testing.assert_array_equal(stored.file_node_ids, data.file_node_ids)
+    assert stored.cell_type == data.cell_type and stored.n_file_points == data.n_file_points
+    assert sorted(stored.node_groups) == sorted(data.node_groups) != []
+    for name, ids in data.node_groups.items():
+        np.testing.assert_array_equal(stored.node_groups[name], ids)
+    assert sorted(stored.element_groups) == sorted(data.element_groups)
+    for name, g in data.element_groups.items():
+        np.testing.assert_array_equal(stored.element_groups[name]["cells"], g["cells"])
+        assert sorted(stored.element_groups[name]["faces"]) == sorted(g["faces"])
+        for t, conn in g["faces"].items():
+            np.testing.assert_array_equal(stored.element_groups[name]["faces"][t], conn)
+
+    full = read_archive(path)
+    lean = read_archive(path, skip=LEAN)
+    assert lean["mesh"] is None and full["mesh"] is not None
+    assert set(full["basis"]) - set(lean["basis"]) == {"U", "qp_weights"}
+    for name, g in lean["gappy"].items():
+        assert set(full["gappy"][name]) - set(g) == {"basis", "coefficients"}
+        np.testing.assert_array_equal(g["mask"], full["gappy"][name]["mask"])
+    for k, v in full["reduced"].items():
+        np.testing.assert_array_equal(lean["reduced"][k], v)
+
+    with monkeypatch.context() as m:  # the file's bytes are the archive's: not parsed
+        m.setattr(rom.io.meshfile, "read_mesh_file", lambda p: 1 / 0)
+        got = check_compatible(lean, case)
+        np.testing.assert_array_equal(got.points, data.points)
+    from dataclasses import replace
+
+    same = str(tmp_path / "same.vtu")  # the same mesh in other bytes
+    write_mesh_file(same, data)
+    got = check_compatible(lean, replace(case, mesh_file=same))
+    np.testing.assert_array_equal(got.cells, data.cells)
+    other = str(tmp_path / "other.msh")
+    write_mesh_file(other, box_mesh((2, 2, 2), (1, 1, 1), data.cell_type))
+    with pytest.raises(RomError, match="built on another mesh"):
+        check_compatible(lean, replace(case, mesh_file=other))
+
+    a, b = run_online(full, case), run_online(lean, case)
+    np.testing.assert_array_equal(a["gamma"], b["gamma"])
+    np.testing.assert_array_equal(np.array(a["p_points"]), np.array(b["p_points"]))
+
+
+def test_serial_communicator_only_without_a_launcher():
+    """``rom.parallel.world``: the serial stand-in for the online command started
+    without mpirun, MPI's COMM_WORLD under a launcher or for a command needing PETSc;
+    the stand-in's collectives are mpi4py's for one process."""
+    from mpi4py import MPI
+
+    from rom.parallel import SerialComm, world
+
+    assert isinstance(world("online", environ={}), SerialComm)
+    assert world("online", environ={"OMPI_COMM_WORLD_SIZE": "2"}) is MPI.COMM_WORLD
+    assert world("online", environ={"PMI_SIZE": "1"}) is MPI.COMM_WORLD
+    assert world("hf", environ={}) is MPI.COMM_WORLD
+    serial, mpi = SerialComm(), MPI.COMM_SELF
+    obj = {"a": np.arange(3)}
+    for name, args in [("bcast", (obj,)), ("allgather", (obj,)), ("gather", (obj,)),
+                       ("allreduce", (5,)), ("alltoall", ([obj],))]:
+        got, want = getattr(serial, name)(*args), getattr(mpi, name)(*args)
+        assert repr(got) == repr(want), name
+    assert (serial.rank, serial.size) == (mpi.rank, mpi.size)
+    serial.Barrier()
+
+
 def _step_fields(path):
     """Every dataset under ``steps/<k>/`` of a snapshot-layout file, stacked over the
     complete steps: ``{"U": (n_steps, ...), "qp/sigma": ..., "cells/p": ...}``."""
@@ -157,7 +248,7 @@ def test_offline_on_n_ranks_online_on_one_equals_all_serial(trained, comm):
     results = []
     for path in (par, ser):
         archive = read_archive(path)
-        res = run_online(archive, case, check_compatible(archive, case))
+        res = run_online(archive, case)
         model = res["model"]
         results.append((np.array([model.displacement(g) for g in res["gamma"]]),
                         np.array([model.gappy("p", p) for p in res["p_points"]])))

@@ -74,7 +74,7 @@ def _rom_and_stale_errors(pressure_rom, other, tag, comm):
     errors = []
     for c in (other, case):
         archive, data = open_for_case(archive_path, c)
-        errors.append(_errors(run_online(archive, c, data), hf))
+        errors.append(_errors(run_online(archive, c), hf))
     print(f"errors ({tag}; training case):", *errors)
     return errors
 
