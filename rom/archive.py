@@ -80,9 +80,9 @@ REQUIRED = ("basis/U", "basis/singular_values", "basis/qp_weights", "reduced/poi
             "reduced/shape", "reduced/node_points", "reduced/n_ecm", "reduced/node_file_ids",
             "mesh/points", "mesh/cells", "mesh/file_node_ids")
 
-# what a rank that reconstructs no full field skips (read_archive's skip): the mesh,
-# the full bases and the snapshot coordinates
-LEAN = ("mesh", "basis/U", "basis/qp_weights", "gappy/*/basis", "gappy/*/coefficients")
+# what a rank that reconstructs no full field skips (read_archive's skip): whatever has
+# the size of the mesh (the mesh, the full bases, the quadrature weights)
+LEAN = ("mesh", "basis/U", "basis/qp_weights", "gappy/*/basis")
 
 
 def mesh_signature(points, cells):

@@ -18,7 +18,7 @@ from rom import RomError
 from rom.fem import FaceBasis, get_element
 from rom.mesh import evaluate_expression
 
-__all__ = ["TimeTable", "TemperatureLoading", "Loading", "LoadTerm", "load_terms",
+__all__ = ["TimeTable", "NodeSubset", "TemperatureLoading", "Loading", "LoadTerm", "load_terms",
            "support_signatures", "require_homogeneous_dirichlet"]
 
 
@@ -101,6 +101,31 @@ def require_homogeneous_dirichlet(case):
                            "displacements only")
 
 
+@dataclass
+class NodeSubset:
+    """Nodes on which nodal loadings are evaluated, without a mesh: their coordinates
+    ``points (k, 3)``, global ids ``node_ids (k,)``, the mesh file's point index of each
+    ``node_file_ids (k,)`` (temperature files may be in the file's numbering) and the
+    counts ``n_nodes_global`` and ``n_file_points`` that tell a file's numbering. The
+    distributed :class:`rom.mesh.Mesh` has the same attributes for its local nodes."""
+
+    points: np.ndarray
+    node_ids: np.ndarray
+    node_file_ids: np.ndarray
+    n_nodes_global: int
+    n_file_points: int
+
+    @property
+    def n_local_nodes(self):
+        return len(self.points)
+
+    @classmethod
+    def of_mesh(cls, data):
+        """Every node of the :class:`rom.mesh.MeshData` ``data``."""
+        return cls(data.points, np.arange(data.n_nodes), data.file_node_ids, data.n_nodes,
+                   data.n_file_points)
+
+
 class TemperatureLoading:
     """Nodal temperature ``T(x, t)``: a sequence of (time, field) pairs, linear in time.
 
@@ -111,6 +136,8 @@ class TemperatureLoading:
     """
 
     def __init__(self, specs, mesh, T_default):
+        """``mesh``: a :class:`rom.mesh.Mesh` (its local nodes) or a
+        :class:`NodeSubset`."""
         self.mesh = mesh
         self.specs = tuple(specs)
         self.T_default = float(T_default)

@@ -15,13 +15,12 @@ Nothing here depends on the mesh size; full fields (``U = Psi gamma``, Gappy-POD
 
 import os
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
 from rom import RomError, inject_fault
 from rom.hyper import gappy_coefficients
-from rom.loads import TemperatureLoading
+from rom.loads import NodeSubset, TemperatureLoading
 from rom.stepping import StepFailure, advance_with_cuts, newton_converged
 
 __all__ = ["ReducedModel", "ResultWriter", "check_compatible", "open_for_case", "reduced_loads",
@@ -164,12 +163,10 @@ class ReducedModel:
         self._cell_local = inverse.reshape(red["cell_nodes"].shape)
         pts = np.zeros((len(nodes), 3))
         pts[self._cell_local.ravel()] = red["node_points"].reshape(-1, 3)
-        # the few nodes the reduced points need, as a mesh-like view for the loads
+        # the few nodes the reduced points need (their temperatures)
         attrs = archive["attrs"]
-        self.nodes = SimpleNamespace(points=pts, node_ids=nodes, n_local_nodes=len(nodes),
-                                     n_nodes_global=int(attrs["n_nodes"]),
-                                     n_file_points=int(attrs["n_file_points"]),
-                                     node_file_ids=red["node_file_ids"])
+        self.nodes = NodeSubset(pts, nodes, red["node_file_ids"], int(attrs["n_nodes"]),
+                                int(attrs["n_file_points"]))
         self.temperature = TemperatureLoading(case.temperature, self.nodes,
                                               getattr(self.law, "T_ref", 20.0))
         self.loads = reduced_loads(archive, case)
@@ -293,11 +290,7 @@ class ResultWriter:
         self.case = case
         self.w = archive["basis"]["qp_weights"]
         self.nq = int(archive["attrs"]["n_qp_cell"])
-        full = SimpleNamespace(points=data.points, node_ids=np.arange(data.n_nodes),
-                               n_local_nodes=data.n_nodes, n_nodes_global=data.n_nodes,
-                               n_file_points=data.n_file_points,
-                               node_file_ids=data.file_node_ids)
-        self.temperature = TemperatureLoading(case.temperature, full,
+        self.temperature = TemperatureLoading(case.temperature, NodeSubset.of_mesh(data),
                                               getattr(law, "T_ref", 20.0))
         self.writer = SeriesWriter(path, data, self.w,
                                    {"case_text": case.text, "case_name": case.name,

@@ -42,10 +42,11 @@ def _archive_up_to_date(path, case, snapshot_files):
     older version of this code may not hold what the current one checks)."""
     if not os.path.isfile(path):
         return False
+    from rom.archive import LEAN
     from rom.online import open_for_case
 
     try:
-        a = open_for_case(path, case)[0]
+        a = open_for_case(path, case, LEAN)[0]
     except RomError:
         return False
     files = "\n".join(os.path.abspath(p) for p in snapshot_files)

@@ -76,10 +76,10 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     times, setup included) is listed below it. ``adaptive``: ``(loading, adaptive
     summary, plain online file, HF reference or None)`` of each adaptive run, a
     section each (:func:`adaptive_section`)."""
-    from rom.archive import read_archive
+    from rom.archive import LEAN, read_archive
     from rom.snapshots import read_snapshots
 
-    archive = read_archive(rom_path)
+    archive = read_archive(rom_path, skip=LEAN)
     s = archive["summary"]
     on_path = online["files"][0]
     res = online["res"]
