@@ -68,7 +68,7 @@ import numpy as np
 from rom import RomError, __version__
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "read_mesh",
-           "read_datasets", "mesh_signature", "file_hash", "REQUIRED", "LEAN"]
+           "read_datasets", "read_rows", "mesh_signature", "file_hash", "REQUIRED", "LEAN"]
 
 FORMAT = "rom-archive"
 FORMAT_VERSION = 3  # 3: the mesh and its file hash; 2: reduced loads of unit load terms
@@ -253,6 +253,32 @@ def read_datasets(path, names):
 
     with h5py.File(path, "r") as f:
         return {name: f[name][...] for name in names if name in f}
+
+
+def read_rows(path, name, rows, block=1 << 16):
+    """Rows ``rows`` (global ids, any order) of the 2-D dataset ``name`` of the ROM
+    archive ``path``: what a rank holds of a full basis (its owned dofs or quadrature
+    rows), read by blocks of ``block`` rows, so that the memory is the result plus one
+    block, never the whole basis."""
+    import h5py
+
+    rows = np.asarray(rows, dtype=np.int64)
+    with h5py.File(path, "r") as f:
+        d = f[name]
+        out = np.empty((len(rows),) + d.shape[1:], dtype=d.dtype)
+        if not len(rows):
+            return out
+        if rows.min() < 0 or rows.max() >= d.shape[0]:
+            raise RomError(f"ROM archive {path}: rows outside {name} ({d.shape[0]} rows)")
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        for lo in range(int(sorted_rows[0]) // block * block, int(sorted_rows[-1]) + 1, block):
+            a, b = np.searchsorted(sorted_rows, [lo, lo + block])
+            if a == b:
+                continue
+            chunk = d[lo: min(lo + block, d.shape[0])]
+            out[order[a:b]] = chunk[sorted_rows[a:b] - lo]
+    return out
 
 
 def _py(v):
