@@ -4,15 +4,20 @@ Dofs are node-major: local dof ``3 * i + k`` for local node ``i`` and component
 ``k``; PETSc dof ``3 * node_petsc + k`` (block size 3). Vectors are ghosted
 (owned dofs, then ghost dofs, the local node order of :class:`rom.mesh.Mesh`).
 
-Matrices are assembled in one shot: the kernels produce element matrices
-``(n_cells, n_e, n_e)``, a scatter index computed once sums them into a local
-CSR array (``np.bincount``), which is handed to PETSc with
-``setValuesLocalCSR`` (rows held by other ranks are sent during assembly). The
-owned-row sparsity pattern (including the contributions of other ranks' cells)
-is computed once, so no assembly ever allocates.
+Matrices are AIJ with block size 3. Their sparsity pattern is computed once, at node
+level (one entry per 3x3 block): the node adjacency of the local cells (a sparse
+product ``M^T M`` of the cell-node incidence), whose rows of ghost nodes are sent to
+their owners, so that the owned rows include the contributions of other ranks' cells.
+Only its counts per row are kept: PETSc preallocates them exactly, and the first
+assembly inserts the entries. Element matrices
+``(n_cells, n_e, n_e)`` are added by PETSc itself, cell by cell
+(``MatSetValuesBlockedLocal`` through ``setValuesBlockedLocalRCV``; rows held by
+other ranks are sent during assembly): no element-to-CSR map and no array of all
+the matrix values is ever held in Python.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from rom import RomError
 from rom.petsc import PETSc
@@ -34,6 +39,11 @@ MUMPS_OPTIONS = {"ksp_type": "preonly", "pc_type": "cholesky",
                  "pc_factor_mat_solver_type": "mumps"}
 
 
+def _index_dtype(n):
+    """The smaller of ``int32`` and ``int64`` that holds indices below ``n``."""
+    return np.int32 if n < 2 ** 31 else np.int64
+
+
 class DofMap:
     """Vector dofs (3 per node) of a distributed mesh.
 
@@ -43,6 +53,7 @@ class DofMap:
         Owned dofs, local (owned + ghost) dofs, global dofs.
     local_to_petsc : ndarray (n_local,)
     lgmap : PETSc.LGMap
+        Local to PETSc numbering of the nodes (block size 3).
     """
 
     def __init__(self, mesh):
@@ -53,11 +64,21 @@ class DofMap:
         self.n_local = 3 * mesh.n_local_nodes
         self.n_global = 3 * mesh.n_nodes_global
         self.local_to_petsc = (3 * mesh.node_petsc[:, None] + np.arange(3)).ravel()
-        self.lgmap = PETSc.LGMap().create(self.local_to_petsc.astype(PETSc.IntType), bsize=1,
+        self.lgmap = PETSc.LGMap().create(mesh.node_petsc.astype(PETSc.IntType), bsize=3,
                                           comm=self.pcomm)
         self.ghost_nodes = mesh.node_petsc[mesh.n_owned:].astype(PETSc.IntType)
-        # element dofs in local numbering (n_cells, 3 * n_nodes_e)
-        self.cell_dofs = (3 * mesh.cells[:, :, None] + np.arange(3)).reshape(len(mesh.cells), -1)
+
+    def element_dofs(self, cells=None):
+        """Local dofs ``(n, 3 * n_nodes_e)`` of local cells (all, or a slice or
+        index array ``cells``), node-major."""
+        c = self.mesh.cells if cells is None else self.mesh.cells[cells]
+        return (3 * c[:, :, None] + np.arange(3)).reshape(len(c), -1)
+
+    @property
+    def cell_dofs(self):
+        """Local dofs ``(n_cells, 3 * n_nodes_e)`` of every local cell (computed on each
+        access: use :meth:`element_dofs` on chunks)."""
+        return self.element_dofs()
 
     def create_vector(self):
         """Collective. A ghosted PETSc vector (zeros)."""
@@ -66,13 +87,21 @@ class DofMap:
         v.set(0.0)
         return v
 
+    def scatter_local(self, element_vectors, cells=None, out=None):
+        """Sum element vectors ``(n, n_nodes_e, 3)`` of local cells (all, or a slice or
+        index array ``cells``) into a local dof array ``(n_local,)`` (``out`` if given)."""
+        local = np.bincount(self.element_dofs(cells).ravel(),
+                            weights=np.asarray(element_vectors).ravel(),
+                            minlength=self.n_local)
+        if out is None:
+            return local
+        out += local
+        return out
+
     def assemble_vector(self, element_vectors, vec=None, cells=None):
         """Collective. Sum element vectors ``(n_cells, n_nodes_e, 3)`` into a PETSc vector
         (contributions to ghost dofs are added to their owners)."""
-        dofs = self.cell_dofs if cells is None else self.cell_dofs[cells]
-        local = np.bincount(dofs.ravel(), weights=np.asarray(element_vectors).ravel(),
-                            minlength=self.n_local)
-        return self.local_to_vector(local, vec, add=True)
+        return self.local_to_vector(self.scatter_local(element_vectors, cells), vec, add=True)
 
     def local_to_vector(self, local, vec=None, add=False):
         """Collective. A PETSc vector from local values ``(n_local,)``: with ``add``
@@ -110,115 +139,105 @@ class DofMap:
 
 
 class MatrixAssembler:
-    """Assemble element matrices into one PETSc AIJ matrix with a fixed pattern.
+    """Assemble element matrices into one PETSc AIJ matrix (block size 3) with a fixed
+    pattern.
 
-    Collective construction: computes the local scatter index and the owned-row
-    sparsity pattern once.
+    Collective construction: computes the owned rows' node-level pattern once
+    (module docstring) and keeps its counts, ``diag_blocks`` and ``offdiag_blocks``
+    ``(n_owned_nodes,)``: the 3x3 blocks of each owned block row whose column node is
+    owned, and the others (PETSc's preallocation of the diagonal and off-diagonal
+    parts).
     """
 
     def __init__(self, dofmap):
         self.dofmap = dofmap
         comm = dofmap.comm
         mesh = dofmap.mesh
-        cells = mesh.cells
-        n_cells, k = cells.shape
-        n_ln = mesh.n_local_nodes
-        # node-level local pattern (9x fewer keys than dof level), then its 3x3 blocks
-        key = np.repeat(cells, k, axis=1).ravel() * n_ln + np.tile(cells, (1, k)).ravel()
-        uniq, pair = np.unique(key, return_inverse=True)
-        del key
-        node_ptr = np.searchsorted(uniq // n_ln, np.arange(n_ln + 1))
-        node_len = np.diff(node_ptr)
-        node_col = uniq % n_ln
-        del uniq
-        # local dof CSR: row 3a+i holds columns 3b+j for the node columns b of row a
-        row_start = (9 * node_ptr[:-1, None] + 3 * np.arange(3) * node_len[:, None]).ravel()
-        self.local_indptr = np.append(row_start, 9 * node_ptr[-1]).astype(PETSc.IntType)
-        seg = np.repeat(3 * node_ptr[:-1], 3)  # start of the row's node columns, times 3
-        cols3 = (3 * node_col[:, None] + np.arange(3)).ravel()
-        gather = np.repeat(seg - self.local_indptr[:-1], np.diff(self.local_indptr))
-        self.local_indices = cols3[gather + np.arange(self.local_indptr[-1])].astype(
-            PETSc.IntType)
-        self.nnz_local = int(self.local_indptr[-1])
-        # scatter index: element entry (c, 3a+i, 3b+j) -> CSR slot
-        a_ptr = node_ptr[cells][:, :, None, None, None]
-        a_len = node_len[cells][:, :, None, None, None]
-        pair = pair.reshape(n_cells, k, 1, k, 1)
-        i3 = np.arange(3)[None, None, :, None, None]
-        j3 = np.arange(3)[None, None, None, None, :]
-        dtype = np.int32 if self.nnz_local < 2 ** 31 else np.int64
-        self.slot = (9 * a_ptr + 3 * i3 * a_len + 3 * (pair - a_ptr) + j3).astype(dtype).ravel()
-        self.entries_per_cell = 9 * k * k
-        del pair, a_ptr, a_len, gather
-
-        # owned-row pattern at node level: local pairs, off-rank rows sent to their owners
-        k = mesh.cells.shape[1]
-        pr = mesh.node_petsc[np.repeat(mesh.cells, k, axis=1).ravel()]
-        pc = mesh.node_petsc[np.tile(mesh.cells, (1, k)).ravel()]
+        n_cells, k = mesh.cells.shape
+        n_ln, n_own = mesh.n_local_nodes, mesh.n_owned
         n_nodes = mesh.n_nodes_global
-        pairs = np.unique(pr * n_nodes + pc)
-        del pr, pc
-        starts = np.concatenate([[0], np.cumsum(mesh.node_counts)])
-        owner = np.searchsorted(starts, pairs // n_nodes, side="right") - 1
-        order = np.argsort(owner, kind="stable")
-        pairs = pairs[order]
-        send_counts = np.bincount(owner, minlength=comm.size)
-        recv_counts = np.array(comm.alltoall(list(send_counts)))
-        recv = np.empty(recv_counts.sum(), dtype=np.int64)
-        comm.Alltoallv([pairs, send_counts], [recv, recv_counts])
-        pairs = np.unique(recv)
+        self.cells = np.ascontiguousarray(mesh.cells, dtype=PETSc.IntType)  # for PETSc
+        # node adjacency of the local cells: M^T M, M the (cells x nodes) incidence
+        itype = _index_dtype(max(n_cells * k, n_ln) + 1)
+        M = sp.csr_matrix((np.ones(n_cells * k, dtype=np.int32), self.cells.ravel(),
+                           np.arange(0, n_cells * k + 1, k, dtype=itype)),
+                          shape=(n_cells, n_ln))
+        P = (M.T.tocsr() @ M).tocsr()
+        del M
+        petsc = mesh.node_petsc.astype(_index_dtype(n_nodes))
+        # owned rows, columns in PETSc numbering
+        end = P.indptr[n_own]
+        Q = sp.csr_matrix((P.data[:end], petsc[P.indices[:end]], P.indptr[: n_own + 1]),
+                          shape=(n_own, n_nodes))
+        if comm.size > 1:
+            # rows of ghost nodes go to their owners
+            g_rows = np.repeat(petsc[n_own:], np.diff(P.indptr[n_own:]))
+            g_cols = petsc[P.indices[end:]]
+            starts = np.concatenate([[0], np.cumsum(mesh.node_counts)])
+            owner = np.searchsorted(starts, g_rows, side="right") - 1
+            order = np.argsort(owner, kind="stable")
+            send = np.stack([g_rows[order], g_cols[order]], axis=1).astype(np.int64)
+            del g_rows, g_cols, order
+            send_counts = np.bincount(owner, minlength=comm.size) * 2
+            recv_counts = np.array(comm.alltoall(list(send_counts)))
+            recv = np.empty(recv_counts.sum(), dtype=np.int64)
+            comm.Alltoallv([send.ravel(), send_counts], [recv, recv_counts])
+            del send
+            recv = recv.reshape(-1, 2)
+            lo = mesh.node_range[0]
+            R = sp.csr_matrix((np.ones(len(recv), dtype=np.int32),
+                               (recv[:, 0] - lo, recv[:, 1])), shape=(n_own, n_nodes))
+            del recv
+            Q = Q + R
+        del P
+        Q.sum_duplicates()  # the union of the rows' columns
+        # blocks per owned block row in the diagonal (owned columns) and off-diagonal parts
         lo, hi = mesh.node_range
-        prow = pairs // n_nodes - lo
-        pcol = pairs % n_nodes
-        node_indptr = np.searchsorted(prow, np.arange(hi - lo + 1))
-        # expand node pattern to 3x3 blocks
-        row_len = np.diff(node_indptr) * 3
-        indptr = np.zeros(3 * (hi - lo) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum(np.repeat(row_len, 3))
-        entries = (3 * pcol[:, None] + np.arange(3)).ravel()  # 3 dof columns per pair
-        seg_start = np.repeat(3 * node_indptr[:-1], 3)  # per dof row: start in `entries`
-        gather = np.repeat(seg_start - indptr[:-1], np.diff(indptr)) + np.arange(indptr[-1])
-        indices = entries[gather]
-        self._indptr = indptr.astype(PETSc.IntType)
-        self._indices = indices.astype(PETSc.IntType)
+        owned_col = ((Q.indices >= lo) & (Q.indices < hi)).astype(np.int64)
+        diag = np.diff(np.concatenate([[0], np.cumsum(owned_col)])[Q.indptr])
+        self.diag_blocks = diag.astype(PETSc.IntType)
+        self.offdiag_blocks = (np.diff(Q.indptr) - diag).astype(PETSc.IntType)
+        self.nnz_owned = 9 * int(Q.indptr[-1])  # nonzeros of the owned rows (dof level)
 
     def create_matrix(self):
-        """Collective. An AIJ matrix (block size 3) with the full pattern, zero values."""
+        """Collective. An AIJ matrix (block size 3), preallocated exactly (nonzeros per row
+        in the diagonal and off-diagonal parts) and not assembled: the first
+        :meth:`assemble` inserts the pattern (every entry of every element matrix,
+        zeros included), without any further allocation."""
         d = self.dofmap
         A = PETSc.Mat().create(comm=d.pcomm)
         A.setSizes(((d.n_owned, d.n_global), (d.n_owned, d.n_global)), bsize=3)
         A.setType(PETSc.Mat.Type.AIJ)
-        A.setPreallocationCSR((self._indptr, self._indices))
+        A.setPreallocationNNZ((np.repeat(3 * self.diag_blocks, 3),
+                               np.repeat(3 * self.offdiag_blocks, 3)))
         A.setLGMap(d.lgmap, d.lgmap)
         A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
-        A.assemble()
         return A
 
-    def local_values(self, element_matrices, cells=None, out=None):
-        """Sum element matrices ``(n_cells, n_e, n_e)`` into local CSR values.
+    def add(self, A, element_matrices, cells=None):
+        """Add element matrices ``(n, n_e, n_e)`` (node-major dofs) of the local cells
+        ``cells`` (all, a ``slice`` or an index array) to ``A``, without assembling it."""
+        c = self.cells if cells is None else self.cells[cells]
+        Ke = np.ascontiguousarray(element_matrices, dtype=PETSc.ScalarType)
+        assert Ke.shape == (len(c), 3 * c.shape[1], 3 * c.shape[1]), (Ke.shape, c.shape)
+        if len(c):
+            A.setValuesBlockedLocalRCV(c, c, Ke.reshape(len(c), -1),
+                                       addv=PETSc.InsertMode.ADD_VALUES)
 
-        ``cells`` gives the local cell ids of the batch (a ``slice`` or index array);
-        calling several times with ``out`` accumulates chunks.
+    def assemble(self, A, element_matrices):
+        """Collective. Set ``A`` to the sum of element matrices over ranks.
+
+        ``element_matrices``: an iterable of ``(cells, Ke)`` batches (``cells`` a slice
+        or index array of local cells, ``Ke (n, n_e, n_e)``, e.g.
+        :meth:`rom.hf.StructuralModel.tangent_matrices`), or one array of the
+        element matrices of every local cell.
         """
-        if out is None:
-            out = np.zeros(self.nnz_local)
-        Ke = np.asarray(element_matrices)
-        n = self.entries_per_cell
-        if cells is None:
-            slots = self.slot
-        elif isinstance(cells, slice):
-            slots = self.slot[cells.start * n: cells.stop * n]
-        else:
-            slots = self.slot.reshape(-1, n)[cells].ravel()
-        out += np.bincount(slots, weights=Ke.ravel(), minlength=self.nnz_local)
-        return out
-
-    def assemble(self, A, local_values):
-        """Collective. Set ``A`` to the sum over ranks of the local CSR values."""
         A.zeroEntries()
-        A.setValuesLocalCSR(self.local_indptr, self.local_indices, local_values,
-                            addv=PETSc.InsertMode.ADD_VALUES)
+        if isinstance(element_matrices, np.ndarray):
+            element_matrices = [(None, element_matrices)]
+        for cells, Ke in element_matrices:
+            self.add(A, Ke, cells)
         A.assemble()
         return A
 

@@ -39,7 +39,7 @@ class StructuralModel:
         Cells per kernel batch (bounds the memory of the B operators).
     """
 
-    def __init__(self, mesh, law, chunk=4096):
+    def __init__(self, mesh, law, chunk=2048):
         self.mesh = mesh
         self.law = law
         self.comm = mesh.comm
@@ -47,8 +47,9 @@ class StructuralModel:
         self.assembler = MatrixAssembler(self.dofmap)
         n = mesh.n_cells
         self.chunks = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)] or [slice(0, 0)]
-        X = mesh.cell_coordinates()
-        self.bases = [CellBasis(mesh.element, X[s]) for s in self.chunks]
+        # compact bases: inverse Jacobians and weights, the gradients computed per use
+        self.bases = [CellBasis(mesh.element, mesh.cell_coordinates(s), compact=True)
+                      for s in self.chunks]
         self.n_qp_cell = self.bases[0].rule.n_points
         self.n_qp = n * self.n_qp_cell
 
@@ -72,37 +73,39 @@ class StructuralModel:
             out[self._qp(s)] = b.interpolate(nodal[self.mesh.cells[s]]).ravel()
         return out
 
-    def _scatter(self, s, fe):
-        """Sum element vectors ``fe`` of the cells ``s`` into a local dof array."""
-        return np.bincount(self.dofmap.cell_dofs[s].ravel(), weights=fe.ravel(),
-                           minlength=self.dofmap.n_local)
-
     def internal_forces(self, sigma):
         """Local array ``(n_local_dofs,)`` of ``sum w B^T sigma`` over local cells."""
         q = self.n_qp_cell
-        return sum(self._scatter(s, b.internal_forces(sigma[self._qp(s)].reshape(-1, q, 6)))
-                   for s, b in zip(self.chunks, self.bases))
+        out = np.zeros(self.dofmap.n_local)
+        for s, b in zip(self.chunks, self.bases):
+            self.dofmap.scatter_local(b.internal_forces(sigma[self._qp(s)].reshape(-1, q, 6)),
+                                      s, out)
+        return out
 
-    def tangent_values(self, C):
-        """Local CSR values of ``sum w B^T C B`` for tangents ``C (n_qp, 6, 6)``."""
-        vals = None
+    def tangent_matrices(self, C):
+        """Element matrices of ``sum w B^T C B`` for tangents ``C (n_qp, 6, 6)``, by
+        chunks of cells: an iterator of ``(cells, Ke)`` for
+        :meth:`rom.assembly.MatrixAssembler.assemble`."""
         q = self.n_qp_cell
         for s, b in zip(self.chunks, self.bases):
-            Ke = b.tangent(C[self._qp(s)].reshape(-1, q, 6, 6))
-            vals = self.assembler.local_values(Ke, cells=s, out=vals)
-        return vals
+            yield s, b.tangent(C[self._qp(s)].reshape(-1, q, 6, 6))
 
-    def mass_values(self):
-        """Local CSR values of the (unit density) mass matrix."""
-        vals = None
+    def mass_matrices(self):
+        """Element matrices of the (unit density) mass matrix, by chunks of cells (as
+        :meth:`tangent_matrices`)."""
         for s, b in zip(self.chunks, self.bases):
-            vals = self.assembler.local_values(b.mass(), cells=s, out=vals)
-        return vals
+            yield s, b.mass()
+
+    def _points(self, s, b):
+        """Physical quadrature points ``(n, n_qp_cell, 3)`` of the cells of chunk ``s``."""
+        return np.einsum("qa,cak->cqk", b.N, self.mesh.cell_coordinates(s))
 
     def body_force_vector(self, body):
         """Local array of ``sum w N b(x)`` for a body force ``b(x (..., 3)) -> (..., 3)``."""
-        return sum(self._scatter(s, b.body_forces(body(b.x)))
-                   for s, b in zip(self.chunks, self.bases))
+        out = np.zeros(self.dofmap.n_local)
+        for s, b in zip(self.chunks, self.bases):
+            self.dofmap.scatter_local(b.body_forces(body(self._points(s, b))), s, out)
+        return out
 
     def quadrature_weights(self):
         """``(n_qp,)`` weights times Jacobians of the local quadrature points."""
@@ -110,7 +113,8 @@ class StructuralModel:
 
     def quadrature_points(self):
         """``(n_qp, 3)`` physical local quadrature points."""
-        return np.concatenate([b.x.reshape(-1, 3) for b in self.bases])
+        return np.concatenate([self._points(s, b).reshape(-1, 3)
+                               for s, b in zip(self.chunks, self.bases)])
 
     def cell_average(self, qp_values):
         """Cell averages ``(n_cells, ...)`` of quadrature values ``(n_qp, ...)``."""
@@ -182,7 +186,7 @@ class NewtonSolver:
             return
         m = self.model
         T = np.full(m.n_qp, getattr(m.law, "T_ref", 20.0))
-        self.model.assembler.assemble(self.A, m.tangent_values(m.law.stiffness(T)))
+        self.model.assembler.assemble(self.A, m.tangent_matrices(m.law.stiffness(T)))
         bc_dofs, _ = self.loading.dirichlet_values(0.0)
         self.A.zeroRowsColumns(dirichlet_rows(self.dm, bc_dofs), diag=1.0)
         self.linear.check_options(self.A)
@@ -233,7 +237,9 @@ class NewtonSolver:
         for it in range(self.max_iterations + 1):
             t0 = time.perf_counter()
             eps = m.strain(u)
+            sigma = C = state = None  # the last iteration's fields, freed before the new
             sigma, C, state, ok = m.law.update(eps, state_old, T_qp, dt)
+            del eps
             t1 = time.perf_counter()
             n_bad = m.comm.allreduce(int(np.sum(~ok)))
             if n_bad:
@@ -253,7 +259,7 @@ class NewtonSolver:
             if it == self.max_iterations:
                 break
             t0 = time.perf_counter()
-            self.model.assembler.assemble(self.A, m.tangent_values(C))
+            self.model.assembler.assemble(self.A, m.tangent_matrices(C))
             self.A.zeroRowsColumns(rows, diag=1.0)
             t1 = time.perf_counter()
             self.R.scale(-1.0)

@@ -191,23 +191,36 @@ class MeshData:
         nc = get_element(self.element.face_type).n_corners
         return np.sort(conn[:, :nc], axis=1)
 
+    def _matching_faces(self, conn):
+        """Faces sorted by their corners: ``(order, same)`` with ``same[i]`` True when
+        faces ``order[i]`` and ``order[i + 1]`` have the same corners."""
+        keys = self._face_keys(conn)
+        n = max(self.n_nodes, 1)
+        if n < 2 ** 31:  # pairs of corners packed in int64: a lexsort of 2 keys, not 3-4
+            packed = [keys[:, i] * n + keys[:, i + 1] if i + 1 < keys.shape[1] else keys[:, i]
+                      for i in range(0, keys.shape[1], 2)]
+        else:
+            packed = list(keys.T)
+        order = np.lexsort(packed[::-1])
+        k = np.stack([p[order] for p in packed], axis=1)
+        return order, np.all(k[1:] == k[:-1], axis=1)
+
     def boundary_faces(self):
         """Faces on the boundary (shared by no other cell): ``(cells, local faces, conn)``."""
         if not hasattr(self, "_boundary"):
             cells, local, conn = self.all_faces()
-            keys = self._face_keys(conn)
-            _, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-            b = counts[inv.ravel()] == 1
+            order, same = self._matching_faces(conn)
+            shared = np.zeros(len(order), dtype=bool)
+            shared[1:] |= same
+            shared[:-1] |= same
+            b = np.sort(order[~shared])
             self._boundary = cells[b], local[b], conn[b]
         return self._boundary
 
     def dual_graph(self):
         """Cell adjacency through shared faces, as CSR ``(indptr, indices)``."""
         cells, _, conn = self.all_faces()
-        keys = self._face_keys(conn)
-        order = np.lexsort(keys.T[::-1])
-        k = keys[order]
-        same = np.all(k[1:] == k[:-1], axis=1)
+        order, same = self._matching_faces(conn)
         a = cells[order][:-1][same]
         b = cells[order][1:][same]
         rows = np.concatenate([a, b])

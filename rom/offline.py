@@ -48,10 +48,10 @@ def _product(case, model, comm):
     asm = model.assembler
     A = asm.create_matrix()
     if case.rom.product == "mass":
-        asm.assemble(A, model.mass_values())
+        asm.assemble(A, model.mass_matrices())
     else:
         T = np.full(model.n_qp, getattr(model.law, "T_ref", 20.0))
-        asm.assemble(A, model.tangent_values(model.law.stiffness(T)))
+        asm.assemble(A, model.tangent_matrices(model.law.stiffness(T)))
         dofs, _ = Loading(case, model).dirichlet_values(0.0)
         A.zeroRowsColumns(dirichlet_rows(model.dofmap, dofs), diag=1.0)
     return product_from_petsc(A)

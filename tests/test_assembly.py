@@ -22,7 +22,7 @@ def test_matrix_equals_coo_sum(name, comm):
     C = isotropic_stiffness(np.full(basis.dx.shape, 1e3), np.full(basis.dx.shape, 0.3))
     Ke = basis.tangent(C)
     Ke = Ke * (1 + np.arange(len(Ke)))[:, None, None]  # cell-dependent, to catch mix-ups
-    A = asm.assemble(asm.create_matrix(), asm.local_values(Ke))
+    A = asm.assemble(asm.create_matrix(), Ke)
     # reference: every rank's element matrices in PETSc numbering, summed by scipy
     rows = dm.local_to_petsc[dm.cell_dofs]
     coo = comm.allgather((np.repeat(rows, rows.shape[1], axis=1).ravel(),
@@ -46,7 +46,7 @@ def _elastic_matrix(mesh, dm, asm, E_of_x):
     x = mesh.cell_coordinates()[:, :, 0].mean(axis=1)
     E = np.broadcast_to(E_of_x(x)[:, None], basis.dx.shape)
     C = isotropic_stiffness(E, np.full(basis.dx.shape, 0.3))
-    A = asm.assemble(asm.create_matrix(), asm.local_values(basis.tangent(C)))
+    A = asm.assemble(asm.create_matrix(), basis.tangent(C))
     nodes = np.flatnonzero(np.isclose(mesh.points[:, 0], 0.0))
     A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
                       diag=1.0)

@@ -29,6 +29,9 @@ __all__ = ["CellBasis", "FaceBasis", "mandel_to_tensor", "tensor_to_mandel",
            "von_mises", "trace", "SQ2", "IDENTITY_MANDEL"]
 
 IDENTITY_MANDEL = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+# the strain operator's entries: index into (g_x, g_y, g_z, g_x/sqrt2, g_y/sqrt2,
+# g_z/sqrt2, 0) for Mandel component m (rows) and displacement component k (columns)
+_B_GATHER = np.array([[0, 6, 6], [6, 1, 6], [6, 6, 2], [6, 5, 4], [5, 6, 3], [4, 3, 6]])
 
 
 def mandel_to_tensor(a):
@@ -94,6 +97,11 @@ class CellBasis:
         Node coordinates of each cell.
     rule : QuadratureRule, optional
         Defaults to the element's full Gauss rule.
+    compact : bool
+        Keep only the inverse Jacobians ``(n_cells, n_qp, 3, 3)`` and ``dx``: the
+        physical gradients (the same values) are computed on each access of ``dNdx``,
+        and ``x`` is not kept. For the many cells of a model, where the gradients of
+        every cell would dominate the memory.
 
     Attributes
     ----------
@@ -104,33 +112,50 @@ class CellBasis:
     dx : ndarray (n_cells, n_qp)
         Weight times Jacobian determinant.
     x : ndarray (n_cells, n_qp, 3)
-        Physical quadrature points.
+        Physical quadrature points (not with ``compact``).
     """
 
-    def __init__(self, element, X, rule=None):
+    def __init__(self, element, X, rule=None, compact=False):
         from rom import RomError
 
         self.element = element
-        X, self.rule, self.N, dNdxi, J = _isoparametric_map(element, X, rule)
+        X, self.rule, self.N, self.dNdxi, J = _isoparametric_map(element, X, rule)
         cof = _cofactors(J)
-        self.detJ = np.einsum("...j,...j->...", J[..., 0, :], cof[..., 0, :])
-        if np.any(self.detJ <= 0):
-            bad = int(np.argmax(np.any(self.detJ <= 0, axis=1)))
+        detJ = np.einsum("...j,...j->...", J[..., 0, :], cof[..., 0, :])
+        del J
+        if np.any(detJ <= 0):
+            bad = int(np.argmax(np.any(detJ <= 0, axis=1)))
             raise RomError(
                 f"{element.name} cell with non-positive Jacobian (cell {bad} of the batch): "
                 "inverted or degenerate element, or a node ordering meshio does not know")
-        # inv(J)[j, k] = cof[k, j] / det
-        self.dNdx = np.einsum("qaj,cqkj->cqak", dNdxi, cof / self.detJ[..., None, None])
-        self.dx = self.detJ * self.rule.weights[None, :]
-        self.x = np.einsum("qa,cak->cqk", self.N, X)
+        # inv(J)[j, k] = cof[k, j] / det, kept as invT[k, j]
+        cof /= detJ[..., None, None]
+        self._invT = cof
+        self.dx = detJ * self.rule.weights[None, :]
+        self._dNdx = self.x = None
+        if not compact:
+            self.detJ = detJ
+            self._dNdx = self._gradients()
+            self._invT = None
+            self.x = np.einsum("qa,cak->cqk", self.N, X)
+
+    def _gradients(self):
+        """``dN/dx[c, q, a, k] = sum_j dN/dxi[q, a, j] inv(J)[c, q, j, k]``."""
+        return np.matmul(self.dNdxi, self._invT.transpose(0, 1, 3, 2))
+
+    @property
+    def dNdx(self):
+        """Physical gradients ``(n_cells, n_qp, n_nodes_e, 3)`` (computed on each access
+        of a compact basis: hold the result while it is used)."""
+        return self._gradients() if self._dNdx is None else self._dNdx
 
     @property
     def n_cells(self):
-        return self.dNdx.shape[0]
+        return self.dx.shape[0]
 
     @property
     def n_qp(self):
-        return self.dNdx.shape[1]
+        return self.dx.shape[1]
 
     def _w(self, weights):
         if weights is None:
@@ -151,17 +176,13 @@ class CellBasis:
         """B operator ``(n_cells, n_qp, 6, 3*n_nodes_e)``: ``eps = B @ u_e.ravel()``."""
         g = self.dNdx
         c, q, a, _ = g.shape
-        B = np.zeros((c, q, 6, a, 3))
-        B[:, :, 0, :, 0] = g[..., 0]
-        B[:, :, 1, :, 1] = g[..., 1]
-        B[:, :, 2, :, 2] = g[..., 2]
-        B[:, :, 3, :, 1] = g[..., 2] / SQ2
-        B[:, :, 3, :, 2] = g[..., 1] / SQ2
-        B[:, :, 4, :, 0] = g[..., 2] / SQ2
-        B[:, :, 4, :, 2] = g[..., 0] / SQ2
-        B[:, :, 5, :, 0] = g[..., 1] / SQ2
-        B[:, :, 5, :, 1] = g[..., 0] / SQ2
-        return B.reshape(c, q, 6, 3 * a)
+        # B[c, q, m, 3 b + k] = g_ext[c, q, b, _B_GATHER[m, k]]: g, g / sqrt2 or 0
+        g_ext = np.empty((c, q, a, 7))
+        g_ext[..., :3] = g
+        np.divide(g, SQ2, out=g_ext[..., 3:6])
+        g_ext[..., 6] = 0.0
+        idx = (7 * np.arange(a)[None, :, None] + _B_GATHER[:, None, :]).ravel()
+        return np.take(g_ext.reshape(c * q, 7 * a), idx, axis=1).reshape(c, q, 6, 3 * a)
 
     def internal_forces(self, sigma, weights=None):
         """Element vectors ``sum_q w B^T sigma``, shape ``(n_cells, n_nodes_e, 3)``."""
@@ -176,7 +197,9 @@ class CellBasis:
         """
         w = self._w(weights)
         B = self.strain_operator()
-        CB = np.matmul(C, B) if C.ndim == 4 else np.einsum("ij,cqjb->cqib", C, B)
+        if C.ndim == 4 and C.strides[:2] == (0, 0):  # one tangent for every point
+            C = C[0, 0]
+        CB = np.matmul(C, B)
         CB *= w[:, :, None, None]
         c, q, _, n = B.shape
         return np.matmul(B.reshape(c, q * 6, n).transpose(0, 2, 1), CB.reshape(c, q * 6, n))

@@ -51,6 +51,14 @@ class ThermoElastic:
         return (self.alpha(T) * (T - self.T_ref))[:, None] * IDENTITY_MANDEL
 
     def stiffness(self, T):
+        """Elastic stiffness ``(n, 6, 6)`` at temperatures ``T (n,)``; with ``E`` and
+        ``nu`` independent of the temperature, one matrix seen ``n`` times (a read-only
+        broadcast view: no memory per point)."""
+        T = np.asarray(T, dtype=float)
+        if self.E.is_constant and self.nu.is_constant:
+            C = isotropic_stiffness(self.E(T[:1]), self.nu(T[:1])) if T.size else \
+                isotropic_stiffness(self.E.values[:1], self.nu.values[:1])
+            return np.broadcast_to(C[0], T.shape + (6, 6))
         return isotropic_stiffness(self.E(T), self.nu(T))
 
     def initial_state(self, n):

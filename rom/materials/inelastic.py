@@ -202,6 +202,7 @@ class Chaboche(_Inelastic):
     name = "chaboche"
     state_shapes = {"eps_vp": (6,), "X": (6,), "p": ()}
     symmetric_tangent = False
+    TANGENT_BLOCK = 16384  # points per block of the tangent's (n, 6, 6) temporaries
 
     def __init__(self, E, nu, R0, K, n, C, D, alpha=0.0, T_ref=20.0):
         super().__init__(E, nu, alpha, T_ref)
@@ -265,10 +266,14 @@ class Chaboche(_Inelastic):
             dr_dz = dJ * ddp_dz - K_
             g = (-(2 * mu_ / dr_dz) * ddp_dz)[:, None] * ndir  # d(dp)/d(eps)
             v = s_ - (2.0 / 3.0) * np.einsum("ni,ni->n", ndir, s_)[:, None] * ndir
-            P = _KDEV - (2.0 / 3.0) * _outer(ndir, ndir)
-            dn = (1.5 / J_eta)[:, None, None] * ((2 * mu_ * a)[:, None, None] * P
-                                                 + D_[:, None, None] * _outer(v, g))
-            Ct[ia] = C_el[ia] - (2 * mu_)[:, None, None] * (_outer(ndir, g)
-                                                          + dp[:, None, None] * dn)
+            # (n, 6, 6) temporaries by blocks of points (the memory of a few blocks)
+            for b in range(0, len(ia), self.TANGENT_BLOCK):
+                j = slice(b, b + self.TANGENT_BLOCK)
+                P = _KDEV - (2.0 / 3.0) * _outer(ndir[j], ndir[j])
+                dn = (1.5 / J_eta[j])[:, None, None] * (
+                    (2 * mu_[j] * a[j])[:, None, None] * P
+                    + D_[j][:, None, None] * _outer(v[j], g[j]))
+                Ct[ia[j]] = C_el[ia[j]] - (2 * mu_[j])[:, None, None] * (
+                    _outer(ndir[j], g[j]) + dp[j][:, None, None] * dn)
             ok[ia] &= conv & np.isfinite(sigma[ia]).all(axis=1)
         return sigma, Ct, state, ok
