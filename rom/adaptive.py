@@ -75,7 +75,6 @@ class AdaptiveRom:
         and of every internal variable of the law are required)
     case : rom.case.Case
     comm : communicator of the run (the HF steps are distributed over it)
-    mesh_data : rom.mesh.MeshData of the case
     tol : indicator tolerance (enrich when ``E_n >= tol``)
     fields : the indicator fields (default: the case's ``[rom] indicator``, else
         :data:`rom.indicator.DEFAULT_FIELDS` that the law has)
@@ -83,13 +82,13 @@ class AdaptiveRom:
     max_enrichments : optional cap on the number of HF steps
     """
 
-    def __init__(self, archive, case, comm, mesh_data, tol, fields=None, floor=DEFAULT_FLOOR,
+    def __init__(self, archive, case, comm, tol, fields=None, floor=DEFAULT_FLOOR,
                  max_enrichments=None, log=None):
         from rom.hf import NewtonSolver, check_loading
         from rom.offline import RomBuilder
         from rom.online import ReducedModel
 
-        self.case, self.comm, self.data = case, comm, mesh_data
+        self.case, self.comm = case, comm
         self.tol, self.floor = float(tol), float(floor)
         self.max_enrichments = max_enrichments
         self.say = log if comm.rank == 0 and log else (lambda *a, **k: None)
@@ -417,6 +416,8 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     ``<out_dir>/adaptive.json`` (the per-step records, :meth:`AdaptiveRom.run`); with
     ``save``, the enriched archive. ``fields``: the indicator fields (default: the
     case's). Returns a summary dict."""
+    from rom import agree
+    from rom.archive import LEAN, read_archive
     from rom.online import ResultWriter, open_for_case
     from rom.snapshots import prepare_output
 
@@ -424,7 +425,12 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     tol = case.rom.tol if tol is None else float(tol)
     if not tol >= 0:
         raise RomError(f"adaptive ROM: tol must be >= 0, not {tol}")
-    archive, data = open_for_case(archive_path, case)
+    # rank 0 (the writer) reads and checks the whole archive; the others its reduced
+    # operators, and their own rows of the full bases (RomBuilder.from_archive)
+    if comm.rank == 0:
+        archive, data = agree(comm, open_for_case, archive_path, case)
+    else:
+        archive, data = agree(comm, read_archive, archive_path, LEAN), None
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     if save:
         from rom.archive import FORMAT
@@ -433,7 +439,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
             raise RomError(f"adaptive: --save {save} is the archive the run starts from")
         prepare_output(save, comm, overwrite=True, expect=FORMAT)
     t0 = time.perf_counter()
-    ada = AdaptiveRom(archive, case, comm, data, tol, fields, floor, max_enrichments, log)
+    ada = AdaptiveRom(archive, case, comm, tol, fields, floor, max_enrichments, log)
     setup = time.perf_counter() - t0
     path = os.path.join(out_dir, "online.h5")
     writer = (ResultWriter(path, archive, case, data, ada.model.law,

@@ -54,6 +54,8 @@ and ``[material]`` optional)::
     eps_dual = 1e-4                     # POD truncation of the Gappy bases
     ecm_tol = 1e-6                      # empirical cubature tolerance
     hyper = "ecm"                       # reduced quadrature: ecm | nnls
+    block_mb = 2048                     # offline: memory per rank for a block of
+                                        # snapshots (more snapshots are streamed)
     gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
                                         # (the adaptive ROM needs sigma and every
                                         # internal variable: p, eps_vp, X)
@@ -150,6 +152,7 @@ class RomSpec:
     tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
     indicator: tuple = None  # its fields (None: rom.indicator.DEFAULT_FIELDS)
     hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
+    block_mb: float = 2048.0  # offline: MB per rank of a block of snapshots
 
 
 @dataclass(frozen=True)
@@ -436,7 +439,10 @@ def parse_case(text, path="<case>"):
     hyper = ro.get("hyper", "str", default="ecm")
     if hyper not in ("ecm", "nnls"):
         ro._err(f"hyper must be 'ecm' or 'nnls', not '{hyper}'")
-    rom = replace(rom, hyper=hyper)
+    block_mb = ro.get("block_mb", "number", default=2048.0)
+    if not block_mb > 0:
+        ro._err(f"'block_mb' must be positive, not {block_mb}")
+    rom = replace(rom, hyper=hyper, block_mb=float(block_mb))
     indicator = ro.get("indicator", default=None)
     if indicator is not None:
         if (not isinstance(indicator, list) or not indicator

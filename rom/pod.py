@@ -29,8 +29,8 @@ import numpy as np
 
 from rom import RomError
 
-__all__ = ["PODResult", "snapshot_pod", "fields_pod", "incremental_pod", "truncation", "gram",
-           "product_from_petsc"]
+__all__ = ["PODResult", "snapshot_pod", "fields_pod", "incremental_pod", "StreamingPOD",
+           "truncation", "gram", "product_from_petsc"]
 
 
 @dataclass
@@ -267,3 +267,275 @@ def product_from_petsc(A):
         return out
 
     return apply
+
+
+def _row_slices(n, chunk):
+    return [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+
+
+class StreamingPOD:
+    """Collective. POD of snapshots given block by block (:meth:`add`), never stored:
+    the memory is that of the basis and of one block.
+
+    The snapshots seen so far are represented by ``S ~ B C``: ``B (n_rows_local, k)``
+    M-orthonormal, ``C (k, n_s)`` their coordinates (replicated). A block ``X`` is
+    M-orthogonalized against ``B`` (two classical Gram-Schmidt passes, ``A = B^T M X``),
+    its residual ``R = Q Bq`` gets an M-orthonormal basis ``Q`` (eigenvectors of
+    ``R^T M R``, directions below ``1e-14`` of the energy dropped as numerically null),
+    and with the SVD ``[[C, A], [0, Bq]] = U diag(s) V^T`` the basis becomes
+    ``[B, Q] U[:, :N]`` (rotated in place, by chunks of rows) and ``C = diag(s) V^T``
+    (first ``N`` rows): exactly the POD of the snapshots seen, up to what the
+    intermediate truncations dropped. The rotation, a pass over the basis, waits
+    while it would drop at most one block's worth of columns (``[B, Q]`` and
+    ``[[C, A], [0, Bq]]`` are kept as they are): the basis holds at most the
+    truncated one plus a block. ``N`` is :func:`truncation` at the working
+    tolerance ``work * eps`` of the singular values kept merged with every one dropped
+    before (their energy still counts in the criterion, as in :func:`incremental_pod`),
+    so the energy dropped on the way is at most ``(work eps)^2`` of the total and the
+    final truncation at ``eps`` (:meth:`result`) agrees with :func:`snapshot_pod` of all
+    the snapshots to that level.
+
+    With ``normalize`` each snapshot is scaled to unit M-norm first and zero snapshots
+    are dropped (as :func:`fields_pod` with ``normalize``); the coordinates are then
+    those of the unit-norm snapshots.
+
+    With ``euclidean=eps_e`` the same basis also serves the Euclidean POD of the
+    snapshots as given (not normalized): the kept span is the union of the ``N`` leading
+    directions above and of the leading Euclidean directions of ``S`` (the SVD of
+    ``L^T C D``, ``L L^T = B^T B`` the Euclidean Gram matrix of the basis, kept up to
+    date, ``D`` the snapshot norms), truncated at ``eps_e`` with their own dropped
+    values; :meth:`euclidean_fields` gives those modes times their singular values
+    as the first columns of the basis, transformed in place (no array of their own).
+
+    The basis is one column-major buffer that grows (``ndarray.resize``: the columns are
+    appended at its end) and that :meth:`result` shrinks to the ``N`` modes it returns
+    (a column-major array): no copy of the basis at any time.
+    """
+
+    def __init__(self, comm, product=None, eps=1e-4, work=0.1, normalize=False,
+                 euclidean=None, chunk=8192):
+        if callable(product) and (normalize or euclidean):
+            raise RomError("streaming POD: normalization needs a diagonal product")
+        self.comm, self.product = comm, product
+        self.eps, self.eps_work = float(eps), float(eps) * float(work)
+        self.normalize, self.chunk = normalize, chunk
+        self.eps_e = euclidean
+        self.n = None
+        self._flat = np.zeros(0)
+        self.k = self.cap = 0
+        self.C = np.zeros((0, 0))
+        self.d = np.zeros(0)  # norms of the snapshots kept (normalize), else ones
+        self.H = np.zeros((0, 0))  # Euclidean Gram matrix of the basis (euclidean)
+        self.tail = np.zeros(0)  # singular values the intermediate truncations dropped
+        self.tail_e = np.zeros(0)  # same, Euclidean POD
+        self.n_seen = self.n_zero = 0
+        self._T = None  # the basis is B T (euclidean_fields): B's coordinates are C
+
+    def _buffer(self):
+        """The basis buffer ``(n, cap)``, column-major (a view: not kept across a
+        resize)."""
+        return self._flat[: self.n * self.cap].reshape(self.n, self.cap, order="F")
+
+    def _norms2(self, X):
+        """Collective. Squared M-norms of the columns of ``X``."""
+        if callable(self.product):
+            return self.comm.allreduce(np.einsum("ij,ij->j", X, self.product(X)))
+        w = None if self.product is None else np.asarray(self.product)
+        out = np.zeros(X.shape[1])
+        for sl in _row_slices(len(X), self.chunk):
+            out += (X[sl] ** 2).sum(axis=0) if w is None else w[sl] @ X[sl] ** 2
+        return self.comm.allreduce(out)
+
+    def add(self, X):
+        """Collective. Add the snapshots ``X (n_rows_local, m)`` (the columns; used as
+        work space: overwritten)."""
+        import scipy.linalg
+
+        X = np.asarray(X, dtype=float)
+        X = X[:, None] if X.ndim == 1 else X
+        if self.n is None:
+            self.n = X.shape[0]
+        if X.shape[0] != self.n:
+            raise RomError(f"streaming POD: {X.shape[0]} rows, expected {self.n}")
+        if self.comm.allreduce(int(not np.all(np.isfinite(X)))):
+            raise RomError("POD: snapshots contain NaN or inf")
+        self.n_seen += X.shape[1]
+        d2 = self._norms2(X)
+        d = np.ones(X.shape[1])
+        if self.normalize:
+            keep = np.sqrt(d2) > 1e-300
+            self.n_zero += int(np.sum(~keep))
+            if not keep.all():
+                X = X[:, keep]
+            d = np.sqrt(d2[keep])
+            for sl in _row_slices(self.n, self.chunk):
+                X[sl] /= d
+            d2 = np.ones(len(d))
+        m = X.shape[1]
+        if m == 0:
+            return
+        B = self._buffer()[:, : self.k]
+        A = np.zeros((self.k, m))
+        for _ in range(2):  # classical Gram-Schmidt, twice
+            if self.k:
+                a = gram(B, X, self.comm, self.product)
+                for sl in _row_slices(self.n, self.chunk):
+                    X[sl] -= B[sl] @ a
+                A += a
+        G = gram(X, X, self.comm, self.product)
+        mu, V = np.linalg.eigh(0.5 * (G + G.T))
+        order = np.argsort(mu)[::-1]
+        mu, V = mu[order], V[:, order]
+        scale = max(float(np.sum(self.C ** 2) + np.sum(self.tail ** 2)), float(d2.sum()))
+        r = int(np.sum(mu > 1e-14 * scale))
+        Bq = np.zeros((0, m))
+        H = self.H
+        if r:
+            T = V[:, :r] / np.sqrt(mu[:r])
+            for sl in _row_slices(self.n, self.chunk):  # Q = R T, in the first r columns
+                X[sl, :r] = X[sl] @ T
+            Q = X[:, :r]
+            # M-orthonormal to round-off (Cholesky of its Gram matrix): Q L^-T
+            Gq = gram(Q, Q, self.comm, self.product)
+            L = np.linalg.cholesky(0.5 * (Gq + Gq.T))
+            Li = scipy.linalg.solve_triangular(L, np.eye(r), lower=True)  # L ~ I
+            for sl in _row_slices(self.n, self.chunk):
+                Q[sl] = Q[sl] @ Li.T
+            # coordinates of the residual: Q^T M R = L^-1 T^T G = L^-1 sqrt(mu) V^T
+            Bq = scipy.linalg.solve_triangular(L, np.sqrt(mu[:r])[:, None] * V[:, :r].T,
+                                               lower=True)
+            if self.eps_e is not None:  # the Euclidean Gram matrix of [B, Q]
+                BQ = gram(B, Q, self.comm) if self.k else np.zeros((0, r))
+                H = np.block([[H, BQ], [BQ.T, gram(Q, Q, self.comm)]])
+            B = None
+            self._reserve(self.k + r)
+            self._buffer()[:, self.k: self.k + r] = Q
+            del Q
+        X = B = None
+        k_old, n_old = self.k, self.C.shape[1]
+        K = np.zeros((k_old + r, n_old + m))
+        K[:k_old, :n_old] = self.C
+        K[:k_old, n_old:] = A
+        K[k_old:, n_old:] = Bq
+        self.d = np.concatenate([self.d, d])
+        self.C, self.H, self.k = K, H, k_old + r
+        self._truncate(slack=m)
+
+    def _truncate(self, slack=0):
+        """Drop the directions the working truncation leaves out (with ``euclidean``,
+        those outside the union of both PODs' leading directions), by a rotation of
+        the basis in place; deferred while they are at most ``slack`` columns (the
+        rotation costs a pass over the basis; they are dropped at a later update)."""
+        import scipy.linalg
+
+        K, H = self.C, self.H
+        U, s, Vt = np.linalg.svd(K, full_matrices=False)
+        merged = np.sort(np.concatenate([s, self.tail]))[::-1]
+        N = min(truncation(merged ** 2, self.eps_work), len(s))
+        if self.eps_e is None:
+            if self.k - N <= slack:
+                return
+            keep = U[:, :N]
+            self.C = s[:N, None] * Vt[:N]
+            self.tail = np.sort(np.concatenate([s[N:], self.tail]))[::-1]
+        else:
+            # the union of the leading directions of both PODs (orthonormal in B's
+            # coordinates), and what each loses outside it
+            Le, Ue, se = self._euclidean(K, H)
+            merged = np.sort(np.concatenate([se, self.tail_e]))[::-1]
+            Ne = min(truncation(merged ** 2, self.eps_e), len(se))
+            De = scipy.linalg.solve_triangular(Le.T, Ue[:, :Ne], lower=False)
+            M = np.hstack([U[:, :N], De / np.maximum(np.linalg.norm(De, axis=0), 1e-300)])
+            W, sw, _ = np.linalg.svd(M, full_matrices=False)
+            keep = W[:, : int(np.sum(sw > 1e-8 * sw[0]))] if len(sw) else W[:, :0]
+            if self.k - keep.shape[1] <= slack:
+                return
+            self.C = keep.T @ K
+            lost = K - keep @ self.C
+            self.tail = np.sort(np.concatenate([np.linalg.svd(lost, compute_uv=False),
+                                                self.tail]))[::-1]
+            self.tail_e = np.sort(np.concatenate([np.linalg.svd(
+                Le.T @ lost * self.d, compute_uv=False), self.tail_e]))[::-1]
+            self.H = keep.T @ H @ keep
+        self._rotate(keep, self.k)
+
+    def _euclidean(self, C, H):
+        """``L`` (``L L^T = H``) and the SVD ``L^T C D = U diag(s) V^T`` (``U``, ``s``)."""
+        if not len(H):
+            return np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0)
+        L = np.linalg.cholesky(0.5 * (H + H.T))
+        U, s, _ = np.linalg.svd(L.T @ C * self.d, full_matrices=False)
+        return L, U, s
+
+    def euclidean_fields(self, eps=None):
+        """Collective. The Euclidean POD (``euclidean``) of the snapshots as given,
+        truncated at ``eps`` (default: ``euclidean``): ``(F, s)``, ``F
+        (n_rows_local, N)`` its modes times their singular values and ``s`` every
+        singular value (kept, then dropped). ``F`` is the first ``N`` columns of the
+        basis, transformed in place (``B <- B T``, ``T = [Y, complement]``
+        invertible, ``Y`` the modes' coordinates): no array of its own; valid until
+        :meth:`result`, which undoes ``T`` in its own rotation."""
+        import scipy.linalg
+
+        eps = self.eps_e if eps is None else eps
+        self._truncate()
+        L, U, s = self._euclidean(self.C, self.H)
+        merged = np.sort(np.concatenate([s, self.tail_e]))[::-1]
+        N = min(truncation(merged ** 2, eps), len(s))
+        Y = scipy.linalg.solve_triangular(L.T, U[:, :N], lower=False) * s[:N]
+        # T: Y, then an orthonormal basis of the complement of its span
+        T = np.hstack([Y, np.linalg.qr(Y, mode="complete")[0][:, N:]])
+        buf = self._buffer()
+        for sl in _row_slices(self.n, self.chunk):
+            buf[sl, : self.k] = buf[sl, : self.k] @ T
+        self._T = T if self._T is None else self._T @ T
+        rest = np.sort(np.concatenate([s[N:], self.tail_e]))[::-1]
+        return buf[:, :N], np.concatenate([s[:N], rest])
+
+    def _reserve(self, cap):
+        if cap > self.cap:
+            self._flat.resize(self.n * cap, refcheck=False)  # appends columns
+            self.cap = cap
+
+    def _rotate(self, U, k):
+        """The first ``k`` columns of the basis times ``U (k, N)``, in place."""
+        buf = self._buffer()
+        N = U.shape[1]
+        signs = np.sign(np.diag(U[:N]))
+        if np.allclose(U, np.eye(k, N) * signs, rtol=0, atol=1e-13):
+            buf[:, :N] *= signs  # the first N columns, up to their signs (no product)
+        else:
+            for sl in _row_slices(self.n, self.chunk):
+                buf[sl, :N] = buf[sl, :k] @ U
+        self.k = N
+
+    def result(self, eps=None):
+        """Collective. The POD truncated at ``eps`` (default: the ``eps`` given):
+        :class:`PODResult` with the coordinates of the snapshots (unit-norm ones with
+        ``normalize``; zero ones dropped). Ends the stream: the basis buffer becomes
+        the modes."""
+        eps = self.eps if eps is None else eps
+        U, s, Vt = np.linalg.svd(self.C, full_matrices=False)
+        merged = np.sort(np.concatenate([s, self.tail]))[::-1]
+        N = min(truncation(merged ** 2, eps), len(s))
+        if N and s[0] > 0:  # numerically null directions (as snapshot_pod)
+            N = min(N, int(np.sum(s ** 2 > 1e-13 * s[0] ** 2)))
+        n = self.n or 0
+        if self.n is not None:
+            self._rotate(U[:, :N] if self._T is None else np.linalg.solve(self._T, U[:, :N]),
+                         self.k)
+            self._flat.resize(n * N, refcheck=False)  # the first N columns
+        modes = self._flat.reshape(n, N, order="F")
+        coefficients = s[:N, None] * Vt[:N]
+        self._flat, self.cap, self.k = np.zeros(0), 0, 0
+        if N:  # re-check the orthonormality after the updates (as pyMOR's extend_basis)
+            G = gram(modes, modes, self.comm, self.product)
+            if np.abs(G - np.eye(N)).max() > 1e-10:
+                import scipy.linalg
+
+                L = np.linalg.cholesky(0.5 * (G + G.T))
+                for sl in _row_slices(n, self.chunk):
+                    modes[sl] = scipy.linalg.solve_triangular(L, modes[sl].T, lower=True).T
+                coefficients = L.T @ coefficients
+        rest = np.sort(np.concatenate([s[N:], self.tail]))[::-1]
+        return PODResult(modes, np.concatenate([s[:N], rest]), N, coefficients)

@@ -73,6 +73,7 @@ def test_missing_case_file(tmp_path):
     ("[rom]\nhyper = 'deim'\n", "hyper must be 'ecm' or 'nnls'"),
     ("[rom]\nindicator = ['sigma', 'X']\n", "X have no Gappy basis"),
     ("[rom]\nindicator = []\n", "indicator must list"),
+    ("[rom]\nblock_mb = 0\n", "'block_mb' must be positive"),
 ])
 def test_case_validation_names_the_key(snippet, pattern):
     with pytest.raises(RomError, match=pattern):

@@ -122,3 +122,116 @@ def test_offline_cli(trained, tmp_path):
     proc = run_cli(["offline", case.path, "--snapshots", str(tmp_path / "nope.h5"), "--out",
                     str(tmp_path / "x.h5")], n=2)
     assert proc.returncode != 0 and "snapshot file not found" in proc.stderr
+
+
+def _local_snapshots(rb, files, names):
+    """This rank's rows of every snapshot of ``files``, as columns: ``"U"`` (owned
+    dofs, n_s) and each quadrature field (local points q c + component, n_s)."""
+    out = {"U": []}
+    out.update({n: [] for n in names})
+    for path in files:
+        snap = read_snapshots(path, ("U",), names)
+        n_s = len(snap["time"])
+        out["U"].append(snap["U"].reshape(n_s, -1)[:, rb.owned_rows].T)
+        for n in names:
+            out[n].append(snap[f"qp/{n}"][:, rb.qp_ids].reshape(n_s, -1).T)
+    return {k: np.hstack(v) for k, v in out.items()}
+
+
+def _norm(X, comm, w=None):
+    """Collective. Frobenius norm of the row-distributed X in the product w (None:
+    Euclidean, an array: diagonal, a callable: applied)."""
+    WX = X if w is None else (w(X) if callable(w) else np.asarray(w)[:, None] * X)
+    return np.sqrt(comm.allreduce(float(np.sum(X * WX))))
+
+
+def _compare_pods(stream, batch, S, comm, product, eps, work):
+    """The streaming POD against the batch one of the snapshots S: same count, the
+    subspaces within the truncation (the part of the batch modes, weighted by their
+    singular values, outside the streaming span is at most the energy the streaming
+    POD leaves out of S, eps ||S||), singular values within the energy the intermediate
+    truncations dropped (Weyl: ||S - S_kept||_2 <= (work eps) ||S||_F)."""
+    from rom.pod import gram
+
+    assert stream.n_modes == batch.n_modes
+    N = batch.n_modes
+    norm_S = _norm(S, comm, product)
+    for a, b in ((stream, batch), (batch, stream)):
+        X = b.modes * b.singular_values[:N]
+        out = X - a.modes @ gram(a.modes, X, comm, product)
+        assert _norm(out, comm, product) <= 1.001 * eps * norm_S, (
+            _norm(out, comm, product) / norm_S, eps)
+    out = S - stream.modes @ gram(stream.modes, S, comm, product)
+    assert _norm(out, comm, product) <= 1.001 * eps * norm_S
+    ds = np.abs(stream.singular_values[:N] - batch.singular_values[:N]).max()
+    assert ds <= 1.001 * work * eps * norm_S + 1e-12 * norm_S, (ds / norm_S, work * eps)
+    G = gram(stream.modes, stream.modes, comm, product)
+    assert np.abs(G - np.eye(N)).max() < 1e-10
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("block_bytes, gappy", [(1, None), (256 << 20, None), (1, ("p",))])
+def test_streaming_build_equals_the_batch_computation(trained, comm, tmp_path, block_bytes,
+                                                       gappy):
+    """build_rom reads the files a block of steps at a time (one step; every step of
+    both files in one block: the batch case) into streaming PODs; the result equals the batch POD/Gappy/cubature of the same
+    snapshots to the truncation tolerances, and its cubature integrates the *original*
+    stress integrand (the stresses' POD shares the Gappy sigma basis, or has its own
+    stream when sigma has no Gappy basis)."""
+    from rom.hyper import _integrand, stress_cubature
+    from rom.indicator import calibration_factor
+    from rom.offline import RomBuilder
+    from rom.pod import fields_pod, gram, snapshot_pod
+
+    tmp, case, files = trained
+    if gappy:
+        case = replace(case, rom=replace(case.rom, gappy=gappy))
+    work = 0.1
+    out = os.path.join(tmp, f"rom_stream_{block_bytes}_{len(case.rom.gappy)}_np{comm.size}.h5")
+    s = build_rom(case, files, comm, out, log=None, block_bytes=block_bytes, work=work)
+    # 8 steps per file, 2 files: blocks span the files
+    assert s["steps_per_block"] == (1 if block_bytes == 1 else 16)
+    rom = read_archive(out)
+    rb = RomBuilder.from_archive(case, rom, comm)  # the streaming bases, this rank's rows
+    names = tuple(case.rom.gappy)
+    snap = _local_snapshots(rb, files, tuple(sorted(set(names) | {"sigma"})))
+    # displacement: the batch POD of every snapshot in the case's product
+    batch = snapshot_pod(snap["U"], comm, rb.product, eps=case.rom.eps_u)
+    _compare_pods(rb.pod, batch, snap["U"], comm, rb.product, case.rom.eps_u, work)
+    # Gappy: the batch POD of the unit-norm snapshots (zero ones dropped)
+    for name in names:
+        c = rb.gappy[name]["c"]
+        w = np.repeat(rb.w, c)
+        F = snap[name]
+        d = np.sqrt(comm.allreduce(w @ F ** 2))
+        Fn = F[:, d > 1e-300] / d[d > 1e-300]
+        batch = fields_pod(Fn.T.copy(), comm, w, eps=case.rom.eps_dual, normalize=True)
+        stream = rb.gappy[name]["pod"]
+        _compare_pods(stream, batch, Fn, comm, w, case.rom.eps_dual, work)
+        # the indicator's calibration data: the tracked coordinates are those of the
+        # unit-norm snapshots (up to the energy the intermediate truncations dropped)
+        exact = gram(stream.modes, Fn, comm, w)
+        assert stream.coefficients.shape == exact.shape
+        assert np.linalg.norm(stream.coefficients - exact) <= 1.001 * work * case.rom.eps_dual * (
+            _norm(Fn, comm, w))
+        mask = rom["gappy"][name]["mask"]
+        f_stream = calibration_factor(mask, stream.coefficients)
+        f_exact = calibration_factor(mask, exact)
+        assert f_stream[1] == f_exact[1]
+        np.testing.assert_allclose(f_stream[0], f_exact[0], rtol=1e-3)
+        assert float(rom["gappy"][name]["indicator_factor"]) == f_stream[0]
+    # cubature: the residual on the original stress integrand G[(s, i), q] with the
+    # archive's modes is within the ECM tolerance
+    n_ecm = int(rom["reduced"]["n_ecm"])
+    pts, wts = rom["reduced"]["points"][:n_ecm], rom["reduced"]["weights"][:n_ecm]
+    sig = snap["sigma"].T.reshape(-1, len(rb.w), 6)  # (n_s, n_qp_local, 6)
+    G_w = comm.allreduce(_integrand(sig, rb.E) @ rb.w)
+    mine = np.flatnonzero(np.isin(pts, rb.qp_ids))
+    lq = rb._qp_pos(pts[mine])
+    G_red = comm.allreduce(_integrand(sig[:, lq], rb.E[lq]) @ wts[mine])
+    residual = np.linalg.norm(G_red - G_w) / np.linalg.norm(G_w)
+    assert residual <= case.rom.ecm_tol, residual
+    # and the batch cubature of the original stresses with the same modes is
+    # comparable in size (the two pose the same problem up to the dropped energy)
+    ref = stress_cubature(sig, rb.E, rb.w, rb.qp_ids, comm, tol=case.rom.ecm_tol)
+    assert abs(n_ecm - len(ref.points)) <= 0.1 * len(ref.points) + 2, (n_ecm, len(ref.points))

@@ -125,3 +125,77 @@ def test_incremental_pod_stays_orthonormal_over_many_single_updates(comm):
         pod = incremental_pod(pod, _split(col, comm), comm, product, eps=1e-10)
         G = gram(pod.modes, pod.modes, comm, product)
         np.testing.assert_allclose(G, np.eye(pod.n_modes), atol=1e-11)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind", ["matrix", "normalized", "normalized+euclidean"])
+def test_streaming_pod_equals_the_batch_pod(kind, comm):
+    """StreamingPOD fed blocks of 7 snapshots (norms over three decades, a zero one)
+    against the batch POD of them all: same count; singular values within the energy
+    the intermediate truncations (work eps) dropped; the batch modes, weighted by their
+    singular values, inside the streaming span to eps ||S||; coordinates of the
+    (unit-norm) snapshots; with ``euclidean``, the Euclidean POD of the snapshots as
+    given from the same basis. The same on 1 and 2 ranks to round-off."""
+    from mpi4py import MPI
+
+    from rom.pod import StreamingPOD, fields_pod
+
+    S = _data(n_s=40, decay=0.75) * np.logspace(-3, 0, 40)
+    S[:, 5] = 0.0
+    n = S.shape[0]
+    eps, work, eps_e = 1e-4, 0.1, 1e-5
+    w = np.random.default_rng(3).uniform(0.5, 2.0, n)
+    normalize = kind != "matrix"
+
+    def stream(comm, split):
+        if kind == "matrix":
+            Mg = _spd(n)
+            product, P = _local_product(Mg, comm), Mg
+        else:
+            product, P = split(w), np.diag(w)
+        st = StreamingPOD(comm, product, eps=eps, work=work, normalize=normalize,
+                          euclidean=eps_e if kind.endswith("euclidean") else None, chunk=50)
+        for i in range(0, S.shape[1], 7):
+            st.add(split(S[:, i:i + 7]).copy())
+        eu = st.euclidean_fields() if st.eps_e else None
+        eu = None if eu is None else (eu[0].copy(), eu[1])  # before result()
+        return st.result(), eu, P
+
+    pod, eu, P = stream(comm, lambda A: _split(A, comm))
+    keep = np.linalg.norm(S, axis=0) > 0
+    Sn = S[:, keep] / np.sqrt(np.einsum("ij,ij->j", S[:, keep], P @ S[:, keep])) \
+        if normalize else S
+    L = np.linalg.cholesky(P)
+    U, s, _ = np.linalg.svd(L.T @ Sn, full_matrices=False)
+    batch = (fields_pod(_split(S, comm).T.copy(), comm, _split(w, comm), eps=eps,
+                        normalize=True) if normalize else None)
+    from rom.pod import truncation
+
+    N = truncation(s ** 2, eps)
+    assert pod.n_modes == N and (batch is None or batch.n_modes == N)
+    norm = np.linalg.norm(s)
+    assert np.abs(pod.singular_values[:N] - s[:N]).max() <= 1.001 * work * eps * norm
+    modes = np.zeros((n, N))
+    for r, part in enumerate(comm.allgather(pod.modes)):
+        modes[r:: comm.size] = part
+    np.testing.assert_allclose(modes.T @ P @ modes, np.eye(N), atol=1e-10)
+    Xb = np.linalg.solve(L.T, U[:, :N] * s[:N])  # batch modes times singular values
+    assert np.linalg.norm(L.T @ (Xb - modes @ (modes.T @ P @ Xb))) <= 1.001 * eps * norm
+    exact = modes.T @ P @ Sn
+    assert np.linalg.norm(pod.coefficients - exact) <= 1.001 * work * eps * norm
+    if eu is not None:  # the Euclidean POD of S as given, from the same basis
+        F = np.zeros((n, eu[0].shape[1]))
+        for r, part in enumerate(comm.allgather(eu[0])):
+            F[r:: comm.size] = part
+        se = np.linalg.svd(S, compute_uv=False)
+        assert F.shape[1] == truncation(se ** 2, eps_e)
+        sF = np.linalg.svd(F, compute_uv=False)
+        assert np.abs(sF - se[: len(sF)]).max() <= 1.001 * eps_e * np.linalg.norm(se)
+        Ue = np.linalg.svd(S, full_matrices=False)[0][:, : len(sF)] * se[: len(sF)]
+        Q = np.linalg.qr(F)[0]
+        assert np.linalg.norm(Ue - Q @ (Q.T @ Ue)) <= 1.001 * eps_e * np.linalg.norm(se)
+    if comm.size > 1:  # rank-count independence
+        ser, ser_eu, _ = stream(MPI.COMM_SELF, lambda A: A)
+        np.testing.assert_allclose(pod.singular_values, ser.singular_values, rtol=0,
+                                   atol=1e-12 * s[0])
+        np.testing.assert_allclose(np.abs(modes), np.abs(ser.modes), atol=1e-8)
