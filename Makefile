@@ -79,6 +79,9 @@ bench: setup .deb-bench
 	$(PY) bench/run_linear.py
 	PY=$(PY) bench/run_chaboche.sh
 	$(PY) bench/offline_bench.py
+	$(PY) bench/offline_bench.py --memory --block-mb 256
+	$(PY) bench/scale.py
+	$(PY) bench/online_startup.py
 	$(PY) bench/online_scaling.py --sizes 6 12
 	$(PY) bench/adaptive_cycles.py --n 12 --cycles 5
 	$(PY) bench/adaptive_checks.py --n 6

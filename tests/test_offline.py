@@ -173,11 +173,11 @@ def _compare_pods(stream, batch, S, comm, product, eps, work):
 @pytest.mark.parametrize("block_bytes, gappy", [(1, None), (256 << 20, None), (1, ("p",))])
 def test_streaming_build_equals_the_batch_computation(trained, comm, tmp_path, block_bytes,
                                                        gappy):
-    """build_rom reads the files a block of steps at a time (one step; every step of
-    both files in one block: the batch case) into streaming PODs; the result equals the batch POD/Gappy/cubature of the same
-    snapshots to the truncation tolerances, and its cubature integrates the *original*
-    stress integrand (the stresses' POD shares the Gappy sigma basis, or has its own
-    stream when sigma has no Gappy basis)."""
+    """build_rom reads the files a block of steps at a time (one step: streaming PODs;
+    every step of both files in one block: the batch case); the result equals the batch
+    POD/Gappy/cubature of the same snapshots to the truncation tolerances, and its
+    cubature integrates the *original* stress integrand (the stresses' POD shares the
+    Gappy sigma basis, or has its own stream when sigma has no Gappy basis)."""
     from rom.hyper import _integrand, stress_cubature
     from rom.indicator import calibration_factor
     from rom.offline import RomBuilder
