@@ -2,6 +2,7 @@
 into law integration, assembly and linear solve; law throughput.
 
     mpirun -n N python bench/chaboche_step.py [--n 16] [--json out.json]
+                                              [--petsc pc_gamg_agg_nsmooths=0 ...]
 
 Unit cube of tetra10 cells (6 n^3 cells, 3 (2n+1)^3 dofs; n = 16: 107,811 dofs,
 98,304 quadrature points), DESIGN reference Chaboche parameters, x = 0 clamped,
@@ -69,6 +70,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--json")
+    p.add_argument("--petsc", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="solver options over the case's (e.g. pc_gamg_agg_nsmooths=0)")
     args = p.parse_args()
     comm = MPI.COMM_WORLD
     case = parse_case(CASE, "/tmp/bench_chaboche.toml")
@@ -78,7 +81,8 @@ def main():
     law = make_law(case.law, case.material_params())
     model = StructuralModel(mesh, law)
     loading = Loading(case, model)
-    newton = NewtonSolver(model, loading, case.solver.rtol, 25, case.solver.petsc_options())
+    options = dict(case.solver.petsc_options(), **dict(a.split("=", 1) for a in args.petsc))
+    newton = NewtonSolver(model, loading, case.solver.rtol, 25, options)
     u = np.zeros(model.dofmap.n_local)
     state = law.initial_state(model.n_qp)
     comm.Barrier()
