@@ -59,6 +59,13 @@ rtol = 1e-8
 """
 
 
+def _peak_rss_gb():
+    """This process's peak resident memory so far [GB] (``ru_maxrss``)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
 def main():
     from rom.case import parse_case
     from rom.hf import NewtonSolver, StructuralModel
@@ -66,6 +73,7 @@ def main():
     from rom.materials import make_law
     from rom.mesh import load_mesh
     from rom.meshgen import box_mesh
+    from rom.petsc import PETSc
 
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=16)
@@ -86,9 +94,11 @@ def main():
     u = np.zeros(model.dofmap.n_local)
     state = law.initial_state(model.n_qp)
     comm.Barrier()
+    rss_setup = _peak_rss_gb()
     t0, c0 = time.perf_counter(), time.process_time()
     u, sigma, C, state, info = newton.step(u, state, 1.0, 1.0)
     cpu = time.process_time() - c0
+    rss_step = _peak_rss_gb()
     comm.Barrier()
     wall = time.perf_counter() - t0
     n_it = info["iterations"]
@@ -113,6 +123,12 @@ def main():
         "ksp_iterations": newton.linear.iterations,
         "law_points_per_second": comm.allreduce(model.n_qp / law_alone),
         "max_p": comm.allreduce(float(state["p"].max()), op=MPI.MAX),
+        # per rank: peak RSS after the set-up (mesh, model, loads, solver) and after
+        # the step, and the nonzeros allocated for the tangent
+        "peak_rss_setup_gb": comm.allgather(rss_setup),
+        "peak_rss_step_gb": comm.allgather(rss_step),
+        "matrix_nonzeros": comm.allgather(int(newton.A.getInfo(
+            PETSc.Mat.InfoType.LOCAL)["nz_allocated"])),
     }
     if comm.rank == 0:
         print(json.dumps(out))

@@ -351,7 +351,7 @@ def _other_supports(case_text, rb, path):
     return None
 
 
-def stream_pods(rb, work=0.1, stress_work=1.0):
+def stream_pods(rb, work=0.1):
     """Collective. The streaming PODs (:class:`rom.pod.StreamingPOD`) the offline stage
     feeds with the snapshots of the ROM builder ``rb``'s case: ``"U"`` (owned dofs, the
     case's product, ``eps_u``) and each Gappy field of ``[rom] gappy`` (local quadrature
@@ -359,10 +359,10 @@ def stream_pods(rb, work=0.1, stress_work=1.0):
     on the way at ``work`` times their tolerance. The stresses' basis also keeps the
     Euclidean POD of the stresses as they are, at the ECM's stress tolerance
     ``0.1 ecm_tol`` (the one :func:`rom.hyper.stress_cubature` compresses its stresses
-    at) times ``stress_work``: the cubature's ``G^T G`` is kept up to the dropped
-    energy. Without a Gappy ``sigma``, a ``"stress"`` stream holds that POD alone."""
+    at): the cubature's ``G^T G`` is kept up to the dropped energy. Without a Gappy
+    ``sigma``, a ``"stress"`` stream holds that POD alone."""
     rom, comm = rb.case.rom, rb.comm
-    stress_tol = 0.1 * rom.ecm_tol * stress_work
+    stress_tol = 0.1 * rom.ecm_tol
     streams = {"U": StreamingPOD(comm, rb.product, eps=rom.eps_u, work=work)}
     for name in rom.gappy:
         streams[name] = StreamingPOD(comm, np.repeat(rb.w, _COMPONENTS[name]),

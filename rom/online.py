@@ -382,13 +382,12 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     model = res["model"]
     path = None
     if comm.rank == 0:
-        bases = read_datasets(archive_path, ["basis/U", "basis/qp_weights"] + [
+        full = read_datasets(archive_path, ["basis/U", "basis/qp_weights"] + [
             f"gappy/{name}/basis" for name in WRITTEN_FIELDS])
-        for name, v in bases.items():
-            group, key = name.rsplit("/", 1)
-            target = archive["basis"] if group == "basis" else archive["gappy"][
-                group.split("/")[1]]
-            target[key] = v
+        archive["basis"].update(U=full["basis/U"], qp_weights=full["basis/qp_weights"])
+        for name in WRITTEN_FIELDS:
+            if f"gappy/{name}/basis" in full:
+                archive["gappy"][name]["basis"] = full[f"gappy/{name}/basis"]
         path = os.path.join(out_dir, "online.h5")
         writer = ResultWriter(path, archive, case, data, model.law, "online " + archive_path)
         n = len(res["times"])

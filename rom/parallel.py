@@ -44,12 +44,6 @@ class SerialComm:
     rank = 0
     size = 1
 
-    def Get_rank(self):
-        return 0
-
-    def Get_size(self):
-        return 1
-
     def bcast(self, obj, root=0):
         return obj
 
