@@ -1,13 +1,16 @@
 """One time step of the Chaboche law on a tet10 cube: time per Newton iteration split
 into law integration, assembly and linear solve; law throughput.
 
-    mpirun -n N python bench/chaboche_step.py [--n 16] [--json out.json]
+    mpirun -n N python bench/chaboche_step.py [--n 16] [--steps 1] [--json out.json]
                                               [--petsc pc_gamg_agg_nsmooths=0 ...]
 
 Unit cube of tetra10 cells (6 n^3 cells, 3 (2n+1)^3 dofs; n = 16: 107,811 dofs,
 98,304 quadrature points), DESIGN reference Chaboche parameters, x = 0 clamped,
 pressure -150 MPa (traction) on x = 1 and 30 MPa on y = 1, a temperature gradient;
-one step of 1 s from the unloaded state (well into viscoplasticity). Linear solver:
+one step of 1 s from the unloaded state (well into viscoplasticity), or with
+``--steps K`` the pressures ramped from 0 to their value in K steps over that second
+(K = 1 is the single step), which shows the cost of a Newton iteration along a
+loading, where the preconditioner is kept from step to step. Linear solver:
 GMRES + GAMG (the consistent tangent is not symmetric), inexact Newton (forcing
 terms of at most 1e-3; this case gave ksp_rtol = 1e-8 until 2026-12-01), the
 preconditioner kept across Newton iterations until the iterations grow
@@ -49,9 +52,11 @@ set = "x0"
 [[pressure]]
 set = "x1"
 value = -150.0
+table = [[0.0, 0.0], [1.0, 1.0]]
 [[pressure]]
 set = "y1"
 value = 30.0
+table = [[0.0, 0.0], [1.0, 1.0]]
 [temperature]
 expression = "20 + 400 * x"
 [solver]
@@ -77,6 +82,8 @@ def main():
 
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=16)
+    p.add_argument("--steps", type=int, default=1,
+                   help="steps of the load ramp over 1 s (1: the whole load at once)")
     p.add_argument("--json")
     p.add_argument("--petsc", nargs="*", default=[], metavar="KEY=VALUE",
                    help="solver options over the case's (e.g. pc_gamg_agg_nsmooths=0)")
@@ -96,13 +103,19 @@ def main():
     comm.Barrier()
     rss_setup = _peak_rss_gb()
     t0, c0 = time.perf_counter(), time.process_time()
-    u, sigma, C, state, info = newton.step(u, state, 1.0, 1.0)
+    per_step = []  # (Newton iterations, Krylov iterations, rebuilds, CPU s)
+    for k in range(1, args.steps + 1):
+        c1, its0, reb0 = time.process_time(), len(newton.linear.iterations), newton.linear.rebuilds
+        u, sigma, C, state, info = newton.step(u, state, k / args.steps, 1.0 / args.steps)
+        per_step.append((info["iterations"], newton.linear.iterations[its0:],
+                         newton.linear.rebuilds - reb0,
+                         comm.allreduce(time.process_time() - c1, op=MPI.MAX)))
     cpu = time.process_time() - c0
     rss_step = _peak_rss_gb()
     comm.Barrier()
     wall = time.perf_counter() - t0
-    n_it = info["iterations"]
-    n_eval = n_it + 1  # the law and the residual are evaluated once more than the tangent
+    n_it = sum(s[0] for s in per_step)
+    n_eval = n_it + args.steps  # the law and the residual: once more than the tangent
     # law throughput on this rank's points, alone
     eps = model.strain(u)
     T = np.full(model.n_qp, 300.0)
@@ -113,8 +126,15 @@ def main():
     n_qp = comm.allreduce(model.n_qp)
     out = {
         "ranks": comm.size, "dofs": model.dofmap.n_global, "qp": n_qp,
-        "newton_iterations": n_it, "residuals": info["residuals"], "step_wall": wall,
-        "step_cpu_max_rank": comm.allreduce(cpu, op=MPI.MAX),
+        "steps": args.steps, "newton_iterations": n_it, "residuals": info["residuals"],
+        "step_wall": wall, "step_cpu_max_rank": comm.allreduce(cpu, op=MPI.MAX),
+        # per step: Newton iterations, Krylov iterations of each, preconditioner
+        # builds, CPU s (largest rank); the CPU per Newton iteration after the first
+        # step (the preconditioner kept from step to step)
+        "per_step": per_step,
+        "cpu_per_newton_iteration_after_first_step": (
+            sum(s[3] for s in per_step[1:]) / max(sum(s[0] for s in per_step[1:]), 1)
+            if args.steps > 1 else None),
         "preconditioner_rebuilds": newton.linear.rebuilds,
         "law_per_iteration": comm.allreduce(newton.timings["law"], op=MPI.MAX) / n_eval,
         "assembly_per_iteration": comm.allreduce(newton.timings["assembly"], op=MPI.MAX)

@@ -14,10 +14,11 @@ every rank reports its own peak RSS (GNU time ``%M``) and CPU seconds:
 * *chaboche*: ``bench/chaboche_step.py`` (tet10 cube, one step of the Chaboche law
   well into viscoplasticity): Newton iterations, Krylov iterations per Newton
   iteration, CPU seconds of the step (largest rank) per Newton iteration, memory per
-  dof.
+  dof; then the largest size serially along a load ramp of 4 steps (``--steps 4``),
+  the preconditioner kept from step to step.
 
 Sizes: S, M, L = about 100k, 300k and 1M dofs (hex8 n = 32, 46, 69; tet10 n = 16, 23,
-34). The L runs need about 9 GB serially; a whole run takes about 40 minutes on 2
+34). The L runs need about 9 GB serially; a whole run takes about 45 minutes on 2
 cores. Prints Markdown tables for BENCHMARKS.md.
 """
 
@@ -120,6 +121,29 @@ def chaboche(sizes, ranks_list, rows):
                   f"{r['krylov_per_newton']:.1f} | {r['cpu_per_newton']:.1f} | "
                   f"{r['step_wall']:.1f} | {' / '.join(f'{g:.2f}' for g in r['rss_gb'])} | "
                   f"{r['kb_per_dof']:.1f} |", flush=True)
+    ramp(sizes[-1], rows)
+
+
+def ramp(size, rows, steps=4):
+    """The largest size serially along a load ramp of ``steps`` steps
+    (``chaboche_step.py --steps``): the cost of a Newton iteration once the
+    preconditioner is kept from step to step."""
+    n = SIZES[size]["chaboche"]
+    r = run("chaboche_step.py", 1, ["--n", str(n), "--steps", str(steps)])
+    r.update(kind="chaboche-ramp", size=size)
+    rows.append(r)
+    print(f"\n## The same law along a load ramp of {steps} steps ({size}, {r['dofs']} dofs, "
+          "1 rank)\n")
+    print("| step | Newton its | Krylov its | preconditioner builds | CPU [s] | "
+          "CPU per Newton it [s] |")
+    print("|---|---|---|---|---|---|")
+    for k, (its, krylov, builds, cpu) in enumerate(r["per_step"], 1):
+        print(f"| {k} | {its} | {', '.join(map(str, krylov))} | {builds} | {cpu:.1f} | "
+              f"{cpu / max(its, 1):.1f} |")
+    print(f"\nCPU per Newton iteration after the first step: "
+          f"{r['cpu_per_newton_iteration_after_first_step']:.1f} s; over every step: "
+          f"{r['step_cpu_max_rank'] / max(r['newton_iterations'], 1):.1f} s; peak RSS "
+          f"{max(r['rss_gb']):.2f} GB.", flush=True)
 
 
 def projection(rows, dofs=5.0e6, rank_counts=(2, 8, 32), pessimistic=0.85):

@@ -151,6 +151,13 @@ class NewtonSolver:
     preconditioned residual for GMRES and CG), not of the true linearized residual,
     which may be larger. The Newton test is on the true residual, so the result meets
     ``rtol`` whatever the forcing.
+
+    The preconditioner of an iterative solver is kept from one Newton iteration to
+    the next and from one step to the next, as long as the solves stay cheap
+    (:class:`rom.assembly.LinearSolver`); a step that fails forgets it. A resumed
+    run therefore starts with a new preconditioner where the uninterrupted run kept
+    an older one: its results equal the uninterrupted run's to the Newton
+    tolerance, not to the last digit.
     """
 
     EW_ETA0, EW_ALPHA, EW_MAX, EW_THRESHOLD = 1e-3, (1 + 5 ** 0.5) / 2, 1e-3, 0.1
@@ -222,8 +229,14 @@ class NewtonSolver:
         when Newton does not converge, the residual is not finite, the local
         integration fails at any point of any rank, or the linear solver fails.
         """
+        try:
+            return self._step(u_old, state_old, t, dt)
+        except StepFailure:
+            self.linear.restart()  # the retry with a shorter step builds its own
+            raise
+
+    def _step(self, u_old, state_old, t, dt):
         m, dm = self.model, self.dm
-        self.linear.restart()  # the preconditioner is reused within the step only
         tl = self.load_time(t)
         T_qp = m.interpolate(self.loading.temperature.nodal(tl))
         bc_dofs, bc_vals = self.loading.dirichlet_values(tl)

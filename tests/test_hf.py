@@ -142,9 +142,11 @@ def test_resume_gives_the_same_file(tmp_path, comm):
                        ("sigma", "eps_vp", "X", "p"))
     b = read_snapshots(str(path), ("U", "T"), ("sigma", "eps_vp", "X", "p"))
     assert set(a) == set(b)
+    # equal to the Newton tolerance: the resumed run builds a new preconditioner where
+    # the uninterrupted one kept the previous steps' (NewtonSolver)
     for key in a:
         if key != "case_text":
-            np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-12 * (
+            np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-8 * (
                 np.abs(a[key]).max() + 1e-300), err_msg=key)
     del full
 
