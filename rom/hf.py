@@ -154,13 +154,16 @@ class NewtonSolver:
 
     The preconditioner of an iterative solver is kept from one Newton iteration to
     the next and from one step to the next, as long as the solves stay cheap
-    (:class:`rom.assembly.LinearSolver`); a step that fails forgets it. A resumed
+    (:class:`rom.assembly.LinearSolver`) and the set of points where the law flows
+    has not changed at more than ``FLOW_CHANGE`` of the points since it was built
+    (:meth:`_flowing`); a step that fails forgets it. A resumed
     run therefore starts with a new preconditioner where the uninterrupted run kept
     an older one: its results equal the uninterrupted run's to the Newton
     tolerance, not to the last digit.
     """
 
     EW_ETA0, EW_ALPHA, EW_MAX, EW_THRESHOLD = 1e-3, (1 + 5 ** 0.5) / 2, 1e-3, 0.1
+    FLOW_CHANGE = 0.1  # fraction of the points (see _flowing)
 
     def __init__(self, model, loading, rtol=1e-8, max_iterations=25, petsc_options=None,
                  load_time=None, log=None):
@@ -184,6 +187,8 @@ class NewtonSolver:
         self.work = self.dm.create_vector()  # for norms of assembled force vectors
         self.timings = {"law": 0.0, "assembly": 0.0, "solve": 0.0}
         self.log = log if model.comm.rank == 0 else None
+        self._n_qp_global = model.comm.allreduce(model.n_qp)
+        self._flowing_at_build = None  # see _flowing
 
     def check_options(self):
         """Collective. With PETSc options given by the user, check them on the elastic
@@ -276,6 +281,8 @@ class NewtonSolver:
             self.A.zeroRowsColumns(rows, diag=1.0)
             t1 = time.perf_counter()
             self.R.scale(-1.0)
+            flowing = self._flowing(state, state_old)
+            builds = self.linear.rebuilds
             self.linear.set_operator(self.A)
             self.du.set(0.0)
             eta = self._forcing(residuals_abs, eta, ref)
@@ -283,6 +290,8 @@ class NewtonSolver:
                 self.linear.solve(self.R, self.du, rtol=eta)
             except RomError as exc:
                 raise StepFailure(str(exc)) from None
+            if self.linear.rebuilds != builds:
+                self._flowing_at_build = flowing
             t2 = time.perf_counter()
             self.timings["assembly"] += t1 - t0
             self.timings["solve"] += t2 - t1
@@ -291,6 +300,23 @@ class NewtonSolver:
         raise StepFailure(f"Newton did not converge in {self.max_iterations} iterations at "
                           f"t = {t:g}: relative residuals "
                           + ", ".join(f"{r:.2e}" for r in residuals))
+
+    def _flowing(self, state, state_old):
+        """Collective. The points where the law flows in this iteration (``p``
+        increases), or None for a law without ``p``; if they differ from those of the
+        tangent the kept preconditioner was built from at more than
+        ``FLOW_CHANGE`` of the points (plastic flow starting, or an elastic unloading),
+        the preconditioner is rebuilt for this tangent at once, without first trying
+        the kept one until the Krylov iterations grow."""
+        if "p" not in state:
+            return None
+        flowing = state["p"] > state_old["p"]
+        built = self._flowing_at_build
+        if built is not None and len(built) == len(flowing):
+            changed = self.model.comm.allreduce(int(np.count_nonzero(flowing != built)))
+            if changed > self.FLOW_CHANGE * self._n_qp_global:
+                self.linear.restart()
+        return flowing
 
     def advance(self, u, state, t_old, t_new, max_cuts=8):
         """Collective. :func:`advance_with_cuts` with this solver's :meth:`step`."""

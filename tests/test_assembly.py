@@ -126,6 +126,44 @@ def test_newton_forcing_terms():
 
 
 @pytest.mark.mpi
+def test_preconditioner_rebuilt_when_the_flowing_points_change(comm):
+    """The Newton solver has the preconditioner rebuilt at once when the points where the
+    law flows differ from those of the tangent it was built from at more than
+    FLOW_CHANGE of all points (counted over the ranks, the same decision on every
+    rank); not below that, not before a first build, not for a law without p."""
+    from types import SimpleNamespace
+
+    from rom.hf import NewtonSolver
+
+    n = 100  # points per rank
+    restarts = []
+    ns = SimpleNamespace(model=SimpleNamespace(comm=comm), _n_qp_global=n * comm.size,
+                         FLOW_CHANGE=NewtonSolver.FLOW_CHANGE, _flowing_at_build=None,
+                         linear=SimpleNamespace(restart=lambda: restarts.append(1)))
+    assert NewtonSolver.FLOW_CHANGE == 0.1
+    old = {"p": np.zeros(n)}
+
+    def flowing(k):  # the first k points flow
+        return {"p": np.where(np.arange(n) < k, 1e-4, 0.0)}
+
+    built = NewtonSolver._flowing(ns, flowing(30), old)
+    assert built.sum() == 30 and not restarts  # no preconditioner yet
+    ns._flowing_at_build = built
+    NewtonSolver._flowing(ns, flowing(38), old)  # 8 % of the points on every rank
+    assert not restarts
+    NewtonSolver._flowing(ns, flowing(42), old)  # 12 %
+    assert len(restarts) == 1
+    # 11 % of all points, all of them on rank 0: every rank rebuilds
+    NewtonSolver._flowing(ns, flowing(30 + 11 * comm.size if comm.rank == 0 else 30), old)
+    assert len(restarts) == 2
+    # an elastic unloading: nothing flows any more
+    NewtonSolver._flowing(ns, flowing(0), old)
+    assert len(restarts) == 3
+    assert NewtonSolver._flowing(ns, {"X": np.zeros((n, 6))}, {"X": np.zeros((n, 6))}) is None
+    assert len(restarts) == 3
+
+
+@pytest.mark.mpi
 def test_direct_solver_refactorizes_on_the_same_ksp_and_retry_keeps_the_tolerance(comm):
     """MUMPS factorizes each new operator on the same KSP (exact solutions); a Krylov
     solve stopped by the cap is redone to the tolerance it was asked for."""
