@@ -1,0 +1,101 @@
+"""The turbine blade's geometry and meshes (meshes/make_blade.py): every physical
+group present and read as a face set, positive Jacobians, the volume of the curved
+tet10 mesh against OpenCASCADE's volume of the CAD solid, face areas against closed
+forms, and a geometry parameter out of range refused."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from rom.fem import CellBasis, FaceBasis, get_element
+from rom.io.meshfile import read_mesh_file
+
+GROUPS = ("pressure_side", "suction_side", "trailing_edge", "tip", "platform",
+          "platform_sides", "root_flanks", "root_bottom", "root_sides", "channel_1",
+          "channel_2", "channels")
+
+
+def _make_blade():
+    spec = importlib.util.spec_from_file_location(
+        "make_blade", os.path.join(ROOT, "meshes", "make_blade.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def blade(tmp_path_factory):
+    mb = _make_blade()
+    path = str(tmp_path_factory.mktemp("blade") / "blade_S.msh")
+    info = mb.make(path, mb.PRESETS["S"])
+    return mb, info, read_mesh_file(path)
+
+
+def test_blade_mesh_groups_jacobians_and_volume(blade):
+    mb, info, d = blade
+    assert d.cell_type == "tetra10"
+    assert 25_000 <= 3 * d.n_nodes <= 35_000  # the S preset: about 30k dofs
+    assert 3 * info["nodes"] == 3 * d.n_nodes
+    assert len(d.cell_set("blade")) == d.n_cells
+    # CellBasis raises on a non-positive Jacobian at any quadrature point
+    basis = CellBasis(d.element, d.points[d.cells])
+    volume = basis.dx.sum()
+    assert abs(volume - info["cad_volume"]) < 2e-3 * info["cad_volume"], (
+        volume, info["cad_volume"])
+    face = get_element(d.element.face_type)
+
+    def area(name):
+        _, _, conn = d.face_set(name)
+        return FaceBasis(face, d.points[conn]).area().sum()
+
+    areas = {name: area(name) for name in GROUPS}
+    assert all(a > 0 for a in areas.values()), areas
+    assert np.isclose(areas["channels"], areas["channel_1"] + areas["channel_2"])
+    # the root's bottom: the dovetail's width times its axial length, less the two
+    # channel inlets (curved quadratic edges: pi r^2 to the mesh's geometric error)
+    _, _, conn = d.face_set("root_bottom")
+    pts = d.points[conn]
+    assert np.allclose(pts[..., 2], mb.ROOT[-1][1])
+    length = d.points[:, 0].max() - d.points[:, 0].min()
+    expected = 2 * mb.ROOT[-1][0] * length - 2 * np.pi * mb.CHANNEL_RADIUS ** 2
+    assert abs(areas["root_bottom"] - expected) < 2e-3 * expected
+    # a channel's wall: 2 pi r (height from the root's bottom to its top) + its end disk
+    height = mb.CHANNEL_TOP - mb.ROOT[-1][1]
+    for k in (1, 2):
+        wall = 2 * np.pi * mb.CHANNEL_RADIUS * height + np.pi * mb.CHANNEL_RADIUS ** 2
+        assert abs(areas[f"channel_{k}"] - wall) < 5e-3 * wall
+    # the flanks bear on the slot: the outward normals of both point up (+z) and out
+    _, _, conn = d.face_set("root_flanks")
+    x = d.points[conn]
+    centre = x.mean(axis=1)
+    n = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
+    inside = np.array([0.0, 0.0, -10.0])  # a point of the root's axis plane
+    n *= np.sign(np.einsum("fk,fk->f", n, centre - inside))[:, None]
+    assert np.all(n[:, 2] > 0) and np.all(n[:, 1] * centre[:, 1] > 0)
+    # the airfoil's faces lie above the platform; the convex suction side is the longer
+    for name in ("pressure_side", "suction_side", "trailing_edge", "tip"):
+        _, _, conn = d.face_set(name)
+        assert d.points[conn][..., 2].min() >= -1e-9
+    assert areas["suction_side"] > 1.05 * areas["pressure_side"]
+    # the trailing edge: its width (linear in the span: the chord tapers linearly)
+    # times the span, within the surface's inclination (a twisted, tilted strip)
+    suction, pressure = mb._section_2d()
+    width = [np.linalg.norm(mb._place(suction[-1], z) - mb._place(pressure[-1], z))
+             for z in (0.0, mb.SPAN)]
+    expected = 0.5 * sum(width) * mb.SPAN
+    assert expected <= areas["trailing_edge"] < 1.03 * expected, (areas["trailing_edge"],
+                                                                   expected)
+
+
+def test_blade_channels_must_stay_inside_the_airfoil(monkeypatch):
+    mb = _make_blade()
+    mb.check_channels()
+    monkeypatch.setattr(mb, "CHANNEL_RADIUS", 2.5)
+    with pytest.raises(ValueError, match="channel 2: wall of"):
+        mb.check_channels()
+    monkeypatch.setattr(mb, "CHANNELS", (0.28, 1.2))
+    with pytest.raises(ValueError, match="channel 2 leaves the airfoil"):
+        mb.check_channels()
