@@ -126,6 +126,7 @@ def main():
     n_qp = comm.allreduce(model.n_qp)
     out = {
         "ranks": comm.size, "dofs": model.dofmap.n_global, "qp": n_qp,
+        # Newton iterations of all steps; the residuals of the last step
         "steps": args.steps, "newton_iterations": n_it, "residuals": info["residuals"],
         "step_wall": wall, "step_cpu_max_rank": comm.allreduce(cpu, op=MPI.MAX),
         # per step: Newton iterations, Krylov iterations of each, preconditioner

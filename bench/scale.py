@@ -121,12 +121,12 @@ def chaboche(sizes, ranks_list, rows):
                   f"{r['krylov_per_newton']:.1f} | {r['cpu_per_newton']:.1f} | "
                   f"{r['step_wall']:.1f} | {' / '.join(f'{g:.2f}' for g in r['rss_gb'])} | "
                   f"{r['kb_per_dof']:.1f} |", flush=True)
-    ramp(sizes[-1], rows)
+    ramp(max(sizes, key=lambda s: SIZES[s]["chaboche"]), rows)
 
 
 def ramp(size, rows, steps=4):
-    """The largest size serially along a load ramp of ``steps`` steps
-    (``chaboche_step.py --steps``): the cost of a Newton iteration once the
+    """Size ``size`` (the largest of the run) serially along a load ramp of ``steps``
+    (> 1) steps (``chaboche_step.py --steps``): the cost of a Newton iteration once the
     preconditioner is kept from step to step."""
     n = SIZES[size]["chaboche"]
     r = run("chaboche_step.py", 1, ["--n", str(n), "--steps", str(steps)])

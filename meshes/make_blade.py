@@ -14,13 +14,14 @@ blade of an aero engine (span 40 mm, chord 28 mm at the hub):
   each gives a face group.
 * **Platform**: a slab of 3 mm under the airfoil (z in [-3, 0]).
 * **Root**: a dovetail, the profile of the y-z plane extruded along the axial
-  direction x: a neck, then two flanks inclined at about 50 degrees whose outward
-  normals point up (the faces that bear on the disk's slot under the centrifugal
-  load), down to z = -18.
+  direction x (1.5 mm shorter than the platform at each end): a neck, then two flanks
+  inclined at about 50 degrees whose outward normals point up (the faces that bear on
+  the disk's slot under the centrifugal load), down to z = -18. The platform covers
+  the hub section and the root's width with a margin of 3 mm.
 * **Cooling channels**: two radial channels of diameter 2 mm, from the root's bottom
   (the coolant inlet) to 2 mm under the tip, at the camber line's points at 28 % and
   55 % of the chord at mid-span (:func:`check_channels` verifies a wall of at least
-  0.4 mm at every height).
+  0.4 mm in the root and at 41 heights of the airfoil).
 
 Axes: x axial (the engine axis direction; the gas flows towards +x), y tangential, z
 radial; the engine axis is the line y = 0, z = -``HUB_RADIUS`` (250 mm): the
@@ -34,7 +35,7 @@ airfoil: the hot gas path), ``platform_sides`` (its sides and underside),
 ``channel_2`` and ``channels`` (both channels' walls). Quadratic tetrahedra (tet10,
 curved boundaries). Presets of the element size H [mm] (the size on the airfoil, and
 on the channels at most a sixth of their circumference; twice that away from them):
-S (2.2 mm: 30k dofs, the demo and the tests), M (0.8 mm: 247k dofs, the benchmark
+S (2.2 mm: 31k dofs, the demo and the tests), M (0.8 mm: 247k dofs, the benchmark
 pipeline), L (0.45 mm: 1.19M dofs, the scale run; 51 s to mesh). Written as gmsh
 4.1 ``.msh`` (read by meshio, groups included).
 """
@@ -54,6 +55,7 @@ STACK = 0.4  # the stacking point's chord fraction (on the camber line)
 N_SECTIONS = 5  # sections of the loft, hub to tip
 PLATFORM = 3.0  # platform thickness [mm], and its margin around the hub section
 ROOT = [(5.0, -3.0), (5.0, -7.0), (9.0, -12.0), (9.0, -15.0), (6.0, -18.0)]  # (y, z), y > 0
+ROOT_INSET = 1.5  # the root's axial ends inside the platform's [mm]
 CHANNELS = (0.28, 0.55)  # chord fractions of the channels at mid-span (on the camber line)
 CHANNEL_RADIUS = 1.0  # [mm]
 CHANNEL_TOP = SPAN - 2.0
@@ -98,27 +100,50 @@ def _place(points, z):
     return np.column_stack([xy, np.full(len(xy), z)])
 
 
+def _platform_box():
+    """Corners ``(lo, hi)`` (x, y) of the platform: the hub section's bounding box with
+    a margin of ``PLATFORM``, widened to hold the root's width with that margin."""
+    hub = _place(np.vstack(_section_2d()), 0.0)[:, :2]
+    width = max(y for y, _ in ROOT) + PLATFORM
+    lo = np.minimum(hub.min(axis=0) - PLATFORM, [np.inf, -width])
+    hi = np.maximum(hub.max(axis=0) + PLATFORM, [-np.inf, width])
+    return lo, hi
+
+
 def _channel_centres():
     """(x, y) of the channels' axes: the camber points at mid-span."""
     return [_place(_camber_point(c), 0.5 * SPAN)[0, :2] for c in CHANNELS]
 
 
 def check_channels(margin=0.4):
-    """The channels stay inside the airfoil with at least ``margin`` mm of wall at
-    every height: raises ValueError otherwise (a geometry parameter out of range)."""
+    """The channels keep at least ``margin`` mm of wall: in the airfoil's sections at
+    41 heights from the hub to the channels' top (the profile as a polygon of 400
+    points and the trailing edge's segment), and in the root's neck and axial length
+    (the narrowest part of the root). Raises ValueError otherwise (a geometry
+    parameter out of range)."""
     from matplotlib.path import Path
 
     suction, pressure = _section_2d(200)
-    for z in np.linspace(0.0, CHANNEL_TOP, 21):
-        ring = np.vstack([_place(suction, z)[:, :2], _place(pressure[::-1], z)[:, :2]])
+    lo, hi = _platform_box()
+    neck = min(y for y, _ in ROOT)
+    for z in np.linspace(0.0, CHANNEL_TOP, 41):
+        s, p = _place(suction, z)[:, :2], _place(pressure, z)[:, :2]
+        ring = np.vstack([s, p[::-1]])
+        te = np.linspace(s[-1], p[-1], 20)
         poly = Path(ring)
         for k, c in enumerate(_channel_centres()):
             if not poly.contains_point(c):
                 raise ValueError(f"channel {k + 1} leaves the airfoil at z = {z:g} mm")
-            wall = np.min(np.linalg.norm(ring - c, axis=1)) - CHANNEL_RADIUS
+            wall = np.min(np.linalg.norm(np.vstack([ring, te]) - c, axis=1)) - CHANNEL_RADIUS
             if wall < margin:
                 raise ValueError(f"channel {k + 1}: wall of {wall:.2f} mm at z = {z:g} mm "
                                  f"(at least {margin} mm)")
+    for k, c in enumerate(_channel_centres()):
+        wall = min(neck - abs(c[1]), c[0] - lo[0] - ROOT_INSET,
+                   hi[0] - ROOT_INSET - c[0]) - CHANNEL_RADIUS
+        if wall < margin:
+            raise ValueError(f"channel {k + 1}: wall of {wall:.2f} mm in the root "
+                             f"(at least {margin} mm)")
 
 
 def make(path, size=PRESETS["S"], order=2):
@@ -144,15 +169,15 @@ def make(path, size=PRESETS["S"], order=2):
             wires.append(occ.addCurveLoop([s_curve, te, -p_curve]))
         airfoil = occ.addThruSections(wires, makeSolid=True, makeRuled=False)
         vol_airfoil = [t for d, t in airfoil if d == 3]
-        hub = _place(np.vstack(_section_2d()), 0.0)
-        lo, hi = hub.min(axis=0) - PLATFORM, hub.max(axis=0) + PLATFORM
+        lo, hi = _platform_box()
         platform = occ.addBox(lo[0], lo[1], -PLATFORM, hi[0] - lo[0], hi[1] - lo[1], PLATFORM)
-        # dovetail profile in the plane x = lo[0], extruded along x
+        # dovetail profile in the plane x = lo[0] + ROOT_INSET, extruded along x
         half = ROOT + [(-y, z) for y, z in reversed(ROOT)]
-        pts = [occ.addPoint(lo[0], y, z) for y, z in half]
+        pts = [occ.addPoint(lo[0] + ROOT_INSET, y, z) for y, z in half]
         lines = [occ.addLine(pts[i], pts[(i + 1) % len(pts)]) for i in range(len(pts))]
         root_face = occ.addPlaneSurface([occ.addCurveLoop(lines)])
-        root = [t for d, t in occ.extrude([(2, root_face)], hi[0] - lo[0], 0, 0) if d == 3]
+        root = [t for d, t in occ.extrude([(2, root_face)], hi[0] - lo[0] - 2 * ROOT_INSET,
+                                          0, 0) if d == 3]
         solid, _ = occ.fuse([(3, vol_airfoil[0])], [(3, platform), (3, root[0])])
         bottom = ROOT[-1][1]
         cyl = [occ.addCylinder(c[0], c[1], bottom - 1.0, 0, 0, CHANNEL_TOP - bottom + 1.0,
@@ -163,7 +188,7 @@ def make(path, size=PRESETS["S"], order=2):
             raise RuntimeError(f"blade geometry: {len(solid)} volumes after the booleans")
         vol = solid[0][1]
         cad_volume = occ.getMass(3, vol)
-        groups = _classify(gmsh, vol, lo, hi)
+        groups = _classify(gmsh, vol)
         for name, tags in groups.items():
             gmsh.model.addPhysicalGroup(2, tags, name=name)
         gmsh.model.addPhysicalGroup(3, [vol], name="blade")
@@ -204,7 +229,7 @@ def make(path, size=PRESETS["S"], order=2):
         gmsh.finalize()
 
 
-def _classify(gmsh, vol, lo, hi, eps=1e-6):
+def _classify(gmsh, vol, eps=1e-6):
     """The physical groups' surface tags of the volume ``vol``, from each surface's
     bounding box and a normal at its parametric centre."""
     model = gmsh.model
@@ -235,7 +260,7 @@ def _classify(gmsh, vol, lo, hi, eps=1e-6):
             groups[_airfoil_face(c)].append(tag)
         elif z0 > -PLATFORM - eps:
             groups["platform_sides"].append(tag)
-        elif abs(n[2]) > 0.3 and abs(n[0]) < 1e-6 and c[2] > ROOT[2][1]:
+        elif abs(n[2]) > 0.3 and abs(n[0]) < 1e-6 and c[2] > _widest_z():
             # the inclined faces between the neck and the widest part: the flanks that
             # bear on the slot (the chamfers under the widest part are root_sides)
             groups["root_flanks"].append(tag)
@@ -246,6 +271,12 @@ def _classify(gmsh, vol, lo, hi, eps=1e-6):
         if not tags:
             raise RuntimeError(f"blade geometry: no surface found for group '{name}'")
     return groups
+
+
+def _widest_z():
+    """The height where the dovetail is widest (its top, if several)."""
+    w = max(y for y, _ in ROOT)
+    return max(z for y, z in ROOT if y == w)
 
 
 def _airfoil_face(c):

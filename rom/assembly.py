@@ -16,6 +16,8 @@ other ranks are sent during assembly): no element-to-CSR map and no array of all
 the matrix values is ever held in Python.
 """
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -34,8 +36,8 @@ DEFAULT_PETSC_OPTIONS = {
     # unsmoothed aggregation, W-cycles, one Chebyshev/Jacobi sweep per level: a set-up
     # 5x cheaper than smoothed aggregation's and, with 1.5 to 2x its iterations, a
     # Chaboche Newton iteration 1.46x faster at 1M dofs and a linear elastic solve 1.35x
-    # at 311k; per-rank memory that halves on 2 ranks (BENCHMARKS, "The HF linear
-    # solver at growing size")
+    # at 311k; per-rank memory on 2 ranks 0.63x the serial (0.88x with smoothed
+    # aggregation) (BENCHMARKS, "The HF linear solver at growing size")
     "pc_gamg_agg_nsmooths": 0,
     "pc_mg_cycle_type": "w",
     "mg_levels_ksp_type": "chebyshev",
@@ -264,7 +266,8 @@ class LinearSolver:
     along a viscoplastic step: measured 25 to 541 per solve at 1M dofs.) A direct solver
     (``ksp_type preonly``) factorizes every new operator, on the same KSP (the
     symbolic analysis of the pattern is kept). :meth:`restart` forgets the
-    preconditioner (the Newton solver calls it after a failed step).
+    preconditioner (the Newton solver calls it after a failed step, and when the
+    points where the law flows have changed: :meth:`rom.hf.NewtonSolver._flowing`).
 
     Parameters
     ----------
@@ -294,6 +297,9 @@ class LinearSolver:
         db = PETSc.Options()
         for k, v in opts.items():
             db.setValue(self.prefix + k, _option_value(v))
+        # PETSc's options database holds at most 512 entries: this solver's leave it with
+        # the solver (a process that creates many solvers, e.g. a test run, fills it)
+        weakref.finalize(self, _forget_options, [self.prefix + k for k in opts])
         self.options = opts
         self.dofmap = dofmap
         self.ksp = self._new_ksp()
@@ -418,6 +424,16 @@ class LinearSolver:
                            f"{self.ksp.getIterationNumber()} iterations); try "
                            "linear_solver = 'mumps' in [solver]")
         return x
+
+
+def _forget_options(names):
+    """Remove options ``names`` from PETSc's database (when their solver is freed)."""
+    try:
+        db = PETSc.Options()
+        for name in names:
+            db.delValue(name)
+    except Exception:  # noqa: BLE001 - PETSc already finalized at the interpreter's exit
+        pass
 
 
 def _option_used(name):

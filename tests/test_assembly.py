@@ -104,7 +104,8 @@ def test_newton_forcing_terms():
     from rom.hf import NewtonSolver
 
     gm = SimpleNamespace(linear=SimpleNamespace(options={"ksp_type": "gmres"}), rtol=1e-8,
-                         user_options=[],
+                         user_options=[], model=SimpleNamespace(law=SimpleNamespace(
+                             state_shapes={"p": ()})),
                          EW_ETA0=NewtonSolver.EW_ETA0, EW_ALPHA=NewtonSolver.EW_ALPHA,
                          EW_MAX=NewtonSolver.EW_MAX, EW_THRESHOLD=NewtonSolver.EW_THRESHOLD)
     forcing = NewtonSolver._forcing
@@ -123,6 +124,10 @@ def test_newton_forcing_terms():
     # a ksp_rtol given by the user is the tolerance of every solve
     given = SimpleNamespace(**{**vars(gm), "user_options": ["ksp_rtol"]})
     assert forcing(given, [1.0], None, 1.0) is None
+    # a linear law: one solve to the Newton tolerance's need, whatever EW_MAX
+    linear = SimpleNamespace(**{**vars(gm), "model": SimpleNamespace(law=SimpleNamespace(
+        state_shapes={}))})
+    assert forcing(linear, [2.0], None, 1.0) == pytest.approx(0.1 * 1e-8 / 2.0)
 
 
 @pytest.mark.mpi
@@ -130,36 +135,44 @@ def test_preconditioner_rebuilt_when_the_flowing_points_change(comm):
     """The Newton solver has the preconditioner rebuilt at once when the points where the
     law flows differ from those of the tangent it was built from at more than
     FLOW_CHANGE of all points (counted over the ranks, the same decision on every
-    rank); not below that, not before a first build, not for a law without p."""
+    rank); not below that, not at a step's first iteration, not before a first
+    build, not for a law without p or a direct solver."""
     from types import SimpleNamespace
 
     from rom.hf import NewtonSolver
 
-    n = 100  # points per rank
+    n = 1000  # points per rank
     restarts = []
     ns = SimpleNamespace(model=SimpleNamespace(comm=comm), _n_qp_global=n * comm.size,
                          FLOW_CHANGE=NewtonSolver.FLOW_CHANGE, _flowing_at_build=None,
-                         linear=SimpleNamespace(restart=lambda: restarts.append(1)))
+                         linear=SimpleNamespace(restart=lambda: restarts.append(1),
+                                                options={"ksp_type": "gmres"}))
     assert NewtonSolver.FLOW_CHANGE == 0.1
     old = {"p": np.zeros(n)}
 
     def flowing(k):  # the first k points flow
         return {"p": np.where(np.arange(n) < k, 1e-4, 0.0)}
 
-    built = NewtonSolver._flowing(ns, flowing(30), old)
-    assert built.sum() == 30 and not restarts  # no preconditioner yet
+    built = NewtonSolver._flowing(ns, flowing(300), old, 1)
+    assert built.sum() == 300 and not restarts  # no preconditioner yet
     ns._flowing_at_build = built
-    NewtonSolver._flowing(ns, flowing(38), old)  # 8 % of the points on every rank
+    NewtonSolver._flowing(ns, flowing(380), old, 1)  # 8 % of the points on every rank
     assert not restarts
-    NewtonSolver._flowing(ns, flowing(42), old)  # 12 %
+    NewtonSolver._flowing(ns, flowing(420), old, 1)  # 12 %
+    assert len(restarts) == 1
+    NewtonSolver._flowing(ns, flowing(420), old, 0)  # a step's first iteration
     assert len(restarts) == 1
     # 11 % of all points, all of them on rank 0: every rank rebuilds
-    NewtonSolver._flowing(ns, flowing(30 + 11 * comm.size if comm.rank == 0 else 30), old)
+    NewtonSolver._flowing(ns, flowing(300 + 110 * comm.size if comm.rank == 0 else 300),
+                          old, 2)
     assert len(restarts) == 2
     # an elastic unloading: nothing flows any more
-    NewtonSolver._flowing(ns, flowing(0), old)
+    NewtonSolver._flowing(ns, flowing(0), old, 1)
     assert len(restarts) == 3
-    assert NewtonSolver._flowing(ns, {"X": np.zeros((n, 6))}, {"X": np.zeros((n, 6))}) is None
+    assert NewtonSolver._flowing(ns, {"X": np.zeros((n, 6))}, {"X": np.zeros((n, 6))},
+                                 1) is None
+    ns.linear.options["ksp_type"] = "preonly"
+    assert NewtonSolver._flowing(ns, flowing(0), old, 1) is None
     assert len(restarts) == 3
 
 
@@ -194,3 +207,21 @@ def test_direct_solver_refactorizes_on_the_same_ksp_and_retry_keeps_the_toleranc
     krylov.solve(b, dm.create_vector(), rtol=1e-6)
     assert krylov.rebuilds == 2  # capped, rebuilt, solved again ...
     assert krylov.ksp.getTolerances()[0] == 1e-6  # ... to the tolerance asked
+
+
+@pytest.mark.mpi
+def test_linear_solvers_free_their_petsc_options(comm):
+    """PETSc's options database holds at most 512 entries: a solver's options leave it
+    with the solver, so that a process can create any number of solvers in turn (a
+    test run creates hundreds; the 513th option raised PETSc error 55)."""
+    from rom.assembly import LinearSolver
+    from rom.petsc import PETSc
+
+    dm = DofMap(load_mesh(box_mesh((1, 1, 1), (1.0, 1.0, 1.0), "tetra"), comm))
+    db = PETSc.Options()
+    for _ in range(100):  # 12 options each
+        solver = LinearSolver(dm, {"ksp_type": "gmres"})
+        prefix = solver.prefix
+        assert db.hasName(prefix + "pc_type") and db.hasName(prefix + "ksp_type")
+        del solver
+        assert not db.hasName(prefix + "pc_type") and not db.hasName(prefix + "ksp_type")

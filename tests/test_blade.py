@@ -59,7 +59,8 @@ def test_blade_mesh_groups_jacobians_and_volume(blade):
     _, _, conn = d.face_set("root_bottom")
     pts = d.points[conn]
     assert np.allclose(pts[..., 2], mb.ROOT[-1][1])
-    length = d.points[:, 0].max() - d.points[:, 0].min()
+    lo, hi = mb._platform_box()
+    length = hi[0] - lo[0] - 2 * mb.ROOT_INSET
     expected = 2 * mb.ROOT[-1][0] * length - 2 * np.pi * mb.CHANNEL_RADIUS ** 2
     assert abs(areas["root_bottom"] - expected) < 2e-3 * expected
     # a channel's wall: 2 pi r (height from the root's bottom to its top) + its end disk
@@ -67,6 +68,19 @@ def test_blade_mesh_groups_jacobians_and_volume(blade):
     for k in (1, 2):
         wall = 2 * np.pi * mb.CHANNEL_RADIUS * height + np.pi * mb.CHANNEL_RADIUS ** 2
         assert abs(areas[f"channel_{k}"] - wall) < 5e-3 * wall
+    # the platform's sides reach its four ends; the root's faces stay inside them
+    _, _, conn = d.face_set("platform_sides")
+    x = d.points[conn].reshape(-1, 3)
+    np.testing.assert_allclose([x[:, 0].min(), x[:, 1].min(), x[:, 2].min()],
+                               [lo[0], lo[1], -mb.PLATFORM], atol=1e-9)
+    np.testing.assert_allclose([x[:, 0].max(), x[:, 1].max(), x[:, 2].max()],
+                               [hi[0], hi[1], 0.0], atol=1e-9)
+    for name in ("root_sides", "root_flanks", "root_bottom"):
+        _, _, conn = d.face_set(name)
+        x = d.points[conn].reshape(-1, 3)
+        assert x[:, 2].max() <= -mb.PLATFORM + 1e-9, name
+        assert lo[0] + mb.ROOT_INSET - 1e-9 <= x[:, 0].min(), name
+        assert x[:, 0].max() <= hi[0] - mb.ROOT_INSET + 1e-9, name
     # the flanks bear on the slot: the outward normals of both point up (+z) and out
     _, _, conn = d.face_set("root_flanks")
     x = d.points[conn]
@@ -98,4 +112,9 @@ def test_blade_channels_must_stay_inside_the_airfoil(monkeypatch):
         mb.check_channels()
     monkeypatch.setattr(mb, "CHANNELS", (0.28, 1.2))
     with pytest.raises(ValueError, match="channel 2 leaves the airfoil"):
+        mb.check_channels()
+    monkeypatch.setattr(mb, "CHANNELS", (0.28, 0.55))
+    monkeypatch.setattr(mb, "CHANNEL_RADIUS", 1.0)
+    monkeypatch.setattr(mb, "ROOT", [(2.0, -3.0)] + mb.ROOT[1:])  # a neck of 4 mm
+    with pytest.raises(ValueError, match="wall of .* in the root"):
         mb.check_channels()
