@@ -38,7 +38,7 @@ def test_blade_mesh_groups_jacobians_and_volume(blade):
     mb, info, d = blade
     assert d.cell_type == "tetra10"
     assert 25_000 <= 3 * d.n_nodes <= 35_000  # the S preset: about 30k dofs
-    assert 3 * info["nodes"] == 3 * d.n_nodes
+    assert info["nodes"] == d.n_nodes  # the nodes of the tetrahedra, as gmsh counts them
     assert len(d.cell_set("blade")) == d.n_cells
     # CellBasis raises on a non-positive Jacobian at any quadrature point
     basis = CellBasis(d.element, d.points[d.cells])
