@@ -4,8 +4,8 @@
 
 Writes ``meshes/cube.msh`` (unit cube, n^3 hex20 cells, gmsh 2.2 with the side
 groups xmin ... zmax) and ``meshes/cube_T_<name>.npy``: hot fields from a steady heat
-conduction computation (``rom.thermal``: Gaussian heat source, x = 0 held at 20 C),
-scaled to the given maximum temperature.
+conduction computation (``rom.thermal``: Gaussian heat source ``exp(-|x - c|^2 / r^2)``,
+unit conductivity, x = 0 held at 20 C), scaled to the given maximum temperature.
 """
 
 import argparse
@@ -14,8 +14,9 @@ import os
 import numpy as np
 
 from rom.io.meshfile import write_mesh_file
+from rom.mesh import load_mesh
 from rom.meshgen import box_mesh
-from rom.thermal import steady_temperature
+from rom.thermal import FixedTemperature, ThermalModel, solve_steady
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,6 +30,24 @@ HOT_FIELDS = {
 }
 
 
+def temperature_field(data, name, comm=None):
+    """Collective. The global nodal field ``(n_nodes,)`` of ``HOT_FIELDS[name]`` on the
+    :class:`rom.mesh.MeshData` ``data`` (every rank gets it)."""
+    from mpi4py import MPI
+
+    comm = comm or MPI.COMM_WORLD
+    (cx, cy, cz), radius, t_max = HOT_FIELDS[name]
+    mesh = load_mesh(data, comm)
+    source = f"exp(-((x - {cx})**2 + (y - {cy})**2 + (z - {cz})**2) / {radius}**2)"
+    model = ThermalModel(mesh, 1.0, source=source)
+    T, _ = solve_steady(model, [FixedTemperature("xmin", 20.0)])
+    parts = comm.allgather((mesh.node_ids[: mesh.n_owned], T[: mesh.n_owned]))
+    full = np.empty(mesh.n_nodes_global)
+    for ids, v in parts:
+        full[ids] = v
+    return 20.0 + (full - 20.0) * (t_max - 20.0) / (full.max() - 20.0)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=6)
@@ -36,10 +55,8 @@ def main():
     args = p.parse_args()
     data = box_mesh((args.n,) * 3, (1.0, 1.0, 1.0), "hexahedron20")
     write_mesh_file(os.path.join(args.out, "cube.msh"), data)
-    for name, (center, radius, t_max) in HOT_FIELDS.items():
-        T = steady_temperature(data, data.node_groups["xmin"], 20.0, center, radius, 1.0)
-        T = 20.0 + (T - 20.0) * (t_max - 20.0) / (T.max() - 20.0)
-        np.save(os.path.join(args.out, f"cube_T_{name}.npy"), T)
+    for name in HOT_FIELDS:
+        np.save(os.path.join(args.out, f"cube_T_{name}.npy"), temperature_field(data, name))
     print(f"wrote cube.msh ({data.n_nodes} nodes) and {len(HOT_FIELDS)} temperature fields")
 
 

@@ -1,11 +1,12 @@
 """PETSc layer: dof numbering, one-shot matrix assembly, Dirichlet conditions, KSP.
 
-Dofs are node-major: local dof ``3 * i + k`` for local node ``i`` and component
-``k``; PETSc dof ``3 * node_petsc + k`` (block size 3). Vectors are ghosted
+Dofs are node-major: local dof ``bs * i + k`` for local node ``i`` and component
+``k``; PETSc dof ``bs * node_petsc + k``, with the block size ``bs`` = 3 for
+displacements and 1 for a scalar field such as a temperature. Vectors are ghosted
 (owned dofs, then ghost dofs, the local node order of :class:`rom.mesh.Mesh`).
 
-Matrices are AIJ with block size 3. Their sparsity pattern is computed once, at node
-level (one entry per 3x3 block): the node adjacency of the local cells (a sparse
+Matrices are AIJ with block size ``bs``. Their sparsity pattern is computed once, at
+node level (one entry per ``bs x bs`` block): the node adjacency of the local cells (a sparse
 product ``M^T M`` of the cell-node incidence), whose rows of ghost nodes are sent to
 their owners, so that the owned rows include the contributions of other ranks' cells.
 Only its counts per row are kept: PETSc preallocates them exactly, and the first
@@ -54,51 +55,56 @@ def _index_dtype(n):
 
 
 class DofMap:
-    """Vector dofs (3 per node) of a distributed mesh.
+    """Dofs (``bs`` per node: 3 for displacements, 1 for a scalar field) of a
+    distributed mesh.
 
     Attributes
     ----------
+    bs : int
+        Dofs per node (PETSc block size).
     n_owned, n_local, n_global : int
         Owned dofs, local (owned + ghost) dofs, global dofs.
     local_to_petsc : ndarray (n_local,)
     lgmap : PETSc.LGMap
-        Local to PETSc numbering of the nodes (block size 3).
+        Local to PETSc numbering of the nodes (block size ``bs``).
     """
 
-    def __init__(self, mesh):
+    def __init__(self, mesh, bs=3):
         self.mesh = mesh
+        self.bs = bs = int(bs)
         self.comm = mesh.comm
         self.pcomm = PETSc.Comm(mesh.comm)
-        self.n_owned = 3 * mesh.n_owned
-        self.n_local = 3 * mesh.n_local_nodes
-        self.n_global = 3 * mesh.n_nodes_global
-        self.local_to_petsc = (3 * mesh.node_petsc[:, None] + np.arange(3)).ravel()
-        self.lgmap = PETSc.LGMap().create(mesh.node_petsc.astype(PETSc.IntType), bsize=3,
+        self.n_owned = bs * mesh.n_owned
+        self.n_local = bs * mesh.n_local_nodes
+        self.n_global = bs * mesh.n_nodes_global
+        self.local_to_petsc = (bs * mesh.node_petsc[:, None] + np.arange(bs)).ravel()
+        self.lgmap = PETSc.LGMap().create(mesh.node_petsc.astype(PETSc.IntType), bsize=bs,
                                           comm=self.pcomm)
         self.ghost_nodes = mesh.node_petsc[mesh.n_owned:].astype(PETSc.IntType)
 
     def element_dofs(self, cells=None):
-        """Local dofs ``(n, 3 * n_nodes_e)`` of local cells (all, or a slice or
+        """Local dofs ``(n, bs * n_nodes_e)`` of local cells (all, or a slice or
         index array ``cells``), node-major."""
         c = self.mesh.cells if cells is None else self.mesh.cells[cells]
-        return (3 * c[:, :, None] + np.arange(3)).reshape(len(c), -1)
+        return (self.bs * c[:, :, None] + np.arange(self.bs)).reshape(len(c), -1)
 
     @property
     def cell_dofs(self):
-        """Local dofs ``(n_cells, 3 * n_nodes_e)`` of every local cell (computed on each
+        """Local dofs ``(n_cells, bs * n_nodes_e)`` of every local cell (computed on each
         access: use :meth:`element_dofs` on chunks)."""
         return self.element_dofs()
 
     def create_vector(self):
         """Collective. A ghosted PETSc vector (zeros)."""
         v = PETSc.Vec().createGhost(self.ghost_nodes, size=(self.n_owned, self.n_global),
-                                    bsize=3, comm=self.pcomm)
+                                    bsize=self.bs, comm=self.pcomm)
         v.set(0.0)
         return v
 
     def scatter_local(self, element_vectors, cells=None, out=None):
-        """Sum element vectors ``(n, n_nodes_e, 3)`` of local cells (all, or a slice or
-        index array ``cells``) into a local dof array ``(n_local,)`` (``out`` if given)."""
+        """Sum element vectors ``(n, n_nodes_e, bs)`` (or ``(n, n_nodes_e)`` when
+        ``bs`` is 1) of local cells (all, or a slice or index array ``cells``) into a
+        local dof array ``(n_local,)`` (``out`` if given)."""
         local = np.bincount(self.element_dofs(cells).ravel(),
                             weights=np.asarray(element_vectors).ravel(),
                             minlength=self.n_local)
@@ -108,7 +114,7 @@ class DofMap:
         return out
 
     def assemble_vector(self, element_vectors, vec=None, cells=None):
-        """Collective. Sum element vectors ``(n_cells, n_nodes_e, 3)`` into a PETSc vector
+        """Collective. Sum element vectors ``(n_cells, n_nodes_e, bs)`` into a PETSc vector
         (contributions to ghost dofs are added to their owners)."""
         return self.local_to_vector(self.scatter_local(element_vectors, cells), vec, add=True)
 
@@ -133,27 +139,27 @@ class DofMap:
             return lf.array.copy()
 
     def gather_nodal(self, local):
-        """Collective. Global nodal array ``(n_nodes_global, 3)`` (file numbering) of local
-        dof values, on every rank."""
+        """Collective. Global nodal array ``(n_nodes_global, bs)`` (file numbering) of
+        local dof values, on every rank."""
         mesh = self.mesh
         parts = self.comm.allgather((mesh.node_ids[: mesh.n_owned], self.owned_nodal(local)))
-        out = np.empty((mesh.n_nodes_global, 3))
+        out = np.empty((mesh.n_nodes_global, self.bs))
         for ids, v in parts:
             out[ids] = v
         return out
 
     def owned_nodal(self, local):
-        """Owned part of local dof values as ``(n_owned_nodes, 3)``."""
-        return np.asarray(local)[: self.n_owned].reshape(-1, 3)
+        """Owned part of local dof values as ``(n_owned_nodes, bs)``."""
+        return np.asarray(local)[: self.n_owned].reshape(-1, self.bs)
 
 
 class MatrixAssembler:
-    """Assemble element matrices into one PETSc AIJ matrix (block size 3) with a fixed
-    pattern.
+    """Assemble element matrices into one PETSc AIJ matrix (block size ``dofmap.bs``)
+    with a fixed pattern.
 
     Collective construction: computes the owned rows' node-level pattern once
     (module docstring) and keeps its counts, ``diag_blocks`` and ``offdiag_blocks``
-    ``(n_owned_nodes,)``: the 3x3 blocks of each owned block row whose column node is
+    ``(n_owned_nodes,)``: the ``bs x bs`` blocks of each owned block row whose column node is
     owned, and the others (PETSc's preallocation of the diagonal and off-diagonal
     parts).
     """
@@ -206,30 +212,39 @@ class MatrixAssembler:
         diag = np.diff(np.concatenate([[0], np.cumsum(owned_col)])[Q.indptr])
         self.diag_blocks = diag.astype(PETSc.IntType)
         self.offdiag_blocks = (np.diff(Q.indptr) - diag).astype(PETSc.IntType)
-        self.nnz_owned = 9 * int(Q.indptr[-1])  # nonzeros of the owned rows (dof level)
+        # nonzeros of the owned rows (dof level)
+        self.nnz_owned = dofmap.bs ** 2 * int(Q.indptr[-1])
 
     def create_matrix(self):
-        """Collective. An AIJ matrix (block size 3), preallocated exactly (nonzeros per row
-        in the diagonal and off-diagonal parts) and not assembled: the first
+        """Collective. An AIJ matrix (block size ``bs``), preallocated exactly (nonzeros
+        per row in the diagonal and off-diagonal parts) and not assembled: the first
         :meth:`assemble` inserts the pattern (every entry of every element matrix,
         zeros included), without any further allocation."""
         d = self.dofmap
+        bs = d.bs
         A = PETSc.Mat().create(comm=d.pcomm)
-        A.setSizes(((d.n_owned, d.n_global), (d.n_owned, d.n_global)), bsize=3)
+        A.setSizes(((d.n_owned, d.n_global), (d.n_owned, d.n_global)), bsize=bs)
         A.setType(PETSc.Mat.Type.AIJ)
-        A.setPreallocationNNZ((np.repeat(3 * self.diag_blocks, 3),
-                               np.repeat(3 * self.offdiag_blocks, 3)))
+        A.setPreallocationNNZ((np.repeat(bs * self.diag_blocks, bs),
+                               np.repeat(bs * self.offdiag_blocks, bs)))
         A.setLGMap(d.lgmap, d.lgmap)
         A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         return A
 
-    def add(self, A, element_matrices, cells=None):
-        """Add element matrices ``(n, n_e, n_e)`` (node-major dofs) of the local cells
-        ``cells`` (all, a ``slice`` or an index array) to ``A``, without assembling it."""
-        c = self.cells if cells is None else self.cells[cells]
+    def add(self, A, element_matrices, cells=None, nodes=None):
+        """Add element matrices ``(n, n_e, n_e)`` (node-major dofs, ``n_e = bs *
+        n_nodes_e``) of the local cells ``cells`` (all, a ``slice`` or an index array) to
+        ``A``, without assembling it. ``nodes (n, n_nodes_e)``, local node numbers, gives
+        other elements instead of cells (e.g. boundary faces: their entries are in the
+        cells' pattern)."""
+        if nodes is not None:
+            c = np.ascontiguousarray(nodes, dtype=PETSc.IntType)
+        else:
+            c = self.cells if cells is None else self.cells[cells]
         Ke = np.ascontiguousarray(element_matrices, dtype=PETSc.ScalarType)
-        assert Ke.shape == (len(c), 3 * c.shape[1], 3 * c.shape[1]), (Ke.shape, c.shape)
+        n_e = self.dofmap.bs * c.shape[1]
+        assert Ke.shape == (len(c), n_e, n_e), (Ke.shape, c.shape)
         if len(c):
             A.setValuesBlockedLocalRCV(c, c, Ke.reshape(len(c), -1),
                                        addv=PETSc.InsertMode.ADD_VALUES)
@@ -252,7 +267,8 @@ class MatrixAssembler:
 
 
 class LinearSolver:
-    """KSP wrapper: CG + GAMG with the rigid-body near-nullspace by default.
+    """KSP wrapper: CG + GAMG (with the rigid-body near-nullspace for displacements)
+    by default.
 
     A Krylov solver keeps its preconditioner when the operator's values change (the
     next Newton iteration's tangent, the next step's) as long as the solves stay
@@ -335,8 +351,8 @@ class LinearSolver:
     def set_operator(self, A):
         """Collective. Use ``A`` (its near-nullspace set for GAMG); the preconditioner
         is kept or rebuilt as the class docstring says."""
-        if self.options.get("pc_type") == "gamg":
-            A.setNearNullSpace(self.near_nullspace())
+        if self.options.get("pc_type") == "gamg" and self.dofmap.bs == 3:
+            A.setNearNullSpace(self.near_nullspace())  # (a scalar field: the constants)
         krylov = self.options.get("ksp_type") != "preonly"
         if krylov and self._base:
             self.ksp.setOperators(A)

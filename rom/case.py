@@ -36,7 +36,29 @@ and ``[material]`` optional)::
     expression = "20 + 500 * x"         # value = ..., expression = ..., file = "T.npy"
     # [[temperature.fields]]  time = 0.0, value = 20.0 / expression / file
     [loadings.hot]                      # named loadings: each a temperature like
-    expression = "20 + 800 * x * t"     # [temperature] (value, expression, file, fields)
+    expression = "20 + 800 * x * t"     # [temperature] (value, expression, file, fields,
+                                        # or thermal = {...}: see [thermal])
+    [loadings.spot]                     # a field of the [thermal] problem, with these
+    fields = [{time = 0.0, value = 20.0},  # values of its parameters
+              {time = 1.0, thermal = {hs_z = 0.5, hs_peak = 200.0}}]
+    [thermal]                           # steady conduction giving temperature fields
+    conductivity = [[20.0, 0.011], [1000.0, 0.025]]  # number or [T, k] table
+    T_init = 600.0                      # start of the Newton iterations
+    rtol = 1e-10
+    dir = "results/cube/thermal"        # where the fields go (default: <output>/thermal)
+    [thermal.parameters]                # names the loadings set, with their defaults
+    hs_z = 0.5
+    hs_peak = 0.0
+    [thermal.define]                    # named expressions, evaluated in order
+    spot = "hs_peak * exp(-((z - hs_z) / 0.2)**2)"
+    [[thermal.convection]]              # -k dT/dn = h (T - T_ext) on a face set; h
+    set = "face_x1"                     # and T_ext: numbers or expressions of x, y, z,
+    h = 2e-3                            # the parameters and the definitions
+    T_ext = "1000 + spot"
+    [[thermal.fixed]]                   # T = value on a node set
+    set = "x0"
+    value = 20.0
+    # source = "..."                    # optional volumetric heat source
     [steps]
     times = [1.0]                       # or: end = 1.0, count = 10
                                         # or: cycles = 3, period = 2.0, count = 10 (per
@@ -114,13 +136,58 @@ class CentrifugalSpec:
 class FieldSpec:
     """A nodal scalar field: exactly one of ``value``, ``expression`` (of x, y, z, t),
     ``file`` (``.npy``; a meshio-readable file with point data ``name``; or HDF5
-    ``.h5``/``.hdf5`` with dataset ``name``)."""
+    ``.h5``/``.hdf5`` with dataset ``name``), or ``thermal``: the steady temperature of
+    the case's ``[thermal]`` problem with these parameters (``(name, value)`` pairs,
+    the section's defaults included), read from the file ``file`` (dataset ``T``) that
+    :func:`rom.thermal.compute_thermal_fields` writes."""
 
     time: float = 0.0
     value: float = None
     expression: str = None
     file: str = None
     name: str = None
+    thermal: tuple = None
+
+
+@dataclass(frozen=True)
+class Convection:
+    """Robin condition ``-k dT/dn = h (T - T_ext)`` on the face set ``set``; ``h`` and
+    ``T_ext`` are numbers or expressions of x, y, z (and of the thermal problem's
+    parameters and definitions)."""
+
+    set: str
+    h: object
+    T_ext: object
+
+
+@dataclass(frozen=True)
+class FixedTemperature:
+    """Dirichlet condition ``T = value`` (a number or an expression) on the nodes of
+    set ``set``."""
+
+    set: str
+    value: object
+
+
+@dataclass(frozen=True)
+class ThermalSpec:
+    """The steady heat conduction problem of ``[thermal]`` (:mod:`rom.thermal`):
+    conductivity (number or ``[T, k]`` table), convection and fixed-temperature
+    conditions, an optional volumetric ``source``; ``define``: named expressions of x,
+    y, z, evaluated in order (each may use the previous ones and the parameters);
+    ``parameters``: default values of the names the loadings set; ``dir``: where the
+    computed fields go."""
+
+    conductivity: object
+    convection: tuple
+    fixed: tuple = ()
+    source: object = None
+    define: tuple = ()
+    parameters: tuple = ()
+    T_init: float = None
+    rtol: float = 1e-10
+    max_iterations: int = 30
+    dir: str = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +245,19 @@ class Case:
     loading: str = None  # the named loading in use (None: [temperature])
     period: float = None  # loads repeat with this period (cyclic steps)
     max_cuts: int = 8  # step halvings allowed on divergence
+    thermal: ThermalSpec = None  # the thermal problem of the loadings' fields
+
+    def thermal_fields(self, names=None):
+        """The distinct :class:`FieldSpec` computed by the thermal problem, in the
+        loadings ``names`` (default: ``[temperature]`` and every named loading)."""
+        seqs = ([self.temperature] + list(self.loadings.values()) if names is None
+                else [self.with_loading(n).temperature for n in names])
+        out = {}
+        for seq in seqs:
+            for f in seq:
+                if f.thermal is not None:
+                    out.setdefault(f.file, f)
+        return list(out.values())
 
     def material_params(self):
         return dict(self.material)
@@ -350,6 +430,10 @@ def parse_case(text, path="<case>"):
         if density <= 0:
             raise RomError(f"{src}: a centrifugal load needs a positive 'rho' in [material]")
 
+    thermal = None
+    if "thermal" in data:
+        thermal = _thermal(_Section(top.get("thermal"), "[thermal]", src), resolve)
+
     def temperature_of(section, where):
         sec = _Section(section, where, src)
         fields = sec.get("fields")
@@ -465,13 +549,21 @@ def parse_case(text, path="<case>"):
     output_dir = out.get("dir", "str", default=os.path.join("results", name))
     out.done()
     top.done()
+    if thermal is not None or any(f.thermal is not None for seq in
+                                  [temperature, *loadings.values()] for f in seq):
+        if thermal is None:
+            raise RomError(f"{src}: a temperature field gives 'thermal' parameters, but the "
+                           "case has no [thermal] section")
+        thermal = replace(thermal, dir=thermal.dir or os.path.join(output_dir, "thermal"))
+        temperature = _thermal_files(temperature, thermal, mesh_file, src)
+        loadings = {k: _thermal_files(v, thermal, mesh_file, src) for k, v in loadings.items()}
     return Case(name=name, path=os.path.abspath(path), text=text, mesh_file=mesh_file,
                 partitioner=partitioner, sets=tuple(sets), law=law,
                 material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
                 density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
                 centrifugal=centrifugal, temperature=temperature, times=times,
                 solver=solver, output_dir=output_dir, rom=rom, loadings=loadings,
-                period=period, max_cuts=max_cuts)
+                period=period, max_cuts=max_cuts, thermal=thermal)
 
 
 def _field(s, src, resolve, allow_time):
@@ -480,11 +572,99 @@ def _field(s, src, resolve, allow_time):
     expression = s.get("expression", "str")
     file = s.get("file", "str")
     name = s.get("name", "str")
+    thermal = s.get("thermal")
     if file and not file.endswith(".npy") and name is None:
         s._err(f"'name' (point-data array or HDF5 dataset) is needed to read '{file}'")
-    given = [k for k, v in (("value", value), ("expression", expression), ("file", file))
-             if v is not None]
+    given = [k for k, v in (("value", value), ("expression", expression), ("file", file),
+                            ("thermal", thermal)) if v is not None]
     if len(given) != 1:
-        s._err("give exactly one of 'value', 'expression', 'file'")
+        s._err("give exactly one of 'value', 'expression', 'file', 'thermal'")
+    if thermal is not None:
+        if not isinstance(thermal, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                for v in thermal.values()):
+            s._err(f"'thermal' must be a table of parameter values (numbers), got {thermal!r}")
+        thermal = tuple(sorted((k, float(v)) for k, v in thermal.items()))
     s.done()
-    return FieldSpec(time, value, expression, resolve(file) if file else None, name)
+    return FieldSpec(time, value, expression, resolve(file) if file else None, name, thermal)
+
+
+def _number_or_expression(sec, key, required=True):
+    v = sec.get(key, required=required)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        sec._err(f"'{key}' must be a number or an expression of x, y, z, got {v!r}")
+    return float(v) if not isinstance(v, str) else v
+
+
+def _thermal(sec, resolve):
+    """The :class:`ThermalSpec` of a ``[thermal]`` section."""
+    from rom.materials.tables import Table
+
+    k = sec.get("conductivity", required=True)
+    try:
+        Table(k, "conductivity", low=0.0)
+    except RomError as exc:
+        sec._err(str(exc))
+    conductivity = float(k) if isinstance(k, (int, float)) else tuple(map(tuple, k))
+    lists = {}
+    for key, cls, fields in (("convection", Convection, ("h", "T_ext")),
+                             ("fixed", FixedTemperature, ("value",))):
+        items = sec.get(key, default=[]) or []
+        if not isinstance(items, list):
+            sec._err(f"'{key}' must be a list of tables ([[thermal.{key}]])")
+        out = []
+        for i, d in enumerate(items):
+            c = _Section(d, f"[[thermal.{key}]] #{i + 1}", sec.src)
+            out.append(cls(c.get("set", "str", required=True),
+                           *(_number_or_expression(c, f) for f in fields)))
+            c.done()
+        lists[key] = tuple(out)
+    define = sec.get("define", default={}) or {}
+    if not isinstance(define, dict) or not all(isinstance(v, str) for v in define.values()):
+        sec._err("'define' must be a table of named expressions (strings)")
+    parameters = sec.get("parameters", default={}) or {}
+    if not isinstance(parameters, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in parameters.values()):
+        sec._err("'parameters' must be a table of numbers")
+    spec = ThermalSpec(conductivity, lists["convection"], lists["fixed"],
+                       _number_or_expression(sec, "source", required=False),
+                       tuple(define.items()),
+                       tuple(sorted((k, float(v)) for k, v in parameters.items())),
+                       sec.get("T_init", "number"), sec.get("rtol", "number", default=1e-10),
+                       sec.get("max_iterations", "int", default=30))
+    d = sec.get("dir", "str")
+    if d is not None:
+        spec = replace(spec, dir=resolve(d))
+    if not spec.convection and not spec.fixed:
+        sec._err("give at least one [[thermal.convection]] or [[thermal.fixed]] condition")
+    if not 0 < spec.rtol < 1:
+        sec._err(f"'rtol' must be in (0, 1), not {spec.rtol}")
+    sec.done()
+    return spec
+
+
+def _thermal_files(seq, thermal, mesh_file, src):
+    """The fields of ``seq`` that give thermal parameters, with the file of their
+    solution (named by a digest of the mesh file's path, the thermal problem and the
+    parameters) and the section's default parameters merged in."""
+    import hashlib
+    import json
+
+    out = []
+    defaults = dict(thermal.parameters)
+    for f in seq:
+        if f.thermal is None:
+            out.append(f)
+            continue
+        unknown = sorted(set(dict(f.thermal)) - set(defaults))
+        if unknown:
+            raise RomError(f"{src}: thermal parameter(s) {', '.join(unknown)} not declared in "
+                           "[thermal.parameters] (declare each with its default value)")
+        params = tuple(sorted({**defaults, **dict(f.thermal)}.items()))
+        key = json.dumps([mesh_file, repr(replace(thermal, dir=None)), params])
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        out.append(replace(f, thermal=params, name="T",
+                           file=os.path.join(thermal.dir, f"T_{digest}.h5")))
+    return tuple(out)

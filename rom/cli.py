@@ -5,6 +5,7 @@
     python run.py offline CASE.toml --snapshots A.h5 [B.h5 ...] --out rom.h5
     python run.py online CASE.toml --rom rom.h5 [--loading NAME] --out DIR
     python run.py pipeline CASE.toml [--no-reference]
+    python run.py thermal CASE.toml [--loading NAME ...] [--force]
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
 
@@ -128,6 +129,13 @@ def build_parser():
     q.add_argument("--no-reference", action="store_true",
                    help="skip the HF reference run on the test loading")
     q.add_argument("--out", help="output directory (default: the case's [output] dir)")
+    t = sub.add_parser("thermal", help="compute the temperature fields the loadings take "
+                       "from the case's [thermal] problem (steady conduction)")
+    t.add_argument("case", help="case file (TOML) with a [thermal] section")
+    t.add_argument("--loading", nargs="+", help="only these loadings (default: every loading "
+                   "and [temperature])")
+    t.add_argument("--force", action="store_true", help="recompute fields already computed")
+    t.add_argument("--petsc", default="", help="PETSc options of the thermal solver")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
@@ -151,6 +159,8 @@ def main(argv, comm):
         return _adaptive(args, comm)
     if args.command == "pipeline":
         return _pipeline(args, comm)
+    if args.command == "thermal":
+        return _thermal(args, comm)
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file
@@ -318,5 +328,33 @@ def _pipeline(args, comm):
         for a in s.get("adaptive", []):
             print(f"                     paraview {out}/adaptive_{a['loading']}/online.xdmf"
                   + (f" {out}/hf_{a['loading']}/snapshots.xdmf" if "error_u" in a else ""))
+        print("-" * 72)
+    return 0
+
+
+def _thermal(args, comm):
+    from rom.case import load_case
+    from rom.thermal import compute_thermal_fields
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    if case.thermal is None:
+        raise RomError(f"{os.path.basename(case.path)} has no [thermal] section")
+    names = args.loading
+    for name in names or ():
+        case.with_loading(name)  # an unknown name is an error that lists the loadings
+    specs = case.thermal_fields(names)
+    done = compute_thermal_fields(case, comm, names, force=args.force,
+                                  petsc_options=_parse_petsc(args.petsc), log=print)
+    if comm.rank == 0:
+        print("-" * 72)
+        print(f"thermal fields of {case.name}: {len(done)} computed, "
+              f"{len(specs) - len(done)} up to date, in {case.thermal.dir}")
+        for params, path, info in done:
+            print(f"  {os.path.basename(path)}  T in [{info['T_min']:.1f}, "
+                  f"{info['T_max']:.1f}]  {info['iterations']} Newton iterations  "
+                  f"{info['seconds']:.2f} s  (" + ", ".join(f"{k} = {v:g}" for k, v in params)
+                  + ")")
+        print(f"  time [s]           total {time.perf_counter() - t0:.2f}")
         print("-" * 72)
     return 0

@@ -381,6 +381,10 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     mesh = load_mesh(case.mesh_file, comm, case.sets, case.partitioner)
     timings["mesh"] = time.perf_counter() - t0
     say(mesh.summary())
+    if case.thermal is not None:  # the fields of this run's loading, if not computed yet
+        from rom.thermal import compute_thermal_fields
+
+        compute_thermal_fields(case, comm, [None], mesh=mesh, log=say)
     law = make_law(case.law, case.material_params())
     t0 = time.perf_counter()
     model = StructuralModel(mesh, law)

@@ -160,6 +160,11 @@ class TemperatureLoading:
 
     def _read(self, spec):
         key = (spec.file, spec.name)
+        if getattr(spec, "thermal", None) is not None and not os.path.isfile(spec.file):
+            raise RomError("the temperature field of the thermal problem with "
+                           + ", ".join(f"{k} = {v:g}" for k, v in spec.thermal)
+                           + f" is not computed yet ({spec.file}): run 'python run.py "
+                           "thermal CASE' first")
         if key not in self._files:
             self._files[key] = _read_nodal_file(spec.file, spec.name, self.mesh)
         return self._files[key]

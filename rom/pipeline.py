@@ -72,6 +72,13 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
                        "(loading names) and test (a loading name)")
     out = out_dir or case.output_dir
     timings, files = {}, []
+    if case.thermal is not None:  # the temperature fields of every loading run below
+        from rom.thermal import compute_thermal_fields
+
+        names = list(dict.fromkeys([*case.rom.training, case.rom.test, *case.rom.adaptive]))
+        t0 = time.perf_counter()
+        if compute_thermal_fields(case, comm, names, log=say):
+            timings["thermal"] = time.perf_counter() - t0
 
     def hf_stage(name, folder, what):
         """HF run of loading ``name`` into ``folder`` unless up to date; its file."""

@@ -1,0 +1,223 @@
+"""Steady heat conduction (rom.thermal) against closed forms: a slab between two
+convective boundaries, a thick cylinder cooled inside and heated outside, a slab with a
+conductivity linear in temperature (Kirchhoff transform), the order of convergence,
+and the fields of the cube case computed by the former serial solver."""
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from rom import RomError
+from rom.mesh import load_mesh
+from rom.meshgen import box_mesh, cylinder_sector_mesh
+from rom.thermal import Convection, FixedTemperature, ThermalModel, solve_steady
+
+
+def _gather(mesh, T):
+    """Global nodal temperatures (every rank)."""
+    parts = mesh.comm.allgather((mesh.node_ids[: mesh.n_owned], T[: mesh.n_owned]))
+    out = np.empty(mesh.n_nodes_global)
+    for ids, v in parts:
+        out[ids] = v
+    return out
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("cell_type", ["tetra10", "hexahedron20"])
+def test_slab_between_two_convective_faces(cell_type, comm):
+    """1D conduction through a slab of thickness L with Robin conditions on both
+    faces: a linear profile, which quadratic elements reproduce exactly; the heat
+    flux is (T1 - T2) / (1/h1 + L/k + 1/h2)."""
+    L, k, h1, h2, T1, T2 = 4.0, 0.02, 5e-3, 2e-3, 1000.0, 300.0
+    data = box_mesh((3, 2, 2), (L, 1.0, 1.0), cell_type, distort=0.15)
+    mesh = load_mesh(data, comm)
+    model = ThermalModel(mesh, k, [Convection("xmin", h1, T1), Convection("xmax", h2, T2)])
+    T, info = solve_steady(model)
+    q = (T1 - T2) / (1 / h1 + L / k + 1 / h2)
+    exact = T1 - q / h1 - q * data.points[:, 0] / k
+    np.testing.assert_allclose(_gather(mesh, T), exact, atol=1e-7 * (T1 - T2))
+    assert info["iterations"] == 1  # a linear problem: one Newton iteration
+
+
+@pytest.mark.mpi
+def test_thick_cylinder_cooled_inside(comm):
+    """A quarter of a thick cylinder, coolant at Ti inside (h_i), gas at To outside
+    (h_o), insulated ends and cuts: T(r) = A ln r + B with the flux per unit length
+    (To - Ti) / (1/(2 pi a h_i) + ln(b/a)/(2 pi k) + 1/(2 pi b h_o)); the error of
+    quadratic elements on the curved geometry is small and falls with the mesh."""
+    a, b, k, hi, ho, Ti, To = 1.0, 3.0, 0.02, 4e-3, 1e-3, 400.0, 1200.0
+    R = 1 / (2 * np.pi * a * hi) + np.log(b / a) / (2 * np.pi * k) + 1 / (2 * np.pi * b * ho)
+    Q = (To - Ti) / R  # per unit length, outward to inward
+    A = Q / (2 * np.pi * k)
+    Ta = Ti + Q / (2 * np.pi * a * hi)
+
+    errors = []
+    for n in (2, 4):
+        data = cylinder_sector_mesh(a, b, 1.0, np.pi / 2, (n, 2 * n, 1), "tetra10")
+        mesh = load_mesh(data, comm)
+        model = ThermalModel(mesh, k, [Convection("xmin", hi, Ti), Convection("xmax", ho, To)])
+        T, _ = solve_steady(model)
+        r = np.linalg.norm(data.points[:, :2], axis=1)
+        exact = Ta + A * np.log(r / a)
+        errors.append(np.abs(_gather(mesh, T) - exact).max() / (To - Ti))
+    assert errors[1] < 2e-3
+    assert errors[0] / errors[1] > 4  # at least second order at the nodes
+
+
+@pytest.mark.mpi
+def test_conductivity_linear_in_temperature(comm):
+    """k = k0 (1 + beta T) (a two-row table is exactly linear between its rows), T
+    fixed at both ends of a bar: the Kirchhoff transform k0 (T + beta T^2 / 2) is
+    linear in x. Newton converges quadratically; the nodal error falls at least as
+    h^2 (measured 2.98, 1.53, 0.46, 0.096 degrees for 2, 4, 8, 16 cells along the bar:
+    k(T) of a quadratic T is integrated by the cells' degree-2 rule)."""
+    k0, beta, Ta, Tb, L = 0.01, 2e-3, 100.0, 1000.0, 1.0
+    table = [[0.0, k0], [2000.0, k0 * (1 + beta * 2000.0)]]
+
+    def exact(x):
+        theta = (1 - x / L) * (Ta + beta * Ta ** 2 / 2) + x / L * (Tb + beta * Tb ** 2 / 2)
+        return (-1 + np.sqrt(1 + 2 * beta * theta)) / beta
+
+    errors = []
+    for n in (8, 16):
+        data = box_mesh((n, 1, 1), (L, 0.25, 0.25), "tetra10")
+        mesh = load_mesh(data, comm)
+        model = ThermalModel(mesh, table)
+        T, info = solve_steady(model, [FixedTemperature("xmin", Ta),
+                                       FixedTemperature("xmax", Tb)], rtol=1e-12)
+        errors.append(np.abs(_gather(mesh, T) - exact(data.points[:, 0])).max())
+        assert info["iterations"] <= 6
+        r = info["residuals"]
+        assert r[-1] < 1e-12 and r[-2] < 1e-4  # quadratic: the last step from <1e-4
+    assert errors[1] < 0.15  # degrees, over a 900-degree range
+    assert errors[0] / errors[1] > 4
+
+
+@pytest.mark.mpi
+def test_cube_fields_equal_the_serial_direct_solve(comm):
+    """The cube case's temperature fields (meshes/cube_T_*.npy) came from a serial
+    scipy direct solve of -k lap T = q0 exp(-|x - c|^2 / r^2) with x = 0 held at 20 C:
+    the distributed Newton-Krylov solve of meshes/make_cube.py gives them again."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_cube", os.path.join(ROOT, "meshes", "make_cube.py"))
+    mc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mc)
+    from rom.io.meshfile import read_mesh_file
+
+    data = read_mesh_file(os.path.join(ROOT, "meshes", "cube.msh"))
+    for name in ("a", "hot"):
+        T = mc.temperature_field(data, name, comm)
+        ref = np.load(os.path.join(ROOT, "meshes", f"cube_T_{name}.npy"))
+        np.testing.assert_allclose(T, ref, atol=1e-6 * np.ptp(ref))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_bad_thermal_input(comm):
+    data = box_mesh((1, 1, 1), (1.0, 1.0, 1.0), "tetra10")
+    mesh = load_mesh(data, comm)
+    with pytest.raises(RomError, match="undetermined"):
+        solve_steady(ThermalModel(mesh, 1.0))
+    with pytest.raises(RomError, match="face set 'nowhere' not found"):
+        ThermalModel(mesh, 1.0, [Convection("nowhere", 1.0, 20.0)])
+    with pytest.raises(RomError, match="negative"):
+        ThermalModel(mesh, 1.0, [Convection("xmin", "-1 + 0 * x", 20.0)])
+    with pytest.raises(RomError, match="NaN"):
+        ThermalModel(mesh, 1.0, [Convection("xmin", 1.0, "log(x - 1)")])
+    with pytest.raises(RomError, match="conductivity"):
+        ThermalModel(mesh, [[20.0, 1.0], [100.0, -1.0]])
+
+
+THERMAL_CASE = """
+[sets.spot_face]
+kind = "faces"
+where = "x == 2"
+[[dirichlet]]
+set = "xmin"
+[thermal]
+conductivity = [[0.0, 0.02], [1500.0, 0.03]]
+T_init = 500.0
+dir = "thermal"
+[thermal.parameters]
+hs_y = 0.5
+hs_peak = 0.0
+[thermal.define]
+spot = "hs_peak * exp(-((y - hs_y) / 0.3)**2)"
+[[thermal.convection]]
+set = "spot_face"
+h = 4e-3
+T_ext = "1000 + spot"
+[[thermal.fixed]]
+set = "xmin"
+value = 100.0
+[loadings.cold]
+fields = [{time = 0.0, value = 20.0}, {time = 1.0, thermal = {}}]
+[loadings.hot]
+fields = [{time = 0.0, value = 20.0}, {time = 1.0, thermal = {hs_peak = 300.0, hs_y = 0.8}}]
+[steps]
+times = [1.0]
+"""
+
+
+@pytest.mark.mpi
+def test_thermal_fields_of_a_case(tmp_path, comm):
+    """The [thermal] section of a case: ``run.py thermal`` writes one field per set of
+    parameters (the defaults for 'cold', a hot spot for 'hot'), equal to the solve by
+    the API; an HF run reads it (and would compute it if missing); a field not
+    computed is an error for a reader that cannot compute it; unknown parameters and a
+    missing [thermal] section are refused."""
+    import h5py
+
+    from helpers import solve, write_case
+    from rom.cli import main
+    from rom.loads import NodeSubset, TemperatureLoading
+    from rom.snapshots import read_snapshots
+
+    folder = str(tmp_path / "c") if comm.size == 1 else comm.bcast(
+        str(tmp_path / "c") if comm.rank == 0 else None)
+    data = box_mesh((4, 2, 1), (2.0, 1.0, 0.5), "tetra10")
+    case = write_case(folder, data, THERMAL_CASE, comm=comm)
+    specs = {name: case.loadings[name][1] for name in ("cold", "hot")}
+    assert specs["cold"].file != specs["hot"].file
+    # not computed yet: the online stage's reader names the command to run
+    with pytest.raises(RomError, match="run.py thermal"):
+        TemperatureLoading(case.loadings["hot"], NodeSubset.of_mesh(data), 20.0).nodal(1.0)
+    assert main(["thermal", case.path, "--loading", "hot"], comm) == 0
+    assert not os.path.exists(specs["cold"].file)
+    assert main(["thermal", case.path], comm) == 0
+    mesh = load_mesh(data, comm, case.sets)
+    th = case.thermal
+    assert os.path.dirname(specs["hot"].file) == os.path.join(folder, "thermal")
+    fields = {}
+    for name, params in (("cold", {"hs_y": 0.5, "hs_peak": 0.0}),
+                         ("hot", {"hs_y": 0.8, "hs_peak": 300.0})):
+        model = ThermalModel(mesh, th.conductivity, th.convection, None, params, th.define)
+        T, _ = solve_steady(model, th.fixed, 500.0, params=params)
+        with h5py.File(specs[name].file, "r") as f:
+            stored = f["T"][...]
+        np.testing.assert_allclose(stored, _gather(mesh, T), atol=1e-6)
+        assert os.path.isfile(os.path.splitext(specs[name].file)[0] + ".xdmf")
+        fields[name] = stored
+    assert 100.0 - 1e-9 <= fields["hot"].min() and fields["hot"].max() < 1300.0
+    # the hot spot (y = 0.8) heats the face x = 2 there more than at y = 0
+    rise = fields["hot"] - fields["cold"]
+    face = np.isclose(data.points[:, 0], 2.0)
+    assert rise.min() > -1e-6
+    assert rise[face & (data.points[:, 1] > 0.7)].mean() > 1.4 * rise[
+        face & (data.points[:, 1] < 0.1)].mean()
+    # an HF run computes its loading's field when it is missing, and runs on it
+    if comm.rank == 0:
+        os.remove(specs["hot"].file)
+    comm.Barrier()
+    solve(case.with_loading("hot"), comm, os.path.join(folder, "hf"))
+    snap = read_snapshots(os.path.join(folder, "hf", "snapshots.h5"), ("T",))
+    np.testing.assert_allclose(snap["T"][-1], fields["hot"], atol=1e-6)
+    with pytest.raises(RomError, match="not declared"):
+        write_case(folder, data, THERMAL_CASE.replace("hs_peak = 300.0", "peak = 3.0"),
+                   name="bad", comm=comm)
+    with pytest.raises(RomError, match="no \\[thermal\\] section"):
+        write_case(folder, data, THERMAL_CASE.split("[thermal]")[0]
+                   + "[loadings.a]\nthermal = {}\n", name="bad2", comm=comm)
