@@ -46,6 +46,10 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
                                        and dataset table (the training time factor);
                                        an online run takes magnitudes and tables from
                                        the case it is given
+    /supports/<k>/normal, tangential   Psi^T K Psi (N, N) of the unit normal and
+                                       tangential stiffness of elastic support k
+                                       (attrs set, faces: hash of its faces); the
+                                       stiffnesses are the case's (optional)
     /summary                           attrs: ECM residual, counts, timings
     /mesh/points, /mesh/cells,         the case's mesh (rom.mesh.MeshData, global
     /mesh/file_node_ids                numbering): an online run whose mesh file has
@@ -155,6 +159,10 @@ def write_archive(path, content):
         for name, g in content["gappy"].items():
             for k, v in g.items():
                 f[f"gappy/{name}/{k}"] = v
+        for i, sp in enumerate(content.get("supports", [])):
+            for k in ("normal", "tangential"):
+                f[f"supports/{i}/{k}"] = sp[k]
+            f[f"supports/{i}"].attrs.update({"set": sp["set"], "faces": sp["faces"]})
         for i, term in enumerate(content["loads"]):
             d = f.create_dataset(f"loads/{i}/vector", data=term["vector"])
             d.attrs["name"] = term["name"]
@@ -215,6 +223,11 @@ def read_archive(path, skip=()):
                    "basis": group("basis"), "reduced": group("reduced"),
                    "gappy": {name: group(f"gappy/{name}") for name in f.get("gappy", {})},
                    "loads": [], "summary": {k: _py(v) for k, v in f["summary"].attrs.items()},
+                   "supports": [{"set": str(g.attrs["set"]), "faces": str(g.attrs["faces"]),
+                                 "normal": g["normal"][...],
+                                 "tangential": g["tangential"][...]}
+                                for _, g in sorted(f.get("supports", {}).items(),
+                                                   key=lambda kv: int(kv[0]))],
                    "mesh": _read_mesh(f["mesh"], path) if wanted("mesh") else None,
                    "path": os.path.abspath(path)}
             for name, g in out["gappy"].items():

@@ -86,7 +86,8 @@ class DofMap:
         """Local dofs ``(n, bs * n_nodes_e)`` of local cells (all, or a slice or
         index array ``cells``), node-major."""
         c = self.mesh.cells if cells is None else self.mesh.cells[cells]
-        return (self.bs * c[:, :, None] + np.arange(self.bs)).reshape(len(c), -1)
+        bs = self.bs
+        return (bs * c[:, :, None] + np.arange(bs)).reshape(len(c), bs * c.shape[1])
 
     @property
     def cell_dofs(self):
@@ -249,19 +250,23 @@ class MatrixAssembler:
             A.setValuesBlockedLocalRCV(c, c, Ke.reshape(len(c), -1),
                                        addv=PETSc.InsertMode.ADD_VALUES)
 
-    def assemble(self, A, element_matrices):
+    def assemble(self, A, element_matrices, extra=()):
         """Collective. Set ``A`` to the sum of element matrices over ranks.
 
         ``element_matrices``: an iterable of ``(cells, Ke)`` batches (``cells`` a slice
         or index array of local cells, ``Ke (n, n_e, n_e)``, e.g.
         :meth:`rom.hf.StructuralModel.tangent_matrices`), or one array of the
-        element matrices of every local cell.
+        element matrices of every local cell. ``extra``: ``(nodes, Ke)`` batches of
+        other elements (e.g. the faces of an elastic support,
+        :meth:`rom.loads.Loading.support_matrices`).
         """
         A.zeroEntries()
         if isinstance(element_matrices, np.ndarray):
             element_matrices = [(None, element_matrices)]
         for cells, Ke in element_matrices:
             self.add(A, Ke, cells)
+        for nodes, Ke in extra:
+            self.add(A, Ke, nodes=nodes)
         A.assemble()
         return A
 

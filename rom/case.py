@@ -27,7 +27,13 @@ and ``[material]`` optional)::
     table = [[0.0, 0.0], [1.0, 1.0]]    # optional time factor (any load)
     [[pressure]]
     set = "xmax"                        # a face set
-    value = 100.0                       # positive pushes on the face
+    value = 100.0                       # positive pushes on the face; or a field:
+    # expression = "100 * (1 + y)"      # of x, y, z (and t: the HF solver only), or
+    # file = "p.npy"                    # nodal values (name = ... for HDF5, meshio)
+    [[support]]                         # elastic support of a face set: traction
+    set = "flanks"                      # -normal (u.n) n - tangential (u - (u.n) n)
+    normal = 2e4                        # N/mm^3 (stiffness per unit area)
+    tangential = 0.0
     [centrifugal]
     omega = 1000.0                      # rad/s (the table scales omega)
     axis_point = [0.0, 0.0, 0.0]
@@ -119,9 +125,28 @@ class DirichletSpec:
 
 @dataclass(frozen=True)
 class PressureSpec:
+    """A pressure on a face set (positive pushes on the face): exactly one of a
+    uniform ``value``, an ``expression`` of x, y, z (and t), or nodal values in a
+    ``file`` (``.npy``, HDF5 dataset ``name`` or meshio point data ``name``, one value
+    per mesh node or per point of the mesh file), times ``table(t)``."""
+
     set: str
-    value: float
+    value: float = None
     table: tuple = None
+    expression: str = None
+    file: str = None
+    name: str = None
+
+
+@dataclass(frozen=True)
+class SupportSpec:
+    """An elastic support of a face set (a foundation: the disk's slot holding a blade
+    root): traction ``-normal (u.n) n - tangential (u - (u.n) n)``, stiffnesses per
+    unit area (N/mm^3 in mm, MPa)."""
+
+    set: str
+    normal: float
+    tangential: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +271,7 @@ class Case:
     period: float = None  # loads repeat with this period (cyclic steps)
     max_cuts: int = 8  # step halvings allowed on divergence
     thermal: ThermalSpec = None  # the thermal problem of the loadings' fields
+    supports: tuple = ()  # SupportSpec: elastic supports of face sets
 
     def thermal_fields(self, names=None):
         """The distinct :class:`FieldSpec` computed by the thermal problem, in the
@@ -413,8 +439,31 @@ def parse_case(text, path="<case>"):
     pressure = []
     for i, d in enumerate(top.get("pressure", default=[]) or []):
         s = _Section(d, f"[[pressure]] #{i + 1}", src)
-        pressure.append(PressureSpec(s.get("set", "str", required=True),
-                                     s.get("value", "number", required=True), table_of(s)))
+        spec = PressureSpec(s.get("set", "str", required=True), s.get("value", "number"),
+                            table_of(s), s.get("expression", "str"), s.get("file", "str"),
+                            s.get("name", "str"))
+        if sum(v is not None for v in (spec.value, spec.expression, spec.file)) != 1:
+            s._err("give exactly one of 'value', 'expression' (of x, y, z, t), 'file' "
+                   "(nodal values)")
+        if spec.file is not None:
+            if not spec.file.endswith(".npy") and spec.name is None:
+                s._err(f"'name' (point-data array or HDF5 dataset) is needed to read "
+                       f"'{spec.file}'")
+            spec = replace(spec, file=resolve(spec.file))
+        pressure.append(spec)
+        s.done()
+
+    supports = []
+    for i, d in enumerate(top.get("support", default=[]) or []):
+        s = _Section(d, f"[[support]] #{i + 1}", src)
+        spec = SupportSpec(s.get("set", "str", required=True),
+                           s.get("normal", "number", required=True),
+                           s.get("tangential", "number", default=0.0))
+        if spec.normal < 0 or spec.tangential < 0 or spec.normal + spec.tangential == 0:
+            s._err("'normal' and 'tangential' must be >= 0, not both 0")
+        if spec.set in [u.set for u in supports]:
+            s._err(f"set '{spec.set}' has two supports")
+        supports.append(spec)
         s.done()
 
     centrifugal = None
@@ -563,7 +612,7 @@ def parse_case(text, path="<case>"):
                 density=density, dirichlet=tuple(dirichlet), pressure=tuple(pressure),
                 centrifugal=centrifugal, temperature=temperature, times=times,
                 solver=solver, output_dir=output_dir, rom=rom, loadings=loadings,
-                period=period, max_cuts=max_cuts, thermal=thermal)
+                period=period, max_cuts=max_cuts, thermal=thermal, supports=tuple(supports))
 
 
 def _field(s, src, resolve, allow_time):

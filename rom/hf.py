@@ -1,8 +1,9 @@
 """High-fidelity solver: the discretized structure and its incremental Newton solve.
 
 At each time step ``t_n`` find ``u_n`` with ``R(u) = F_int(u) - F_ext(t_n) = 0``,
-``F_int = sum_e sum_q w_q B_q^T sigma_q``, by Newton-Raphson with the consistent
-tangent ``K = sum w_q B_q^T C_q B_q``; converged when
+``F_int = sum_e sum_q w_q B_q^T sigma_q`` (plus ``K_s u`` of the elastic supports,
+:class:`rom.loads.Loading`), by Newton-Raphson with the consistent tangent
+``K = sum w_q B_q^T C_q B_q (+ K_s)``; converged when
 ``||R||_free <= rtol * max(||F_ext||, ||F_int||, ||R_0||)`` (``F_int`` including
 the reactions, ``R_0`` the step's first residual: the scale when loads and
 internal forces both vanish, as in a free thermal expansion). Dirichlet values are
@@ -203,7 +204,8 @@ class NewtonSolver:
             return
         m = self.model
         T = np.full(m.n_qp, getattr(m.law, "T_ref", 20.0))
-        self.model.assembler.assemble(self.A, m.tangent_matrices(m.law.stiffness(T)))
+        self.model.assembler.assemble(self.A, m.tangent_matrices(m.law.stiffness(T)),
+                                      self.loading.support_matrices())
         bc_dofs, _ = self.loading.dirichlet_values(0.0)
         self.A.zeroRowsColumns(dirichlet_rows(self.dm, bc_dofs), diag=1.0)
         self.linear.check_options(self.A)
@@ -272,6 +274,8 @@ class NewtonSolver:
                 raise StepFailure(f"local integration failed at {n_bad} quadrature points "
                                   f"at t = {t:g} (iteration {it})")
             F_int = m.internal_forces(sigma)
+            if self.loading.supports:
+                F_int += self.loading.support_forces(u)
             dm.local_to_vector(F_int - F_ext_local, self.R, add=True)
             ref = max(dm.local_to_vector(F_int, self.work, add=True).norm(), F_ext_norm)
             rnorm = self._norm_free(self.R, rows)
@@ -285,7 +289,8 @@ class NewtonSolver:
             if it == self.max_iterations:
                 break
             t0 = time.perf_counter()
-            self.model.assembler.assemble(self.A, m.tangent_matrices(C))
+            self.model.assembler.assemble(self.A, m.tangent_matrices(C),
+                                          self.loading.support_matrices())
             self.A.zeroRowsColumns(rows, diag=1.0)
             t1 = time.perf_counter()
             self.R.scale(-1.0)

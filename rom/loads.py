@@ -19,7 +19,8 @@ from rom.fem import FaceBasis, get_element
 from rom.mesh import evaluate_expression
 
 __all__ = ["TimeTable", "NodeSubset", "TemperatureLoading", "Loading", "LoadTerm", "load_terms",
-           "support_signatures", "require_homogeneous_dirichlet"]
+           "support_signatures", "require_homogeneous_dirichlet", "require_affine_loads",
+           "support_face_matrices"]
 
 
 class TimeTable:
@@ -39,24 +40,68 @@ class TimeTable:
 class LoadTerm:
     """One affine term of the external forces: ``magnitude * table(t)**power`` times
     the force of the unit load ``name`` (``"pressure:<set>"``: unit pressure on a face
-    set; ``"centrifugal"``: body force ``r_perp`` of ``rho omega^2 = 1`` about the
-    axis ``axis = (point, unit direction)``)."""
+    set; ``"pressure:<set>:<digest>"``: the pressure field ``field`` on it, magnitude 1;
+    ``"centrifugal"``: body force ``r_perp`` of ``rho omega^2 = 1`` about the axis
+    ``axis = (point, unit direction)``).
+
+    ``field``: ``("expression", text, depends_on_t)`` or ``("file", path, name)``; an
+    expression of t is not affine in time (the HF solver evaluates it at every step;
+    a ROM refuses it: :func:`require_affine_loads`)."""
 
     name: str
     magnitude: float
     table: TimeTable
     power: int
     axis: tuple = None
+    field: tuple = None
 
     def factor(self, t):
         return self.magnitude * self.table(t) ** self.power
+
+    @property
+    def set(self):
+        """The face set of a pressure term."""
+        return self.name.split(":")[1] if self.axis is None else None
+
+    @property
+    def time_dependent(self):
+        return self.field is not None and self.field[0] == "expression" and self.field[2]
+
+
+def _uses_t(expr):
+    """Does the expression ``expr`` use the name ``t``? (False if it does not compile:
+    its evaluation reports the error.)"""
+    try:
+        code = compile(expr, "<pressure expression>", "eval")
+    except SyntaxError:
+        return False
+    return "t" in code.co_names
+
+
+def _pressure_term(p):
+    """The :class:`LoadTerm` of a :class:`rom.case.PressureSpec`."""
+    import hashlib
+
+    if p.value is not None:
+        return LoadTerm(f"pressure:{p.set}", p.value, TimeTable(p.table), 1)
+    if p.expression is not None:
+        key = p.expression.strip().encode()
+        field = ("expression", p.expression, _uses_t(p.expression))
+    else:
+        try:
+            with open(p.file, "rb") as f:
+                key = f.read() + f"\0{p.name}".encode()
+        except OSError:
+            raise RomError(f"pressure file not found: {p.file}") from None
+        field = ("file", p.file, p.name)
+    digest = hashlib.sha256(key).hexdigest()[:12]
+    return LoadTerm(f"pressure:{p.set}:{digest}", 1.0, TimeTable(p.table), 1, field=field)
 
 
 def load_terms(case):
     """The :class:`LoadTerm` of ``case`` (pressures, then the centrifugal load); no
     mesh is needed."""
-    terms = [LoadTerm(f"pressure:{p.set}", p.value, TimeTable(p.table), 1)
-             for p in case.pressure]
+    terms = [_pressure_term(p) for p in case.pressure]
     c = case.centrifugal
     if c is not None:
         axis = np.asarray(c.axis_direction, dtype=float)
@@ -76,19 +121,51 @@ def support_signatures(data, case):
     """What a ROM's operators depend on, beyond the mesh: ``(dirichlet, pressure)`` with
     ``dirichlet`` a text ``"set:components:hash;..."`` (components merged per set, the
     hash of the set's sorted global node ids) and ``pressure`` a dict
-    ``{"pressure:<set>": hash of its sorted faces}``. ``data`` is the global
-    :class:`rom.mesh.MeshData` with the case's set definitions."""
+    ``{pressure term name or "support:<set>": hash of its set's sorted faces}``.
+    ``data`` is the global :class:`rom.mesh.MeshData` with the case's set
+    definitions."""
     comps = {}
     for d in case.dirichlet:
         comps.setdefault(d.set, set()).update(d.components)
     dirichlet = ";".join(f"{name}:{''.join(map(str, sorted(comps[name])))}:"
                          f"{_digest(np.unique(data.node_set(name)))}" for name in sorted(comps))
     pressure = {}
-    for p in case.pressure:
-        conn = data.face_set(p.set)[2]
+    names = [(t.name, t.set) for t in load_terms(case) if t.axis is None]
+    names += [(f"support:{sp.set}", sp.set) for sp in case.supports]
+    for name, set_name in names:
+        conn = data.face_set(set_name)[2]
         faces = np.unique(np.sort(conn, axis=1), axis=0) if len(conn) else conn
-        pressure[f"pressure:{p.set}"] = _digest(faces)
+        pressure[name] = _digest(faces)
     return dirichlet, pressure
+
+
+def support_face_matrices(face_element, X):
+    """Unit stiffness matrices of an elastic support on faces ``X (f, a, 3)``:
+    ``(Kn, Kt)``, each ``(f, 3a, 3a)`` in node-major dofs, ``Kn = sum_q w N_a N_b n n^T``
+    and ``Kt = sum_q w N_a N_b (I - n n^T)`` (n the unit normal at the quadrature
+    point, w its area weight)."""
+    if not len(X):
+        z = np.zeros((0, 3 * X.shape[1], 3 * X.shape[1]))
+        return z, z.copy()
+    basis = FaceBasis(face_element, X)
+    dA = np.linalg.norm(basis.nA, axis=2)  # (f, q)
+    n = basis.nA / dA[..., None]
+    nn = np.einsum("fqi,fqj->fqij", n, n)
+    f, a = X.shape[:2]
+    m = np.einsum("fq,qa,qb->fqab", dA, basis.N, basis.N)
+    Kn = np.einsum("fqab,fqij->faibj", m, nn).reshape(f, 3 * a, 3 * a)
+    Kt = np.einsum("fab,ij->faibj", m.sum(axis=1), np.eye(3)).reshape(f, 3 * a, 3 * a) - Kn
+    return Kn, Kt
+
+
+def require_affine_loads(case):
+    """A ROM holds one reduced vector per load term: a pressure expression of t (not a
+    field of x, y, z times a table) cannot be reduced (:class:`rom.RomError`)."""
+    for i, term in enumerate(load_terms(case)):
+        if term.time_dependent:
+            raise RomError(f"{os.path.basename(case.path)}: [[pressure]] #{i + 1} on "
+                           f"'{term.set}': the expression '{term.field[1]}' depends on t; "
+                           "a ROM needs a pressure field of x, y, z times a time 'table'")
 
 
 def require_homogeneous_dirichlet(case):
@@ -183,10 +260,10 @@ class TemperatureLoading:
         return (1 - a) * self._field(self.specs[k], t) + a * self._field(self.specs[k + 1], t)
 
 
-def _read_nodal_file(path, name, mesh):
+def _read_nodal_file(path, name, mesh, what="temperature"):
     """Values ``(n_local_nodes,)`` of a nodal scalar field stored in a file."""
     if not os.path.isfile(path):
-        raise RomError(f"temperature file not found: {path}")
+        raise RomError(f"{what} file not found: {path}")
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".npy":
@@ -196,28 +273,28 @@ def _read_nodal_file(path, name, mesh):
 
             with h5py.File(path, "r") as f:
                 if name not in f:
-                    raise RomError(f"temperature file {path} has no dataset '{name}'")
+                    raise RomError(f"{what} file {path} has no dataset '{name}'")
                 arr = f[name][...]
         else:
             import meshio
 
             m = meshio.read(path)
             if name not in m.point_data:
-                raise RomError(f"temperature file {path} has no point data '{name}' "
+                raise RomError(f"{what} file {path} has no point data '{name}' "
                                f"(it has: {', '.join(m.point_data) or 'none'})")
             arr = m.point_data[name]
     except RomError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem
-        raise RomError(f"cannot read temperature file {path}: {exc}") from None
+        raise RomError(f"cannot read {what} file {path}: {exc}") from None
     arr = np.asarray(arr, dtype=float).reshape(len(arr), -1)[:, 0] if np.ndim(arr) else arr
     if np.ndim(arr) != 1:
-        raise RomError(f"temperature file {path}: expected one value per node")
+        raise RomError(f"{what} file {path}: expected one value per node")
     if len(arr) == mesh.n_nodes_global:
         return arr[mesh.node_ids]
     if len(arr) == mesh.n_file_points:
         return arr[mesh.node_file_ids]
-    raise RomError(f"temperature file {path} has {len(arr)} values, the mesh has "
+    raise RomError(f"{what} file {path} has {len(arr)} values, the mesh has "
                    f"{mesh.n_nodes_global} nodes ({mesh.n_file_points} points in its file)")
 
 
@@ -230,6 +307,11 @@ class Loading:
     force_terms : list of (LoadTerm, local unit force array (n_local_dofs,))
         ``F_ext(t) = sum term.factor(t) * F``, element contributions summed on this
         rank (ghost contributions are added to their owners at assembly).
+    supports : list of (SupportSpec, face connectivity (f, a) in local nodes, unit
+        normal and tangential face matrices (f, 3a, 3a))
+        The elastic supports: their stiffness ``K_s = sum_f normal Kn_f +
+        tangential Kt_f`` is linear, added to the internal forces (``K_s u``) and the
+        tangent (:meth:`support_forces`, :meth:`support_matrices`).
     """
 
     def __init__(self, case, model):
@@ -245,17 +327,24 @@ class Loading:
             dofs = (3 * nodes[:, None] + np.array(d.components)).ravel()
             self.dirichlet.append((dofs, nodes, d, TimeTable(d.table)))
         self.force_terms = []
+        self._pressure_faces = {}  # term name -> (face basis, local dofs) of t-fields
         dm = model.dofmap
+        sizes = []  # faces of positive area of each pressure's set, non-zero forces
         for term in load_terms(case):
-            if term.axis is None:  # a unit pressure on a face set
-                cells, _, conn = mesh.face_set(term.name.split(":", 1)[1])
+            if term.axis is None:  # a pressure on a face set: unit, or a field
+                cells, _, conn = mesh.face_set(term.set)
                 fe = get_element(mesh.element.face_type)
                 F = np.zeros(dm.n_local)
+                sizes.append(0)
                 if len(conn):
                     basis = FaceBasis(fe, mesh.points[conn])
-                    f = basis.pressure_forces(np.ones(basis.nA.shape[:2]))
+                    sizes[-1] = int(np.sum(basis.area() > 0))
                     dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
-                    F = np.bincount(dofs, weights=f.ravel(), minlength=dm.n_local)
+                    if term.time_dependent:
+                        self._pressure_faces[term.name] = (basis, dofs)
+                    p = self._pressure_values(term, basis, conn, 0.0)
+                    F = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
+                                    minlength=dm.n_local)
             else:  # a centrifugal body force of unit rho omega^2
                 point, axis = (np.asarray(a) for a in term.axis)
 
@@ -264,9 +353,16 @@ class Loading:
                     return r - np.einsum("...k,k->...", r, axis)[..., None] * axis
 
                 F = model.body_force_vector(body)
+                sizes.append(int(np.sum(np.abs(F) > 0)))
             self.force_terms.append((term, F))
-        counts = [len(mesh.node_set(d.set, owned_only=True)) for d in case.dirichlet]
-        counts += [int(np.sum(np.abs(F) > 0)) for _, F in self.force_terms]
+        self.supports = []
+        for sp in case.supports:
+            cells, _, conn = mesh.face_set(sp.set)
+            Kn, Kt = support_face_matrices(get_element(mesh.element.face_type),
+                                           mesh.points[conn])
+            sizes.append(len(conn))
+            self.supports.append((sp, conn, Kn, Kt))
+        counts = [len(mesh.node_set(d.set, owned_only=True)) for d in case.dirichlet] + sizes
         counts = mesh.comm.allreduce(np.array(counts, dtype=np.int64))
         src = os.path.basename(case.path)
         for i, d in enumerate(case.dirichlet):
@@ -277,12 +373,53 @@ class Loading:
             if counts[len(case.dirichlet) + i] == 0:
                 raise RomError(f"{src}: [[pressure]] #{i + 1}: set '{p.set}' selects no "
                                f"face of {os.path.basename(mesh.source)} (or its area is 0)")
+        for i, sp in enumerate(case.supports):
+            if counts[len(case.dirichlet) + len(self.force_terms) + i] == 0:
+                raise RomError(f"{src}: [[support]] #{i + 1}: set '{sp.set}' selects no "
+                               f"face of {os.path.basename(mesh.source)}")
+
+    def support_matrices(self):
+        """``[(face connectivity (f, a), element matrices (f, 3a, 3a))]`` of the
+        elastic supports (for :meth:`rom.assembly.MatrixAssembler.assemble`)."""
+        return [(conn, sp.normal * Kn + sp.tangential * Kt)
+                for sp, conn, Kn, Kt in self.supports if len(conn)]
+
+    def support_forces(self, u):
+        """Local array ``(n_local_dofs,)`` of the supports' forces ``K_s u`` on this
+        rank's faces (not yet summed over ranks)."""
+        out = np.zeros(len(u))
+        for conn, Ke in self.support_matrices():
+            dofs = (3 * conn[:, :, None] + np.arange(3)).reshape(len(conn), 3 * conn.shape[1])
+            out += np.bincount(dofs.ravel(), weights=np.matmul(Ke, u[dofs][..., None]).ravel(),
+                               minlength=len(u))
+        return out
+
+    def _pressure_values(self, term, basis, conn, t):
+        """The pressure ``(n_faces, n_qp)`` of ``term`` at the face quadrature points."""
+        shape = basis.nA.shape[:2]
+        if term.field is None:
+            return np.ones(shape)
+        if term.field[0] == "expression":
+            p = evaluate_expression(term.field[1], basis.x.reshape(-1, 3), extra={"t": t},
+                                    what=f"pressure expression on '{term.set}'")
+            p = p.astype(float).reshape(shape)
+        else:
+            nodal = _read_nodal_file(term.field[1], term.field[2], self.mesh, "pressure")
+            p = np.einsum("qa,fa->fq", basis.N, nodal[conn])
+        if not np.all(np.isfinite(p)):
+            raise RomError(f"pressure on '{term.set}' has NaN or inf values at t = {t:g}")
+        return p
 
     def external_forces(self, t):
         """Local external force array ``(n_local_dofs,)`` at time ``t`` (not yet summed
         over ranks)."""
         F = np.zeros(self.mesh.n_local_nodes * 3)
         for term, Fk in self.force_terms:
+            if term.name in self._pressure_faces:  # a field of t: evaluated now
+                basis, dofs = self._pressure_faces[term.name]
+                p = self._pressure_values(term, basis, None, t)
+                Fk = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
+                                 minlength=len(F))
             F += term.factor(t) * Fk
         return F
 

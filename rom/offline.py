@@ -96,11 +96,17 @@ class RomBuilder:
 
     def __init__(self, case, comm):
         from rom.hf import StructuralModel
-        from rom.loads import Loading, require_homogeneous_dirichlet, support_signatures
+        from rom.loads import (
+            Loading,
+            require_affine_loads,
+            require_homogeneous_dirichlet,
+            support_signatures,
+        )
         from rom.materials import make_law
         from rom.mesh import load_mesh
 
         require_homogeneous_dirichlet(case)
+        require_affine_loads(case)
         self.case, self.comm = case, comm
         self.mesh = mesh = load_mesh(case.mesh_file, comm, case.sets, case.partitioner)
         self.law = make_law(case.law, case.material_params())
@@ -238,6 +244,14 @@ class RomBuilder:
                           "vector": comm.allreduce(self.modes_local.T @ Fk),
                           "table": term.table.rows, "magnitude": term.magnitude,
                           "axis": term.axis, "support": self.supports[1].get(term.name, "")})
+        supports = []
+        for sp, conn, Kn, Kt in self.loading.supports:  # unit stiffness matrices
+            dofs = (3 * conn[:, :, None] + np.arange(3)).reshape(len(conn), 3 * conn.shape[1])
+            Ue = self.modes_local[dofs]  # (f, 3a, N)
+            Ut = Ue.transpose(0, 2, 1)
+            supports.append({"set": sp.set, "faces": self.supports[1][f"support:{sp.set}"],
+                             "normal": comm.allreduce(np.matmul(Ut, Kn @ Ue).sum(axis=0)),
+                             "tangential": comm.allreduce(np.matmul(Ut, Kt @ Ue).sum(axis=0))})
         basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
         qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
         gappy_out = {}
@@ -245,7 +259,7 @@ class RomBuilder:
             full = _gather_rows(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
             c, r = g["c"], g["pod"].n_modes
             mask = self.at_points(points, lambda lq, M=g["pod"].modes, c=c: [
-                M[(lq[:, None] * c + np.arange(c)).ravel()].reshape(len(lq), c, -1)])[0]
+                M[(lq[:, None] * c + np.arange(c)).ravel()].reshape(len(lq), c, M.shape[1])])[0]
             mask = mask.reshape(len(points) * c, r)  # (modes: no copy of either order)
             gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
                                "rows": g["rows"], "mask": mask}
@@ -271,7 +285,8 @@ class RomBuilder:
                         "cell_nodes": cell_nodes, "shape": shape,
                         "node_points": node_points, "node_file_ids": node_file_ids,
                         "n_ecm": np.int64(len(self.ecm.points))},
-            "gappy": gappy_out, "loads": loads, "mesh": mesh.data,  # None but on rank 0
+            "gappy": gappy_out, "loads": loads, "supports": supports,
+            "mesh": mesh.data,  # None but on rank 0
             "summary": dict(summary or {}, n_modes=N, n_ecm_points=len(self.ecm.points),
                             n_reduced_points=len(points), ecm_residual=self.ecm.residual,
                             ecm_iterations=self.ecm.iterations, n_qp=self.n_qp_global,

@@ -3,8 +3,8 @@
 Per time step (DESIGN section 5), with the reduced points ``S`` (ECM points with
 weights ``omega``, Gappy points with weight 0), the mode strains ``B_q (6, N)``:
 
-    r(gamma) = sum_q omega_q B_q^T sigma_q(B_q gamma) - f_ext(t)
-    k(gamma) = sum_q omega_q B_q^T C_q B_q
+    r(gamma) = sum_q omega_q B_q^T sigma_q(B_q gamma) + K_s gamma - f_ext(t)
+    k(gamma) = sum_q omega_q B_q^T C_q B_q + K_s
 
 The law runs at the reduced points only, the temperature is interpolated there from
 the nodal field at their cells' nodes only, the external load is
@@ -63,7 +63,7 @@ def open_for_case(archive_path, case, skip=()):
     and a reduced load for every load of the case on the same faces or axis;
     :class:`rom.RomError` otherwise."""
     from rom.archive import read_archive
-    from rom.loads import require_homogeneous_dirichlet, support_signatures
+    from rom.loads import require_affine_loads, require_homogeneous_dirichlet, support_signatures
 
     archive = read_archive(archive_path, skip=skip)
     a = archive["attrs"]
@@ -71,6 +71,7 @@ def open_for_case(archive_path, case, skip=()):
         raise RomError(f"{archive_path} was built for case '{a.get('case_name')}'"
                        f", not '{case.name}'")
     require_homogeneous_dirichlet(case)
+    require_affine_loads(case)
     data = check_compatible(archive, case, archive_path)
     data.add_definitions(case.sets)
     dirichlet, pressure = support_signatures(data, case)
@@ -80,7 +81,33 @@ def open_for_case(archive_path, case, skip=()):
                        f"has '{dirichlet}' (set:components:hash of the nodes); rebuild the "
                        "ROM from runs with the case's supports")
     reduced_loads(archive, case, archive_path, pressure)  # refuses an unknown support
+    reduced_supports(archive, case, archive_path, pressure)  # same sets and faces
     return archive, data
+
+
+def reduced_supports(archive, case, path="ROM archive", signatures=None):
+    """The stiffness ``(N, N)`` of the case's elastic supports on the archive's modes
+    (``normal Kn_r + tangential Kt_r`` of each, the archive holding the unit matrices),
+    or None without supports. The archive and the case must have supports on the same
+    sets (and faces, ``signatures`` from :func:`rom.loads.support_signatures`): the
+    modes were built with them; :class:`rom.RomError` otherwise."""
+    have = {s["set"]: s for s in archive.get("supports", [])}
+    want = {sp.set: sp for sp in case.supports}
+    if set(have) != set(want):
+        raise RomError(f"{path} was built with elastic supports on "
+                       f"{', '.join(sorted(have)) or 'no set'}, the case "
+                       f"{os.path.basename(case.path)} has supports on "
+                       f"{', '.join(sorted(want)) or 'no set'}; rebuild the ROM from runs "
+                       "with the case's supports")
+    K = None
+    for name, sp in want.items():
+        s = have[name]
+        if signatures is not None and s["faces"] != signatures.get(f"support:{name}"):
+            raise RomError(f"{path}: the support set '{name}' selects other faces than in "
+                           "training; rebuild the ROM")
+        k = sp.normal * np.asarray(s["normal"]) + sp.tangential * np.asarray(s["tangential"])
+        K = k if K is None else K + k
+    return K
 
 
 def reduced_loads(archive, case, path="ROM archive", supports=None):
@@ -107,8 +134,13 @@ def reduced_loads(archive, case, path="ROM archive", supports=None):
             have = ", ".join(sorted(f"{c['name']}" + (f" (axis {_axis_text(c['axis'])})"
                                                        if c.get("axis") else "")
                                     for c in archive["loads"])) or "none"
-            what = (f"a pressure on set '{term.name.split(':', 1)[1]}'" if term.axis is None
-                    else f"a centrifugal load about the axis {_axis_text(term.axis)}")
+            if term.axis is not None:
+                what = f"a centrifugal load about the axis {_axis_text(term.axis)}"
+            elif term.field is None:
+                what = f"a pressure on set '{term.set}'"
+            else:
+                what = (f"the pressure field {term.field[1]!r} on set '{term.set}' (a ROM "
+                        "holds the pressure fields of its training runs)")
             if term.axis is None and known.get(term.name):
                 what += " with these faces (the set selects other faces than in training)"
             raise RomError(f"{path} has no reduced load for {what} of "
@@ -170,6 +202,7 @@ class ReducedModel:
         self.temperature = TemperatureLoading(case.temperature, self.nodes,
                                               getattr(self.law, "T_ref", 20.0))
         self.loads = reduced_loads(archive, case)
+        self.K_support = reduced_supports(archive, case)  # (N, N) or None
         self.rtol = case.solver.rtol
         self.max_iterations = case.solver.max_iterations
         self.timings = {"law": 0.0, "newton": 0.0}
@@ -204,6 +237,8 @@ class ReducedModel:
                 raise StepFailure(f"local integration failed at {np.sum(~ok)} reduced points "
                                   f"at t = {t:g}")
             f_int = self._WB.T @ sigma.ravel()
+            if self.K_support is not None:
+                f_int = f_int + self.K_support @ gamma
             r = f_int - f_ext
             rn = np.linalg.norm(r)
             first = rn if first is None else first
@@ -213,6 +248,8 @@ class ReducedModel:
             if it == self.max_iterations:
                 break
             K = self._WB.T @ (C @ self.B).reshape(-1, self.n_modes)
+            if self.K_support is not None:
+                K = K + self.K_support
             try:
                 gamma = gamma - np.linalg.solve(K, r)
             except np.linalg.LinAlgError:

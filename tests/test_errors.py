@@ -64,7 +64,7 @@ def test_missing_case_file(tmp_path):
 
 @pytest.mark.parametrize("snippet,pattern", [
     ("[steps]\ntimes = [1.0, 0.5]\n", "increasing"),
-    ("[[pressure]]\nset = 'xmax'\n", "missing key 'value'"),
+    ("[[pressure]]\nset = 'xmax'\n", "give exactly one of 'value', 'expression'"),
     ("[centrifugal]\nomega = 10.0\n", "positive 'rho'"),
     ("[solver]\nlinear_solver = 'magic'\n", "gamg' or 'mumps'"),
     ("[temperature]\nvalue = 1.0\nfile = 'T.npy'\n", "exactly one of"),
