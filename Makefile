@@ -22,7 +22,7 @@ TEST_PACKAGES := calculix-ccx
 BENCH_PACKAGES := python3-dolfinx time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-serial test-mpi test-paraview bench lint clean
+.PHONY: setup demo test test-serial test-mpi test-paraview paraview bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -70,9 +70,12 @@ test-serial: setup .deb-test
 test-mpi: setup
 	timeout 1200 $(MPIRUN) tests/mpi_pytest.sh $(PY) -m pytest -q -m mpi -p no:cacheprovider --color=no tests
 
-# optional: the ParaView check of the XDMF outputs (installs paraview and xvfb, large)
-test-paraview: setup
+# optional: ParaView and a virtual X server, for `run.py render` (large)
+paraview: setup
 	$(call install_missing,paraview xvfb)
+
+# optional: the ParaView check of the XDMF outputs and of `run.py render`
+test-paraview: paraview
 	$(PY) -m pytest -q --color=no tests/test_paraview.py
 
 bench: setup .deb-bench

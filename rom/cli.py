@@ -6,6 +6,7 @@
     python run.py online CASE.toml --rom rom.h5 [--loading NAME] --out DIR
     python run.py pipeline CASE.toml [--no-reference]
     python run.py thermal CASE.toml [--loading NAME ...] [--force]
+    python run.py render RESULT.xdmf [--compare HF.xdmf] [--fields T von_mises_nodal]
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
 
@@ -136,6 +137,20 @@ def build_parser():
                    "and [temperature])")
     t.add_argument("--force", action="store_true", help="recompute fields already computed")
     t.add_argument("--petsc", default="", help="PETSc options of the thermal solver")
+    r = sub.add_parser("render", help="pictures of a result with ParaView (pvbatch), and a "
+                       "ParaView state file of the same view")
+    r.add_argument("result", help="a result's XDMF file (snapshots.xdmf, online.xdmf)")
+    r.add_argument("--compare", help="a second result rendered beside it with the same color "
+                   "ranges (e.g. the HF reference of a ROM run)")
+    r.add_argument("--fields", nargs="+", help="point or cell arrays (default: T, "
+                   "von_mises_nodal and p_nodal, those the result has)")
+    r.add_argument("--time", type=float, help="the step nearest this time (default: the last)")
+    r.add_argument("--warp", type=_nonnegative_float, default=0.0,
+                   help="displacement magnification (default 0: undeformed)")
+    r.add_argument("--camera", choices=["pressure", "suction", "iso"], default="pressure",
+                   help="view direction (the blade's pressure or suction side, or iso)")
+    r.add_argument("--out", help="folder of the pictures (default: pictures/ beside the "
+                   "result)")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
@@ -161,6 +176,17 @@ def main(argv, comm):
         return _pipeline(args, comm)
     if args.command == "thermal":
         return _thermal(args, comm)
+    if args.command == "render":
+        if comm.rank == 0:
+            from rom.render import render
+
+            out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.result)),
+                                           "pictures")
+            files = render(args.result, out, args.fields, args.time, args.compare,
+                           args.warp, camera=args.camera)
+            for name, path in files.items():
+                print(f"  {name:<18s} {path}")
+        return 0
     if args.command == "mesh":
         if comm.rank == 0:
             from rom.io.meshfile import write_mesh_file

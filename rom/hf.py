@@ -118,6 +118,36 @@ class StructuralModel:
         return np.concatenate([self._points(s, b).reshape(-1, 3)
                                for s, b in zip(self.chunks, self.bases)])
 
+    def nodal_values(self, qp_values):
+        """Collective. Nodal values ``(n_local_nodes, k)`` of quadrature values ``(n_qp[,
+        k])``: in each cell extrapolated to its nodes
+        (:func:`rom.fem.kernels.extrapolation_matrix`), then averaged over the cells
+        that share the node, on every rank (the smooth nodal stresses that CalculiX and
+        Abaqus users read; the cell averages are kept besides)."""
+        from rom.fem import extrapolation_matrix, nodal_sums
+
+        mesh = self.mesh
+        v = np.asarray(qp_values, dtype=float).reshape(self.n_qp, -1)
+        k = v.shape[1]
+        if getattr(self, "_extrapolation", None) is None:
+            self._extrapolation = extrapolation_matrix(mesh.element, self.bases[0].rule)
+            self._scalar_maps = {}
+        maps = self._scalar_maps
+        sums = np.zeros((mesh.n_local_nodes, k))
+        counts = np.zeros(mesh.n_local_nodes)
+        for s in self.chunks:
+            a, c = nodal_sums(mesh.cells[s], mesh.n_local_nodes, self._extrapolation,
+                              v[self._qp(s)])
+            sums += a
+            counts += c
+        for bs in {1, k}:
+            if bs not in maps:
+                maps[bs] = DofMap(mesh, bs=bs)
+        dm1, dmk = maps[1], maps[k]
+        counts = dm1.vector_to_local(dm1.local_to_vector(counts, add=True))
+        sums = dmk.vector_to_local(dmk.local_to_vector(sums.ravel(), add=True))
+        return sums.reshape(-1, k) / np.maximum(counts, 1)[:, None]
+
     def cell_average(self, qp_values):
         """Cell averages ``(n_cells, ...)`` of quadrature values ``(n_qp, ...)``."""
         w = self.quadrature_weights().reshape(-1, self.n_qp_cell)
@@ -339,6 +369,18 @@ class NewtonSolver:
         return advance_with_cuts(self.step, u, state, t_old, t_new, max_cuts, self.log)
 
 
+def nodal_fields(model, sigma, state, n=None):
+    """Collective. The nodal fields written beside the cell averages: ``sigma_nodal``
+    (Mandel), ``von_mises_nodal`` (of the nodal stress) and ``p_nodal`` (cumulated
+    plasticity, if the law has it), extrapolated and averaged
+    (:meth:`StructuralModel.nodal_values`); the first ``n`` nodes of each."""
+    s = model.nodal_values(sigma)
+    out = {"sigma_nodal": s[:n], "von_mises_nodal": von_mises(s)[:n]}
+    if "p" in state:
+        out["p_nodal"] = np.maximum(model.nodal_values(state["p"])[:n, 0], 0.0)
+    return out
+
+
 def check_loading(case, loading, comm):
     """Collective. Evaluate every input of the loading at every step time (nodal
     temperatures, Dirichlet values, load factors): a value that is not finite, a file
@@ -446,7 +488,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
                 cells["p"] = model.cell_average(state["p"])
             store.write_step(t, model.dofmap.owned_nodal(u),
                              loading.temperature.nodal(case.load_time(t))[: mesh.n_owned],
-                             qp, cells)
+                             qp, cells, nodal_fields(model, sigma, state, mesh.n_owned))
     timings["steps"] = time.perf_counter() - t_run
     if store is not None:
         store.record_time(timings["steps"], last - first)

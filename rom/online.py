@@ -341,17 +341,34 @@ class ResultWriter:
         return np.einsum("cq,cq...->c...", wc, v) / wc.sum(axis=1).reshape(
             (-1,) + (1,) * (v.ndim - 2))
 
+    def _nodal(self, v):
+        """Nodal values of a full quadrature field (extrapolated in each cell and
+        averaged at the nodes, as :meth:`rom.hf.StructuralModel.nodal_values`)."""
+        from rom.fem import extrapolation_matrix, nodal_sums
+
+        data = self.writer.data
+        if getattr(self, "_P", None) is None:
+            self._P = extrapolation_matrix(data.element)
+        sums, counts = nodal_sums(data.cells, data.n_nodes, self._P, v)
+        return sums / np.maximum(counts, 1)[:, None]
+
     def write(self, t, U, qp):
         """Write the step at ``t``: ``U (n_nodes, 3)``, ``qp`` name -> full field or
-        None."""
+        None; nodal ``sigma_nodal`` (XDMF Tensor6), ``von_mises_nodal`` and ``p_nodal``
+        beside the cell averages."""
         from rom.fem import von_mises
+        from rom.io.xdmf import mandel_to_tensor6
 
         qp = {k: v for k, v in qp.items() if v is not None}
         cells = {k: self._cell_avg(v) for k, v in qp.items()}
+        nodal = {"U": U, "T": self.temperature.nodal(self.case.load_time(t))}
         if "sigma" in qp:
             cells["von_mises"] = self._cell_avg(von_mises(qp["sigma"]))
-        self.writer.write_step(t, {"U": U, "T": self.temperature.nodal(
-            self.case.load_time(t))}, qp, cells)
+            s = self._nodal(qp["sigma"])
+            nodal.update(sigma_nodal=mandel_to_tensor6(s), von_mises_nodal=von_mises(s))
+        if "p" in qp:
+            nodal["p_nodal"] = np.maximum(self._nodal(qp["p"])[:, 0], 0.0)
+        self.writer.write_step(t, nodal, qp, cells)
 
     def close(self):
         self.writer.close()

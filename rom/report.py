@@ -48,10 +48,13 @@ def _plots(out, times, err_u, err_p, probe):
         axes[1].plot(times, probe["p_hf"], "k-", label="HF")
         axes[1].plot(times, probe["p_rom"], "r--", label="ROM")
         axes[1].set_title(f"p at quadrature point {probe['qp']}")
+    else:  # a law without plasticity
+        axes[1].axis("off")
     for ax in axes:
         ax.set_xlabel("time [s]")
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "probe.png"), dpi=100)
     plt.close(fig)

@@ -11,6 +11,9 @@ Layout of ``<dir>/snapshots.h5``::
     /steps/<k>/qp/<name> (n_qp[, c])      sigma, eps, and the law's internal variables
                                           (eps_vp, X, p), Mandel notation
     /steps/<k>/cells/<name> (n_cells, c)  cell averages (sigma and eps as XDMF Tensor6)
+    /steps/<k>/nodes/<name> (n_nodes[, c]) nodal fields: sigma_nodal (Tensor6),
+                                          von_mises_nodal, p_nodal, extrapolated from
+                                          the quadrature points and averaged at nodes
     attrs: format = "rom-snapshots", format_version, code_version, case_text,
            case_name, law, loading (the named loading, if any), completed_steps,
            steps_time and timed_steps (wall time of the solver steps)
@@ -22,7 +25,7 @@ partial step and returns the state of the last complete one. With h5py's MPI bui
 (under mpirun) every rank writes its contiguous block of the global numbering
 (values are first moved to their block's rank); otherwise values are gathered on
 rank 0, which writes. ``snapshots.xdmf`` next to the file opens the time series in
-ParaView (nodal U and T, cell averages).
+ParaView (nodal U, T and stresses, cell averages).
 """
 
 import os
@@ -311,14 +314,20 @@ class SnapshotStore:
         return self._read_blocks(f"steps/{k}/qp/{name}", self.qps)
 
     # --- steps --------------------------------------------------------------------------
-    def write_step(self, t, u_owned, T_owned, qp_fields, cell_fields):
+    def write_step(self, t, u_owned, T_owned, qp_fields, cell_fields, node_fields=None):
         """Collective. Append step ``len(times)``: ``u_owned (n_owned_nodes, 3)``,
         ``T_owned (n_owned_nodes,)``, ``qp_fields`` name -> ``(n_qp_local[, c])``,
-        ``cell_fields`` name -> ``(n_local_cells[, c])`` (6 components: Mandel)."""
+        ``cell_fields`` name -> ``(n_local_cells[, c])``, ``node_fields`` name ->
+        ``(n_owned_nodes[, c])`` (6 components: Mandel, written as XDMF Tensor6)."""
         k = len(self.times)
         base = f"steps/{k}"
         self._write_blocks(f"{base}/U", self.nodes, self.nodes.to_blocks(u_owned))
         self._write_blocks(f"{base}/T", self.nodes, self.nodes.to_blocks(T_owned))
+        for name, v in (node_fields or {}).items():
+            v = np.asarray(v)
+            if v.ndim == 2 and v.shape[1] == 6:
+                v = mandel_to_tensor6(v)
+            self._write_blocks(f"{base}/nodes/{name}", self.nodes, self.nodes.to_blocks(v))
         for name, v in qp_fields.items():
             self._write_blocks(f"{base}/qp/{name}", self.qps, self.qps.to_blocks(v))
         for name, v in cell_fields.items():
@@ -342,6 +351,8 @@ class SnapshotStore:
         g = self.file[f"steps/{k}"]
         attrs = [("U", "Node", g["U"].shape, f"/steps/{k}/U"),
                  ("T", "Node", g["T"].shape, f"/steps/{k}/T")]
+        for name in g.get("nodes", {}):
+            attrs.append((name, "Node", g["nodes"][name].shape, f"/steps/{k}/nodes/{name}"))
         for name in g.get("cells", {}):
             attrs.append((name, "Cell", g["cells"][name].shape, f"/steps/{k}/cells/{name}"))
         return attrs
@@ -405,13 +416,15 @@ class SeriesWriter:
         self.steps = []
 
     def write_step(self, t, nodal, qp=None, cells=None):
-        """Append a step: ``nodal`` name -> ``(n_nodes[, c])``, ``qp`` name ->
-        ``(n_qp[, c])``, ``cells`` name -> ``(n_cells[, c])`` (6 components: Mandel)."""
+        """Append a step: ``nodal`` name -> ``(n_nodes[, c])`` (U and T, then the other
+        nodal fields under ``nodes/``), ``qp`` name -> ``(n_qp[, c])``, ``cells`` name ->
+        ``(n_cells[, c])`` (6 components: Mandel)."""
         f, k = self.file, len(self.steps)
         attrs = []
         for name, v in nodal.items():
-            f[f"steps/{k}/{name}"] = v
-            attrs.append((name, "Node", np.shape(v), f"/steps/{k}/{name}"))
+            path = f"steps/{k}/{name}" if name in ("U", "T") else f"steps/{k}/nodes/{name}"
+            f[path] = v
+            attrs.append((name, "Node", np.shape(v), "/" + path))
         for name, v in (qp or {}).items():
             f[f"steps/{k}/qp/{name}"] = v
         for name, v in (cells or {}).items():

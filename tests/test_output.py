@@ -45,7 +45,8 @@ def test_xdmf_time_series_reads_back_with_meshio(tmp_path, comm):
         for k in range(reader.num_steps):
             t, point_data, cell_data = reader.read_data(k)
             times.append(t)
-            assert set(point_data) == {"U", "T"}
+            assert set(point_data) == {"U", "T", "sigma_nodal", "von_mises_nodal"}
+            assert point_data["sigma_nodal"].shape == (data.n_nodes, 6)
             assert set(cell_data) == {"eps", "sigma", "von_mises"}
             assert cell_data["sigma"][0].shape == (data.n_cells, 6)
         np.testing.assert_allclose(times, [0.5, 1.0, 1.5, 2.0])

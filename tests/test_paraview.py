@@ -29,5 +29,37 @@ def test_paraview_opens_results(tmp_path, comm):
         if "bad X server connection" not in proc.stderr:
             break
     assert proc.returncode == 0, proc.stderr
-    assert "point arrays ['T', 'U'] cell arrays ['eps', 'sigma', 'von_mises']" in proc.stdout
+    assert ("point arrays ['sigma_nodal', 'T', 'U', 'von_mises_nodal'] cell arrays ['eps', "
+            "'sigma', 'von_mises']") in proc.stdout
     assert png.stat().st_size > 10000
+
+
+@pytest.mark.skipif(not (shutil.which("pvbatch") and shutil.which("xvfb-run")),
+                    reason="ParaView (pvbatch) or xvfb-run not installed")
+def test_render_command(tmp_path, comm):
+    """run.py render: one picture per field (nodal von Mises, temperature), a state
+    file naming the result, the side-by-side comparison with a second result in the
+    same color range, a clear message for an unknown field or a missing result."""
+    from conftest import run_cli
+
+    data = box_mesh((3, 2, 2), (3.0, 1.0, 1.0), "tetra10")
+    case = write_case(tmp_path, data, '[[dirichlet]]\nset = "xmin"\n[[pressure]]\n'
+                      'set = "xmax"\nvalue = 50.0\n[temperature]\nexpression = "20 + 100 * y"\n')
+    res = solve(case, comm, tmp_path / "out")
+    xdmf = os.path.abspath(res["files"][1])
+    out = tmp_path / "pics"
+    proc = run_cli(["render", xdmf, "--out", str(out)], timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("T", "von_mises_nodal"):
+        assert (out / f"{name}.png").stat().st_size > 10000, name
+    assert not (out / "p_nodal.png").exists()  # an elastic run has no p
+    assert xdmf in (out / "view.pvsm").read_text()
+    proc = run_cli(["render", xdmf, "--out", str(out), "--fields", "von_mises_nodal",
+                    "--compare", xdmf, "--warp", "100"], timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "von_mises_nodal_compare.png").stat().st_size > 20000
+    proc = run_cli(["render", xdmf, "--out", str(out), "--fields", "nope"], timeout=600)
+    assert proc.returncode != 0 and "has no array nope" in proc.stderr
+    assert "von_mises_nodal" in proc.stderr  # the arrays it has are listed
+    proc = run_cli(["render", str(tmp_path / "missing.xdmf")])
+    assert proc.returncode != 0 and "result file not found" in proc.stderr

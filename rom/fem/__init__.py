@@ -8,7 +8,9 @@ from rom.fem.kernels import (
     IDENTITY_MANDEL,
     CellBasis,
     FaceBasis,
+    extrapolation_matrix,
     mandel_to_tensor,
+    nodal_sums,
     tensor_to_mandel,
     trace,
     von_mises,
@@ -16,5 +18,6 @@ from rom.fem.kernels import (
 from rom.fem.quadrature import QuadratureRule, default_rule, gauss_rule
 
 __all__ = ["ELEMENTS", "FACE_TYPES", "VOLUME_TYPES", "Element", "get_element", "CellBasis",
-           "FaceBasis", "IDENTITY_MANDEL", "mandel_to_tensor", "tensor_to_mandel", "trace",
+           "FaceBasis", "IDENTITY_MANDEL", "extrapolation_matrix", "nodal_sums",
+           "mandel_to_tensor", "tensor_to_mandel", "trace",
            "von_mises", "QuadratureRule", "default_rule", "gauss_rule"]

@@ -26,7 +26,8 @@ SQ2 = np.sqrt(2.0)
 MANDEL_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 __all__ = ["CellBasis", "FaceBasis", "mandel_to_tensor", "tensor_to_mandel",
-           "von_mises", "trace", "SQ2", "IDENTITY_MANDEL"]
+           "von_mises", "trace", "SQ2", "IDENTITY_MANDEL", "extrapolation_matrix",
+           "nodal_sums"]
 
 IDENTITY_MANDEL = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
 # the strain operator's entries: index into (g_x, g_y, g_z, g_x/sqrt2, g_y/sqrt2,
@@ -249,3 +250,38 @@ class FaceBasis:
         """Element vectors ``-sum_q N_a p n dA`` of a pressure ``p (n_faces, n_qp)``
         (positive pushes against the outward normal), shape ``(n_faces, n_nodes_f, 3)``."""
         return -np.einsum("qa,cq,cqk->cak", self.N, p, self.nA)
+
+
+# the linear element whose shape functions fit the quadrature values of an element
+_LINEAR = {"tetra": "tetra", "tetra10": "tetra", "hexahedron": "hexahedron",
+           "hexahedron20": "hexahedron"}
+
+
+def extrapolation_matrix(element, rule=None):
+    """``P (n_nodes_e, n_qp)``: quadrature values of a cell to values at its nodes, as
+    CalculiX and Abaqus extrapolate stresses: the least-squares fit of the values by
+    the shape functions of the linear element of the same shape (interpolation for
+    tet10's 4 points and hex8's 8, a trilinear fit of hex20's 27, the mean for tet4's
+    1), evaluated at every node of the cell (mid-edge nodes included). Exact for a
+    field that is linear over the cell (and trilinear in the reference coordinates of
+    a hexahedron)."""
+    from rom.fem.elements import get_element
+
+    rule = rule or default_rule(element)
+    lin = get_element(_LINEAR[element.name])
+    A = lin.shape_functions(rule.points)  # (n_qp, n_corners)
+    return lin.shape_functions(element.nodes) @ np.linalg.pinv(A)
+
+
+def nodal_sums(cells, n_nodes, P, values):
+    """Sums over ``cells (c, n_nodes_e)`` of the values extrapolated to their nodes by
+    ``P`` (:func:`extrapolation_matrix`) from quadrature values ``values (c * n_qp[,
+    k])``, and the number of cells at each node: ``(sums (n_nodes, k), counts
+    (n_nodes,))``. The nodal average is ``sums / counts`` (after summing both over
+    the ranks that share a node)."""
+    c = len(cells)
+    v = np.asarray(values, dtype=float).reshape(c, P.shape[1], -1)
+    ext = np.matmul(P, v)  # (c, n_nodes_e, k)
+    sums = np.stack([np.bincount(cells.ravel(), weights=ext[..., j].ravel(),
+                                 minlength=n_nodes) for j in range(v.shape[2])], axis=1)
+    return sums, np.bincount(cells.ravel(), minlength=n_nodes)
