@@ -1,5 +1,6 @@
 # One-command set-up: every target bootstraps what it needs, idempotently.
-#   make demo    the cube pipeline (HF training runs, ROM, online test run, report) on 2 ranks
+#   make demo    the blade pipeline (thermal fields, HF training runs, ROM, online and
+#                adaptive runs, report with ParaView pictures) on 2 ranks
 #   make test    serial test suite, then the MPI tests under mpirun -n 2
 #   make bench   benchmarks (see BENCHMARKS.md)
 SHELL := /bin/bash
@@ -59,8 +60,12 @@ $(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
 	$(PY) -c "import rom; rom.check_stack()"
 	@touch $@
 
-demo: setup
-	$(MPIRUN) $(PY) run.py pipeline cases/cube.toml
+# the turbine blade's S mesh (gmsh, from the venv)
+meshes/blade_S.msh: meshes/make_blade.py | setup
+	$(PY) meshes/make_blade.py --preset S --out $@
+
+demo: setup paraview meshes/blade_S.msh
+	$(MPIRUN) $(PY) run.py pipeline cases/blade.toml
 
 test: test-serial test-mpi
 

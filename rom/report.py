@@ -60,6 +60,32 @@ def _plots(out, times, err_u, err_p, probe):
     plt.close(fig)
 
 
+def _pictures(out, rom_xdmf, hf_xdmf, hf_h5):
+    """Report lines with the ROM and HF pictures (:func:`rom.render.render`) at the step
+    of the largest von Mises stress of the HF run, or a line saying why there are
+    none."""
+    import h5py
+
+    from rom import RomError
+    from rom.render import render
+
+    try:
+        with h5py.File(hf_h5, "r") as f:
+            n = int(f.attrs["completed_steps"])
+            peaks = [float(f[f"steps/{k}/cells/von_mises"][...].max()) for k in range(n)]
+            t = float(f["time"][int(np.argmax(peaks))])
+        files = render(rom_xdmf, os.path.join(out, "pictures"), time=t, compare=hf_xdmf)
+    except RomError as exc:
+        return ["Pictures: not drawn (" + str(exc) + ").", ""]
+    lines = [f"## Pictures (t = {t:g}, the step of the largest von Mises stress of the HF "
+             "run; ROM left, HF right, same color range)", ""]
+    for name, path in files.items():
+        if name != "state":
+            lines += [f"![{name}]({os.path.relpath(path, out)})", ""]
+    lines += [f"ParaView state of the view: `paraview --state {files['state']}`", ""]
+    return lines
+
+
 def _steps_time(path):
     """``(wall time of the solver steps, number of steps timed)`` of a snapshot file."""
     import h5py
@@ -128,6 +154,8 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
         if err_p is not None:
             lines.append(f"| p | {tot_p:.3e} | {err_p.max():.3e} |")
         lines += ["", "![errors along time](errors.png)", "", "![probe](probe.png)", ""]
+        lines += _pictures(out, online["files"][1], os.path.splitext(ref_path)[0] + ".xdmf",
+                           ref_path)
     lines += ["## Timings", "", "Recorded cost of each stage (also when reused):", "",
               "| stage | time [s] |", "|---|---|"]
     train = 0.0
