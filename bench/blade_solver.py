@@ -53,6 +53,16 @@ mg_levels_ksp_max_it = 2
 """
 
 
+def blade_mesh(preset):
+    """The blade mesh of ``preset`` in ``bench/out/blade/`` (made if missing)."""
+    os.makedirs(OUT, exist_ok=True)
+    mesh = os.path.join(OUT, f"blade_{preset}.msh")
+    if not os.path.exists(mesh):
+        subprocess.run([sys.executable, os.path.join(ROOT, "meshes", "make_blade.py"),
+                        "--preset", preset, "--out", mesh], check=True, env=ENV)
+    return mesh
+
+
 def run(case, ranks, out):
     shutil.rmtree(out, ignore_errors=True)  # run.py hf does not overwrite a run
     cmd = [sys.executable, os.path.join(ROOT, "run.py"), "hf", case, "--out", out]
@@ -84,10 +94,7 @@ def main():
           "| max von Mises [MPa] |")
     print("|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
-        mesh = os.path.join(OUT, f"blade_{preset}.msh")
-        if not os.path.exists(mesh):
-            subprocess.run([sys.executable, os.path.join(ROOT, "meshes", "make_blade.py"),
-                            "--preset", preset, "--out", mesh], check=True, env=ENV)
+        mesh = blade_mesh(preset)
         cases = {}
         for name, extra in (("defaults", ""), ("former", FORMER)):
             cases[name] = os.path.join(OUT, f"blade_{preset}_{name}.toml")

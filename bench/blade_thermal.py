@@ -19,12 +19,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-OUT = os.path.join(HERE, "out", "blade")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-           OPENBLAS_NUM_THREADS="1")
+from blade_solver import ENV, ROOT, blade_mesh
 
 
 def worker(mesh_path):
@@ -73,15 +68,11 @@ def main():
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker)
-    os.makedirs(OUT, exist_ok=True)
     print("| preset | nodes | ranks | Newton its | Krylov its | mesh load [s] | set-up wall / "
           "CPU [s] | solve wall / CPU [s] | peak RSS per rank [GB] | T range [C] |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
-        mesh = os.path.join(OUT, f"blade_{preset}.msh")
-        if not os.path.exists(mesh):
-            subprocess.run([sys.executable, os.path.join(ROOT, "meshes", "make_blade.py"),
-                            "--preset", preset, "--out", mesh], check=True, env=ENV)
+        mesh = blade_mesh(preset)
         for ranks in args.ranks:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", mesh]
             if ranks > 1:

@@ -156,3 +156,20 @@ def train_two_loadings(tmp_path_factory):
     return tmp, case, files
 
 
+
+
+def rom_replays_training(case, comm, hf_dir, rom_path):
+    """Collective. HF run of ``case`` into ``hf_dir``, a ROM of it in ``rom_path``, the
+    ROM run on the same case: asserts that it reproduces the HF displacements to 1e-6;
+    returns the online result."""
+    from rom.offline import build_rom
+    from rom.online import open_for_case, run_online
+    from rom.snapshots import read_snapshots
+
+    res = solve(case, comm, hf_dir)
+    build_rom(case, [res["files"][0]], comm, rom_path, log=None)
+    out = run_online(open_for_case(rom_path, case)[0], case)
+    hf = comm.bcast(read_snapshots(res["files"][0], ("U",)) if comm.rank == 0 else None)
+    U = np.array([out["model"].displacement(g) for g in out["gamma"]])
+    assert np.linalg.norm(U - hf["U"]) <= 1e-6 * np.linalg.norm(hf["U"])
+    return out
