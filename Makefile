@@ -69,7 +69,7 @@ demo: setup paraview meshes/blade_S.msh
 
 test: test-serial test-mpi
 
-test-serial: setup .deb-test
+test-serial: setup .deb-test meshes/blade_S.msh
 	$(PY) -m pytest -q --color=no tests
 
 test-mpi: setup

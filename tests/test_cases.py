@@ -20,6 +20,8 @@ CASES = sorted(f for f in os.listdir(os.path.join(ROOT, "cases")) if f.endswith(
 
 @pytest.mark.parametrize("name", CASES)
 def test_shipped_case_loads_and_names_existing_sets_and_loadings(name):
+    """Every shipped case parses and every set it names selects something of its mesh
+    (the blade's mesh, meshes/blade_S.msh, is made by `make test` and `make demo`)."""
     case = load_case(os.path.join(ROOT, "cases", name))
     data = read_mesh_file(case.mesh_file)
     data.add_definitions(case.sets)
@@ -27,6 +29,13 @@ def test_shipped_case_loads_and_names_existing_sets_and_loadings(name):
         assert len(data.node_set(d.set)) > 0, d.set
     for p in case.pressure:
         assert len(data.face_set(p.set)[0]) > 0, p.set
+    for sp in case.supports:
+        assert len(data.face_set(sp.set)[0]) > 0, sp.set
+    if case.thermal is not None:
+        for c in case.thermal.convection:
+            assert len(data.face_set(c.set)[0]) > 0, c.set
+        for f in case.thermal.fixed:
+            assert len(data.node_set(f.set)) > 0, f.set
     for loading in case.rom.training + ((case.rom.test,) if case.rom.test else ()):
         assert case.with_loading(loading).loading == loading
 
