@@ -425,6 +425,10 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     tol = case.rom.tol if tol is None else float(tol)
     if not tol >= 0:
         raise RomError(f"adaptive ROM: tol must be >= 0, not {tol}")
+    if case.thermal is not None:  # its HF steps need the mesh anyway: fields if missing
+        from rom.thermal import compute_thermal_fields
+
+        compute_thermal_fields(case, comm, [None], log=log)
     # rank 0 (the writer) reads and checks the whole archive; the others its reduced
     # operators, and their own rows of the full bases (RomBuilder.from_archive)
     if comm.rank == 0:

@@ -604,8 +604,9 @@ def parse_case(text, path="<case>"):
             raise RomError(f"{src}: a temperature field gives 'thermal' parameters, but the "
                            "case has no [thermal] section")
         thermal = replace(thermal, dir=thermal.dir or os.path.join(output_dir, "thermal"))
-        temperature = _thermal_files(temperature, thermal, mesh_file, src)
-        loadings = {k: _thermal_files(v, thermal, mesh_file, src) for k, v in loadings.items()}
+        temperature = _thermal_files(temperature, thermal, mesh_file, src, sets)
+        loadings = {k: _thermal_files(v, thermal, mesh_file, src, sets)
+                    for k, v in loadings.items()}
     return Case(name=name, path=os.path.abspath(path), text=text, mesh_file=mesh_file,
                 partitioner=partitioner, sets=tuple(sets), law=law,
                 material=tuple(sorted(params.items(), key=lambda kv: kv[0])),
@@ -677,6 +678,16 @@ def _thermal(sec, resolve):
     if not isinstance(parameters, dict) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in parameters.values()):
         sec._err("'parameters' must be a table of numbers")
+    from rom.mesh import RESERVED_NAMES
+
+    for name in list(parameters) + list(define):
+        if not name.isidentifier() or name in RESERVED_NAMES:
+            sec._err(f"'{name}' cannot name a parameter or a definition (not an identifier, "
+                     "or one of the names of expressions: x, y, z, t, " +
+                     ", ".join(sorted(RESERVED_NAMES - {"x", "y", "z", "t"})) + ")")
+    if set(parameters) & set(define):
+        sec._err("'" + "', '".join(sorted(set(parameters) & set(define))) +
+                 "' is both a parameter and a definition")
     spec = ThermalSpec(conductivity, lists["convection"], lists["fixed"],
                        _number_or_expression(sec, "source", required=False),
                        tuple(define.items()),
@@ -694,15 +705,18 @@ def _thermal(sec, resolve):
     return spec
 
 
-def _thermal_files(seq, thermal, mesh_file, src):
+def _thermal_files(seq, thermal, mesh_file, src, sets=()):
     """The fields of ``seq`` that give thermal parameters, with the file of their
-    solution (named by a digest of the mesh file's path, the thermal problem and the
-    parameters) and the section's default parameters merged in."""
+    solution (named by a digest of the mesh file's path, the thermal problem, the
+    case's definitions of the sets it names and the parameters) and the section's
+    default parameters merged in."""
     import hashlib
     import json
 
     out = []
     defaults = dict(thermal.parameters)
+    named = {c.set for c in thermal.convection + thermal.fixed}
+    definitions = sorted(repr(d) for d in sets if d.name in named)
     for f in seq:
         if f.thermal is None:
             out.append(f)
@@ -712,7 +726,7 @@ def _thermal_files(seq, thermal, mesh_file, src):
             raise RomError(f"{src}: thermal parameter(s) {', '.join(unknown)} not declared in "
                            "[thermal.parameters] (declare each with its default value)")
         params = tuple(sorted({**defaults, **dict(f.thermal)}.items()))
-        key = json.dumps([mesh_file, repr(replace(thermal, dir=None)), params])
+        key = json.dumps([mesh_file, repr(replace(thermal, dir=None)), params, definitions])
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         out.append(replace(f, thermal=params, name="T",
                            file=os.path.join(thermal.dir, f"T_{digest}.h5")))

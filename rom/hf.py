@@ -400,6 +400,7 @@ def check_loading(case, loading, comm):
                 if not np.isfinite(term.factor(tl)):
                     raise RomError(f"{os.path.basename(case.path)}: load {term.name} is not "
                                    f"finite at t = {t:g}")
+            loading.check_pressures(tl)  # pressure fields of t on this rank's faces
 
     agree(comm, check)
 

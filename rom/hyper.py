@@ -488,9 +488,28 @@ class _ColumnQR:
     def __init__(self, m):
         self.Q, self.R = np.zeros((m, 0)), np.zeros((0, 0))
 
+    BLOCK = 16  # from this many columns at once, a block factorization first
+
     def append(self, C):
-        """Adds the columns of ``C (m, p)`` in order; returns the mask of those taken."""
+        """Adds the columns of ``C (m, p)`` in order; returns the mask of those taken.
+        Many columns at once (an ECM warm start: the previous points) are factorized
+        as a block: Gram-Schmidt twice against ``Q`` and a Householder QR of the
+        remainder (BLAS 3), kept when no column of the block is in the span of the
+        others and of ``Q``; otherwise column by column."""
         C = np.asarray(C, dtype=float).reshape(self.Q.shape[0], -1)
+        if C.shape[1] >= self.BLOCK and C.shape[1] + self.Q.shape[1] <= C.shape[0]:
+            H = self.Q.T @ C
+            V = C - self.Q @ H
+            H2 = self.Q.T @ V
+            V -= self.Q @ H2
+            Qv, Rv = np.linalg.qr(V)
+            norms = np.linalg.norm(C, axis=0)
+            if np.all(np.abs(np.diag(Rv)) > self.DEPENDENT * norms) and np.all(norms > 0):
+                k, p = self.R.shape[0], C.shape[1]
+                R = np.zeros((k + p, k + p))
+                R[:k, :k], R[:k, k:], R[k:, k:] = self.R, H + H2, Rv
+                self.Q, self.R = np.hstack([self.Q, Qv]), R
+                return np.ones(p, dtype=bool)
         keep = np.zeros(C.shape[1], dtype=bool)
         for j in range(C.shape[1]):
             c = C[:, j]
@@ -510,10 +529,17 @@ class _ColumnQR:
         return keep
 
     def delete(self, keep):
-        """Removes the columns where the mask ``keep`` is False."""
+        """Removes the columns where the mask ``keep`` is False: one Givens sweep per
+        column (:func:`scipy.linalg.qr_delete`), or, for many columns at once (more
+        than a tenth), the QR of the small ``R[:, keep] = Q_r R'`` (``Q <- Q Q_r``)."""
         import scipy.linalg
 
-        for j in np.flatnonzero(~np.asarray(keep, dtype=bool))[::-1]:
+        keep = np.asarray(keep, dtype=bool)
+        if np.count_nonzero(~keep) > max(8, len(keep) // 10):  # else O(k^3) > Givens
+            Qr, self.R = np.linalg.qr(self.R[:, keep])
+            self.Q = self.Q @ Qr
+            return
+        for j in np.flatnonzero(~keep)[::-1]:
             Q, R = scipy.linalg.qr_delete(self.Q, self.R, int(j), 1, "col",
                                           check_finite=False)
             k = R.shape[1]  # a square Q is taken as a full factorization: economize

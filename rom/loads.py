@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rom import RomError
+from rom import RomError, agree
 from rom.fem import FaceBasis, get_element
 from rom.mesh import evaluate_expression
 
@@ -330,21 +330,33 @@ class Loading:
         self._pressure_faces = {}  # term name -> (face basis, local dofs) of t-fields
         dm = model.dofmap
         sizes = []  # faces of positive area of each pressure's set, non-zero forces
-        for term in load_terms(case):
-            if term.axis is None:  # a pressure on a face set: unit, or a field
+        terms = load_terms(case)
+        pressures = {}
+
+        def pressure_forces():  # rank-local: a field's error reaches every rank (agree)
+            for term in terms:
+                if term.axis is not None:
+                    continue
                 cells, _, conn = mesh.face_set(term.set)
-                fe = get_element(mesh.element.face_type)
                 F = np.zeros(dm.n_local)
-                sizes.append(0)
+                n_faces = 0
                 if len(conn):
-                    basis = FaceBasis(fe, mesh.points[conn])
-                    sizes[-1] = int(np.sum(basis.area() > 0))
+                    basis = FaceBasis(get_element(mesh.element.face_type), mesh.points[conn])
+                    n_faces = int(np.sum(basis.area() > 0))
                     dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
-                    if term.time_dependent:
+                    if term.time_dependent:  # evaluated at each step's time
                         self._pressure_faces[term.name] = (basis, dofs)
-                    p = self._pressure_values(term, basis, conn, 0.0)
-                    F = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
-                                    minlength=dm.n_local)
+                    else:
+                        p = self._pressure_values(term, basis, conn, 0.0)
+                        F = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
+                                        minlength=dm.n_local)
+                pressures[term.name] = (F, n_faces)
+
+        agree(mesh.comm, pressure_forces)
+        for term in terms:
+            if term.axis is None:  # a pressure on a face set: unit, or a field
+                F, n_faces = pressures[term.name]
+                sizes.append(n_faces)
             else:  # a centrifugal body force of unit rho omega^2
                 point, axis = (np.asarray(a) for a in term.axis)
 
@@ -393,6 +405,14 @@ class Loading:
             out += np.bincount(dofs.ravel(), weights=np.matmul(Ke, u[dofs][..., None]).ravel(),
                                minlength=len(u))
         return out
+
+    def check_pressures(self, t):
+        """The pressure fields of t at time ``t`` on this rank's faces: raises
+        :class:`rom.RomError` for a value that is not finite (not collective: for
+        :func:`rom.hf.check_loading`)."""
+        for term, _ in self.force_terms:
+            if term.name in self._pressure_faces:
+                self._pressure_values(term, self._pressure_faces[term.name][0], None, t)
 
     def _pressure_values(self, term, basis, conn, t):
         """The pressure ``(n_faces, n_qp)`` of ``term`` at the face quadrature points."""

@@ -23,7 +23,7 @@ from rom import RomError
 from rom.fem.elements import get_element
 
 __all__ = ["MeshData", "Mesh", "SetDefinition", "evaluate_predicate", "partition_cells",
-           "load_mesh"]
+           "load_mesh", "RESERVED_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class _Coord(np.ndarray):
 _PREDICATE_NAMES = {name: getattr(np, name) for name in (
     "sqrt", "abs", "sin", "cos", "tan", "arctan2", "exp", "log", "minimum", "maximum",
     "pi", "logical_and", "logical_or", "logical_not", "where")}
+# names an expression always has (coordinates, time, functions): not for user names
+RESERVED_NAMES = frozenset(_PREDICATE_NAMES) | {"x", "y", "z", "t"}
 
 
 def evaluate_expression(expr, points, tol=1e-8, extra=None, what="expression"):

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from rom import RomError
+from rom import RomError, agree
 from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
 from rom.case import Convection, FixedTemperature
 from rom.fem import CellBasis, FaceBasis, get_element
@@ -106,24 +106,29 @@ class ThermalModel:
         # convection faces: constant element matrices h N_a N_b and vectors h T_ext N_a
         face_el = get_element(mesh.element.face_type)
         conns, mats, vecs, counts = [], [], [], []
-        for c in convection:
-            _, _, conn = mesh.face_set(c.set)
-            counts.append(len(conn))
-            if not len(conn):
-                continue
-            fb = FaceBasis(face_el, mesh.points[conn])
-            dA = np.linalg.norm(fb.nA, axis=2)  # (f, q) weighted area elements
-            pts = fb.x.reshape(-1, 3)
-            h = _evaluate(c.h, pts, f"convection coefficient on '{c.set}'", params, define)
-            if np.any(h < 0):
-                raise RomError(f"convection coefficient on '{c.set}' is negative at "
-                               f"{np.sum(h < 0)} point(s)")
-            h = h.reshape(dA.shape) * dA
-            Text = _evaluate(c.T_ext, pts, f"external temperature on '{c.set}'",
-                             params, define).reshape(dA.shape)
-            conns.append(conn)
-            mats.append(np.einsum("fq,qa,qb->fab", h, fb.N, fb.N))
-            vecs.append(np.einsum("fq,qa->fa", h * Text, fb.N))
+
+        def faces():  # rank-local: an expression's error reaches every rank (agree)
+            for c in convection:
+                _, _, conn = mesh.face_set(c.set)
+                counts.append(len(conn))
+                if not len(conn):
+                    continue
+                fb = FaceBasis(face_el, mesh.points[conn])
+                dA = np.linalg.norm(fb.nA, axis=2)  # (f, q) weighted area elements
+                pts = fb.x.reshape(-1, 3)
+                h = _evaluate(c.h, pts, f"convection coefficient on '{c.set}'", params,
+                              define)
+                if np.any(h < 0):
+                    raise RomError(f"convection coefficient on '{c.set}' is negative at "
+                                   f"{np.sum(h < 0)} point(s)")
+                h = h.reshape(dA.shape) * dA
+                Text = _evaluate(c.T_ext, pts, f"external temperature on '{c.set}'",
+                                 params, define).reshape(dA.shape)
+                conns.append(conn)
+                mats.append(np.einsum("fq,qa,qb->fab", h, fb.N, fb.N))
+                vecs.append(np.einsum("fq,qa->fa", h * Text, fb.N))
+
+        agree(self.comm, faces)
         totals = self.comm.allreduce(np.array(counts, dtype=np.int64)) if counts else []
         for c, total in zip(convection, totals):
             if total == 0:
@@ -136,12 +141,15 @@ class ThermalModel:
         F = np.zeros(self.dofmap.n_local)
         for conn, v in zip(conns, vecs):
             F += np.bincount(conn.ravel(), weights=v.ravel(), minlength=len(F))
-        if source is not None:
+        def sources():
             for s, b in zip(self.chunks, self.bases):
                 x = np.einsum("qa,cak->cqk", b.N, mesh.cell_coordinates(s))
                 q = _evaluate(source, x.reshape(-1, 3), "heat source", params, define)
                 fe = np.einsum("cq,qa,cq->ca", b.dx, b.N, q.reshape(b.dx.shape))
                 self.dofmap.scatter_local(fe, s, F)
+
+        if source is not None:
+            agree(self.comm, sources)
         self.F = F
 
     def _face_product(self, T):
@@ -232,12 +240,16 @@ def solve_steady(model, fixed=(), T_init=None, rtol=1e-10, max_iterations=30,
     say = log if (log and comm.rank == 0) else (lambda *a: None)
     bc_nodes, bc_vals = [], []
     counts = []
-    for f in fixed:
-        nodes = mesh.node_set(f.set)
-        counts.append(len(mesh.node_set(f.set, owned_only=True)))
-        bc_nodes.append(nodes)
-        bc_vals.append(_evaluate(f.value, mesh.points[nodes], f"fixed temperature on "
-                                 f"'{f.set}'", params, define))
+
+    def values():  # rank-local: an expression's error reaches every rank (agree)
+        for f in fixed:
+            nodes = mesh.node_set(f.set)
+            counts.append(len(mesh.node_set(f.set, owned_only=True)))
+            bc_nodes.append(nodes)
+            bc_vals.append(_evaluate(f.value, mesh.points[nodes], f"fixed temperature on "
+                                     f"'{f.set}'", params, define))
+
+    agree(comm, values)
     totals = comm.allreduce(np.array(counts, dtype=np.int64)) if counts else []
     for f, total in zip(fixed, totals):
         if total == 0:
@@ -304,16 +316,28 @@ def write_temperature(path, mesh, T, attrs=None):
     """Collective. Write the local nodal temperatures ``T (n_local_nodes,)`` of ``mesh``
     as the dataset ``T`` (global node numbering, the one temperature files are read
     in) of the HDF5 file ``path``, with the mesh and an XDMF index beside it for
-    ParaView; written by rank 0 to ``path + ".part"`` and moved into place."""
+    ParaView; written by rank 0 to ``path + ".part"`` and moved into place (a failure
+    to write is raised on every rank; the file is in place when any rank returns)."""
+    parts = mesh.comm.gather((mesh.node_ids[: mesh.n_owned], T[: mesh.n_owned]), root=0)
+
+    def write():
+        if mesh.comm.rank == 0:
+            try:
+                _write_temperature_file(path, mesh, parts, attrs)
+            except OSError as exc:
+                raise RomError(f"cannot write temperature file {path}: {exc}") from None
+
+    agree(mesh.comm, write)
+
+
+def _write_temperature_file(path, mesh, parts, attrs):
+    """Rank 0's part of :func:`write_temperature`."""
     import os
 
     import h5py
 
     from rom.io.xdmf import write_xdmf
 
-    parts = mesh.comm.gather((mesh.node_ids[: mesh.n_owned], T[: mesh.n_owned]), root=0)
-    if mesh.comm.rank != 0:
-        return
     data = mesh.data
     full = np.empty(mesh.n_nodes_global)
     for ids, v in parts:

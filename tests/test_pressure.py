@@ -132,3 +132,25 @@ gappy = ["sigma"]
     other = parse_case(case.text.replace("20 * x * (3 - x)", "20 * x"), case.path)
     with pytest.raises(RomError, match="pressure field '20 \\* x' on set 'ymax'"):
         open_for_case(path, other)
+
+
+@pytest.mark.mpi
+def test_pressure_of_time_checked_at_every_step(tmp_path, comm):
+    """A pressure field of t singular at t = 0 (never a step time) runs; one that is
+    NaN at a later step is refused, on every rank, before any file is written."""
+    folder = _folder(tmp_path, comm, "tcheck")
+    data = box_mesh((2, 1, 1), (2.0, 1.0, 1.0), "tetra10")
+    body = ISOSTATIC_X0 + "[[pressure]]\nset = \"xmax\"\n{p}\n[steps]\ntimes = [0.5, 1.0]\n"
+    ok = write_case(folder, data, body.format(p='expression = "100 * t / t + 0 * x"'),
+                    comm=comm)
+    ref = write_case(folder, data, body.format(p="value = 100.0"), name="ref", comm=comm)
+    u1 = solve(ok, comm, os.path.join(folder, "ok"))
+    u2 = solve(ref, comm, os.path.join(folder, "ref"))
+    a, b = (r["model"].dofmap.gather_nodal(r["u"]) for r in (u1, u2))
+    np.testing.assert_allclose(a, b, atol=1e-7 * np.abs(b).max())
+    bad = write_case(folder, data, body.format(p='expression = "100 * sqrt(0.6 - t) + 0 * x"'),
+                     name="bad", comm=comm)
+    out = os.path.join(folder, "bad_out")
+    with pytest.raises(RomError, match="NaN"):
+        solve(bad, comm, out)
+    assert not os.path.exists(os.path.join(out, "snapshots.h5"))

@@ -221,3 +221,37 @@ def test_thermal_fields_of_a_case(tmp_path, comm):
     with pytest.raises(RomError, match="no \\[thermal\\] section"):
         write_case(folder, data, THERMAL_CASE.split("[thermal]")[0]
                    + "[loadings.a]\nthermal = {}\n", name="bad2", comm=comm)
+
+
+@pytest.mark.mpi
+def test_error_on_the_ranks_holding_a_set_reaches_every_rank(comm):
+    """An expression that fails only where it is evaluated (the ranks holding the
+    faces of its set: with the rcb partition of a long bar, x = 4 is on the last rank
+    only) raises on every rank instead of leaving the others in a collective."""
+    data = box_mesh((8, 1, 1), (4.0, 1.0, 1.0), "tetra10")
+    mesh = load_mesh(data, comm, partitioner="rcb")
+    with pytest.raises(RomError, match="undefined_name"):
+        ThermalModel(mesh, 1.0, [Convection("xmax", "1e-3 * undefined_name", 20.0)])
+    with pytest.raises(RomError, match="negative"):
+        ThermalModel(mesh, 1.0, [Convection("xmax", "-1e-3 + 0 * x", 20.0)])
+    model = ThermalModel(mesh, 1.0, [Convection("xmax", 1e-3, 20.0)])
+    with pytest.raises(RomError, match="fixed temperature"):
+        solve_steady(model, [FixedTemperature("xmin", "log(x - 1)")])
+
+
+def test_thermal_names_and_set_definitions(tmp_path):
+    """Parameters and definitions may not take the names of expressions (x, y, z, t,
+    the functions); a changed definition of a set the thermal problem names gives
+    another field file (a cached field of the old set is not reused)."""
+    from helpers import write_case
+
+    data = box_mesh((4, 2, 1), (2.0, 1.0, 0.5), "tetra10")
+    case = write_case(str(tmp_path), data, THERMAL_CASE)
+    for bad in ("x = 3.0", "exp = 1.0", "t = 0.0"):
+        with pytest.raises(RomError, match="cannot name a parameter"):
+            write_case(str(tmp_path), data, THERMAL_CASE.replace("hs_peak = 0.0", bad),
+                       name="bad")
+    moved = write_case(str(tmp_path), data, THERMAL_CASE.replace('where = "x == 2"',
+                                                                 'where = "y == 0"'),
+                       name="moved")
+    assert moved.loadings["hot"][1].file != case.loadings["hot"][1].file
