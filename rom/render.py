@@ -45,9 +45,14 @@ def _run(spec, work):
     path = os.path.join(work, f"spec_{len(os.listdir(work))}.json")
     with open(path, "w") as f:
         json.dump(spec, f)
+    # pvbatch initializes MPI itself: not inside this process's MPI job (mpirun's
+    # variables would make it join a job that does not expect it)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMPI_COMM_WORLD", "PMIX_", "PMI_", "OMPI_MCA_orte",
+                                "OMPI_MCA_ess", "OMPI_FILE_LOCATION", "OMPI_UNIVERSE"))}
     for _ in range(3):  # a loaded machine's Xvfb may not answer its first client
         proc = subprocess.run(_pvbatch() + [_SCRIPT, path], capture_output=True, text=True,
-                              timeout=600)
+                              timeout=600, env=env)
         if "bad X server connection" not in proc.stderr:
             break
     arrays = {}

@@ -58,6 +58,11 @@ def test_render_command(tmp_path, comm):
                     "--compare", xdmf, "--warp", "100"], timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert (out / "von_mises_nodal_compare.png").stat().st_size > 20000
+    # inside an MPI job (the pipeline's report): pvbatch must not join it
+    proc = run_cli(["render", xdmf, "--out", str(tmp_path / "mpi"), "--fields", "T"], n=2,
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "mpi" / "T.png").stat().st_size > 10000
     proc = run_cli(["render", xdmf, "--out", str(out), "--fields", "nope"], timeout=600)
     assert proc.returncode != 0 and "has no array nope" in proc.stderr
     assert "von_mises_nodal" in proc.stderr  # the arrays it has are listed
