@@ -94,6 +94,8 @@ bench: setup .deb-bench
 	$(PY) bench/adaptive_cycles.py --n 12 --cycles 5
 	$(PY) bench/adaptive_checks.py --n 6
 	PY=$(PY) bench/plate_hole.sh
+	$(PY) bench/blade_thermal.py
+	$(PY) bench/blade_solver.py
 
 lint: setup
 	$(VENV)/bin/ruff check rom tests bench run.py
