@@ -1,7 +1,7 @@
 """The blade's thermal solve (rom.thermal, the [thermal] problem of cases/blade.toml)
 on the S, M and L meshes, on 1 and 2 ranks.
 
-    python bench/blade_thermal.py [--presets S M L] [--ranks 1 2]
+    python bench/blade_thermal.py [--presets S M L] [--ranks 1 2] [--petsc "-pc_type hypre"]
 
 For each preset the mesh is made if missing (``meshes/make_blade.py`` into
 ``bench/out/blade/``); a worker (this script with ``--worker``, under ``mpirun -n R``)
@@ -22,7 +22,7 @@ import time
 from blade_solver import ENV, ROOT, blade_mesh
 
 
-def worker(mesh_path):
+def worker(mesh_path, petsc=""):
     import resource
 
     import numpy as np
@@ -43,8 +43,10 @@ def worker(mesh_path):
     model = ThermalModel(mesh, th.conductivity, th.convection, th.source, params, th.define)
     comm.Barrier()
     t2, c2 = time.perf_counter(), time.process_time()
+    from rom.cli import _parse_petsc
+
     T, info = solve_steady(model, th.fixed, th.T_init, th.rtol, th.max_iterations,
-                           params=params, define=th.define)
+                           _parse_petsc(petsc), params=params, define=th.define)
     comm.Barrier()
     t3, c3 = time.perf_counter(), time.process_time()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # GB
@@ -64,17 +66,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["S", "M", "L"], choices=["S", "M", "L"])
     ap.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--petsc", default="", help="PETSc options of the thermal solver")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        return worker(args.worker)
+        return worker(args.worker, args.petsc)
     print("| preset | nodes | ranks | Newton its | Krylov its | mesh load [s] | set-up wall / "
           "CPU [s] | solve wall / CPU [s] | peak RSS per rank [GB] | T range [C] |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
         mesh = blade_mesh(preset)
         for ranks in args.ranks:
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", mesh]
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", mesh,
+                   "--petsc", args.petsc]
             if ranks > 1:
                 cmd = ["mpirun", "-n", str(ranks)] + cmd
             p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)

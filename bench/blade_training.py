@@ -17,13 +17,10 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from blade_solver import ENV, ROOT
+
 sys.path.insert(0, ROOT)
 CASE = os.path.join(ROOT, "cases", "blade.toml")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-           OPENBLAS_NUM_THREADS="1")
 TESTS = ("t1", "t2", "t3")
 
 

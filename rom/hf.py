@@ -129,24 +129,22 @@ class StructuralModel:
         mesh = self.mesh
         v = np.asarray(qp_values, dtype=float).reshape(self.n_qp, -1)
         k = v.shape[1]
-        if getattr(self, "_extrapolation", None) is None:
+        if getattr(self, "_maps", None) is None:  # once: the matrix, cells per node
             self._extrapolation = extrapolation_matrix(mesh.element, self.bases[0].rule)
-            self._scalar_maps = {}
-        maps = self._scalar_maps
+            self._maps = {1: DofMap(mesh, bs=1)}
+            counts = np.bincount(mesh.cells.ravel(), minlength=mesh.n_local_nodes)
+            dm1 = self._maps[1]
+            self._cells_per_node = np.maximum(
+                dm1.vector_to_local(dm1.local_to_vector(counts.astype(float), add=True)), 1)
+        if k not in self._maps:
+            self._maps[k] = DofMap(mesh, bs=k)
         sums = np.zeros((mesh.n_local_nodes, k))
-        counts = np.zeros(mesh.n_local_nodes)
         for s in self.chunks:
-            a, c = nodal_sums(mesh.cells[s], mesh.n_local_nodes, self._extrapolation,
-                              v[self._qp(s)])
-            sums += a
-            counts += c
-        for bs in {1, k}:
-            if bs not in maps:
-                maps[bs] = DofMap(mesh, bs=bs)
-        dm1, dmk = maps[1], maps[k]
-        counts = dm1.vector_to_local(dm1.local_to_vector(counts, add=True))
+            sums += nodal_sums(mesh.cells[s], mesh.n_local_nodes, self._extrapolation,
+                               v[self._qp(s)])[0]
+        dmk = self._maps[k]
         sums = dmk.vector_to_local(dmk.local_to_vector(sums.ravel(), add=True))
-        return sums.reshape(-1, k) / np.maximum(counts, 1)[:, None]
+        return sums.reshape(-1, k) / self._cells_per_node[:, None]
 
     def cell_average(self, qp_values):
         """Cell averages ``(n_cells, ...)`` of quadrature values ``(n_qp, ...)``."""

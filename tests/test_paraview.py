@@ -11,16 +11,21 @@ from helpers import solve, write_case
 from rom.meshgen import box_mesh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+NEEDS_PARAVIEW = pytest.mark.skipif(not (shutil.which("pvbatch") and shutil.which("xvfb-run")),
+                                    reason="ParaView (pvbatch) or xvfb-run not installed")
 
 
-@pytest.mark.skipif(not (shutil.which("pvbatch") and shutil.which("xvfb-run")),
-                    reason="ParaView (pvbatch) or xvfb-run not installed")
-def test_paraview_opens_results(tmp_path, comm):
-    data = box_mesh((2, 2, 2), (1, 1, 1), "hexahedron20")
+def _result(tmp_path, comm, cell_type, n, lengths):
+    """The XDMF (absolute path) of an HF run of a small loaded, heated box."""
+    data = box_mesh(n, lengths, cell_type)
     case = write_case(tmp_path, data, '[[dirichlet]]\nset = "xmin"\n[[pressure]]\n'
                       'set = "xmax"\nvalue = 50.0\n[temperature]\nexpression = "20 + 100 * y"\n')
-    res = solve(case, comm, tmp_path / "out")
-    xdmf = os.path.abspath(res["files"][1])
+    return os.path.abspath(solve(case, comm, tmp_path / "out")["files"][1])
+
+
+@NEEDS_PARAVIEW
+def test_paraview_opens_results(tmp_path, comm):
+    xdmf = _result(tmp_path, comm, "hexahedron20", (2, 2, 2), (1, 1, 1))
     png = tmp_path / "view.png"
     for _ in range(3):  # a loaded machine's Xvfb may not answer its first client
         proc = subprocess.run(["xvfb-run", "-a", "pvbatch",
@@ -34,19 +39,14 @@ def test_paraview_opens_results(tmp_path, comm):
     assert png.stat().st_size > 10000
 
 
-@pytest.mark.skipif(not (shutil.which("pvbatch") and shutil.which("xvfb-run")),
-                    reason="ParaView (pvbatch) or xvfb-run not installed")
+@NEEDS_PARAVIEW
 def test_render_command(tmp_path, comm):
     """run.py render: one picture per field (nodal von Mises, temperature), a state
     file naming the result, the side-by-side comparison with a second result in the
     same color range, a clear message for an unknown field or a missing result."""
     from conftest import run_cli
 
-    data = box_mesh((3, 2, 2), (3.0, 1.0, 1.0), "tetra10")
-    case = write_case(tmp_path, data, '[[dirichlet]]\nset = "xmin"\n[[pressure]]\n'
-                      'set = "xmax"\nvalue = 50.0\n[temperature]\nexpression = "20 + 100 * y"\n')
-    res = solve(case, comm, tmp_path / "out")
-    xdmf = os.path.abspath(res["files"][1])
+    xdmf = _result(tmp_path, comm, "tetra10", (3, 2, 2), (3.0, 1.0, 1.0))
     out = tmp_path / "pics"
     proc = run_cli(["render", xdmf, "--out", str(out)], timeout=600)
     assert proc.returncode == 0, proc.stderr
