@@ -180,16 +180,17 @@ class RomBuilder:
         keep = norms > 1e-300
         return F[:, keep] / norms[keep]
 
-    def cubature(self, stresses, warm_start=None, compress_rows=True):
+    def cubature(self, stresses, warm_start=None, compress_rows=True, warm_weights=None):
         """The hyper-reduction of the case's ``[rom] hyper`` for the stress fields
         ``stresses`` (a sequence of ``(n_qp, 6)``): a reduced quadrature of
         ``G[(s, i), q] = sigma_s(x_q) : eps(psi_i)(x_q)``, compressed to the left
         singular vectors of ``G`` and never held whole
         (:func:`rom.hyper.stress_cubature`: ``ecm``, non-negative OMP warm-started
-        from ``warm_start``; ``nnls``, one NNLS over every point). Kept as
-        ``self.ecm`` and returned."""
+        from ``warm_start`` and its weights ``warm_weights``; ``nnls``, one NNLS over
+        every point). Kept as ``self.ecm`` and returned."""
         self.ecm = stress_cubature(stresses, self.E, self.w, self.qp_ids, self.comm,
                                    tol=self.case.rom.ecm_tol, warm_start=warm_start,
+                                   warm_weights=warm_weights,
                                    method=self.case.rom.hyper,
                                    compress_rows=compress_rows)
         return self.ecm
