@@ -39,7 +39,7 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
        offline); the Q-DEIM selection continues from the current points (one more per
        new mode);
     4. the reduced quadrature is recomputed by ECM warm-started from the current
-       points, on the integrands ``s_j phi_j : eps(psi_i)`` of the stress POD modes
+       points and weights, on the integrands ``s_j phi_j : eps(psi_i)`` of the stress POD modes
        ``phi_j`` weighted by their singular values (they represent the training and
        enrichment stress snapshots), by :func:`rom.hyper.stress_cubature`;
     5. the online run continues from the HF state: ``gamma = Psi^T M u``, the internal
@@ -117,6 +117,48 @@ class AdaptiveRom:
         self.newton.check_options()
         self.enrichments = []
         self.timings = {"online": 0.0, "indicator": 0.0, "hf_step": 0.0, "update": 0.0}
+
+    def use_loading(self, case):
+        """Collective. Make ``case`` (this run's case with another temperature loading,
+        e.g. from :meth:`rom.case.Case.with_fields`) the loading of the next
+        :meth:`run`: the bases, the reduced quadrature and the indicator's learned
+        corrections, enriched by the runs so far, carry over (a study over many
+        loadings). Its thermal fields must have been computed."""
+        from dataclasses import replace
+
+        from rom.hf import check_loading
+        from rom.loads import TemperatureLoading
+        from rom.online import ReducedModel
+
+        if replace(case, temperature=self.case.temperature, loading=self.case.loading,
+                   loadings=self.case.loadings) != self.case:
+            raise RomError("adaptive ROM: the new loading's case differs from the run's in "
+                           "more than its temperature loading (mesh, material, loads, steps "
+                           "or settings); start a new AdaptiveRom for it")
+        timings = self.model.timings
+        self.model = ReducedModel(self.archive, case)
+        self.model.timings = timings
+        self.case = self.rb.case = case
+        self.rb.loading.temperature = TemperatureLoading(
+            case.temperature, self.rb.mesh, getattr(self.model.law, "T_ref", 20.0))
+        check_loading(case, self.rb.loading, self.comm)
+
+    def step_fields(self, gamma, state, sigma, names):
+        """The fields ``names`` (``U``: displacement of the local dofs; ``sigma`` and
+        internal variables at the local quadrature points, ``(n_qp, c)`` or ``(n_qp,)``)
+        of the reduced state ``(gamma, state, sigma)``: ``Psi gamma`` and the Gappy
+        reconstructions (no communication)."""
+        rb, out = self.rb, {}
+        for k in names:
+            if k == "U":
+                out[k] = rb.modes_local @ gamma
+                continue
+            coef = self.model.gappy_coefficients(k, self._values(k, state, sigma))
+            c = rb.gappy[k]["c"]
+            v = (rb.gappy[k]["pod"].modes @ coef if coef is not None
+                 else np.zeros(rb.model.n_qp * c))
+            out[k] = v.reshape(rb.model.n_qp, c) if c > 1 else v
+        return out
 
     # --- the pieces --------------------------------------------------------------------
     @property
@@ -233,7 +275,7 @@ class AdaptiveRom:
                     for j in range(sp.n_modes)]
         # warm-started: a few pursuit iterations, for which compressing the rows of
         # the integrand would cost more than it saves
-        rb.cubature(stresses, warm_start=rb.ecm.points,
+        rb.cubature(stresses, warm_start=rb.ecm.points, warm_weights=rb.ecm.weights,
                     compress_rows=rom.hyper != "ecm")  # NNLS has no warm start
         summary = dict(self.archive["summary"])
         summary["n_enrichments"] = int(summary.get("n_enrichments", 0)) + 1
@@ -265,21 +307,27 @@ class AdaptiveRom:
         return (None if U is None else U.reshape(-1, 3)), out
 
     # --- the run -----------------------------------------------------------------------
-    def run(self, writer=None, write_every=1):
+    def run(self, writer=None, write_every=1, observe=None):
         """Collective. Run every step of the case; write each step (every
         ``write_every``-th and the last) with ``writer`` (a
-        :class:`rom.online.ResultWriter` on rank 0, None elsewhere). Returns a dict of
+        :class:`rom.online.ResultWriter` on rank 0, None elsewhere). ``observe``: called
+        on every rank after every step as ``observe(n, t, fields)``, ``fields(names)``
+        giving the step's local fields (:meth:`step_fields`; the HF fields at an HF
+        step; names among ``U``, ``sigma`` and the Gappy fields), e.g. to follow the
+        extremes of a study without writing results. Returns a dict of
         per-step records (``times``, ``indicator``, ``indicator_field`` (the field of
         the largest term), ``indicator_parts`` (field -> ``l_f c_f r_f s_f`` per step,
         None where left out), ``indicator_peak`` (field -> its peak norm along the run
         at the step, prediction included, HF step not), ``true_error`` (the largest
         error of the prediction relative to the peak at HF steps, None elsewhere),
-        ``enriched``, ``n_modes``, ``n_points``, ``iterations``), ``enrichments`` and
-        ``timings``. Written fields: U, and ``sigma``, ``p`` and the indicator fields
-        (Gappy-reconstructed; at HF steps the HF fields, and the ROM's prediction as
-        ``<field>_rom``)."""
+        ``enriched``, ``n_modes``, ``n_points``, ``iterations``), ``enrichments`` (the
+        HF steps of this run) and ``timings`` (of this run). Written fields: U, and
+        ``sigma``, ``p`` and the indicator fields (Gappy-reconstructed; at HF steps the
+        HF fields, and the ROM's prediction as ``<field>_rom``)."""
         case, law = self.case, self.model.law
         self._peak = {}  # the fields' peaks are those of this run
+        self.timings = dict.fromkeys(self.timings, 0.0)
+        first_enrichment = len(self.enrichments)
         gamma, state = self.model.initial_state()
         full = (np.zeros(self.rb.dm.n_local), law.initial_state(self.rb.model.n_qp))
         rec = {k: [] for k in ("times", "indicator", "indicator_field", "true_error",
@@ -369,6 +417,13 @@ class AdaptiveRom:
                     writer.write(t, self.model.displacement(gamma_new), {
                         k: self.model.gappy(k, self._values(k, state_new, sigma))
                         for k in written})
+            if observe is not None:
+                if enrich:
+                    hf_fields = {"U": u, "sigma": sig_full, **st_full}
+                    observe(n, t, lambda names, f=hf_fields: {k: f[k] for k in names})
+                else:
+                    observe(n, t, lambda names, g=gamma_new, s=state_new, sg=sigma:
+                            self.step_fields(g, s, sg, names))
             gamma, state = gamma_new, state_new
             for f in self.fields:
                 rec["indicator_parts"][f].append(parts.get(f))
@@ -380,7 +435,8 @@ class AdaptiveRom:
                 rec[k].append(v)
             t_prev = t
         self.timings["total"] = time.perf_counter() - t_start
-        return dict(rec, enrichments=self.enrichments, timings=dict(self.timings))
+        return dict(rec, enrichments=self.enrichments[first_enrichment:],
+                    timings=dict(self.timings))
 
     def save(self, path, parent=""):
         """Rank 0 writes the current (enriched) ROM as an archive: ``revision`` is the

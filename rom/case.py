@@ -164,7 +164,10 @@ class FieldSpec:
     ``.h5``/``.hdf5`` with dataset ``name``), or ``thermal``: the steady temperature of
     the case's ``[thermal]`` problem with these parameters (``(name, value)`` pairs,
     the section's defaults included), read from the file ``file`` (dataset ``T``) that
-    :func:`rom.thermal.compute_thermal_fields` writes."""
+    :func:`rom.thermal.compute_thermal_fields` writes; or (from Python,
+    :meth:`Case.with_fields`) ``array``: the nodal values in memory, one per mesh node
+    (global numbering) or per point of the mesh file, ``name`` then holding a digest
+    of the values (so that two fields compare and print by their values)."""
 
     time: float = 0.0
     value: float = None
@@ -172,6 +175,7 @@ class FieldSpec:
     file: str = None
     name: str = None
     thermal: tuple = None
+    array: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,45 @@ class Case:
 
     def material_params(self):
         return dict(self.material)
+
+    def with_fields(self, fields, name="custom"):
+        """This case with the temperature loading ``fields``, named ``name``: a list of
+        dicts as the ``fields`` of a ``[loadings.<name>]`` table, each with its ``time``
+        and one of ``value``, ``expression``, ``file`` (with ``name`` unless ``.npy``;
+        a relative path is from the current directory), ``thermal`` (parameters of the
+        case's ``[thermal]`` problem: the field is that problem's solution, computed by
+        :func:`rom.thermal.compute_thermal_fields`), or ``array`` (nodal values, one
+        per mesh node in the mesh's global numbering or per point of the mesh file).
+        Checked as a case file's loading is; the case's other loadings stay."""
+        src = f"loading '{name}'"
+        if not isinstance(fields, (list, tuple)):
+            raise RomError(f"{src}: fields must be a list of dicts, got {type(fields).__name__}")
+        plain, arrays = [], {}
+        for i, f in enumerate(fields):
+            if not isinstance(f, dict):
+                raise RomError(f"{src}: field #{i + 1} must be a dict, got {f!r}")
+            f = dict(f)
+            if "array" in f:
+                a = np.asarray(f.pop("array"), dtype=float)
+                if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+                    raise RomError(f"{src}: field #{i + 1}: 'array' must be a non-empty 1-D "
+                                   "array of finite numbers (one value per node)")
+                arrays[i] = a
+                f["value"] = 0.0  # a placeholder through the checks, replaced below
+            plain.append(f)
+        seq = _fields_of(plain, f"[loadings.{name}]", src, os.path.abspath)
+        seq = tuple(replace(f, value=None, array=arrays[i],
+                            name="array " + _digest_of(arrays[i])) if i in arrays else f
+                    for i, f in enumerate(seq))
+        if any(f.thermal is not None for f in seq):
+            if self.thermal is None:
+                raise RomError(f"{src}: a field gives 'thermal' parameters, but the case has "
+                               "no [thermal] section")
+            seq = _thermal_files(seq, self.thermal, self.mesh_file, src, self.sets)
+        if name in self.loadings and self.loadings[name] != seq:
+            raise RomError(f"{src}: the case already has another loading of that name")
+        return replace(self, temperature=seq, loading=name,
+                       loadings={**self.loadings, name: seq})
 
     def with_loading(self, name):
         """This case with the temperature of its named loading ``name`` (None: itself)."""
@@ -489,13 +532,7 @@ def parse_case(text, path="<case>"):
         if fields is None:
             out = (_field(sec, src, resolve, allow_time=False),)
         else:
-            if not isinstance(fields, list) or not fields:
-                sec._err("'fields' must be a non-empty list of tables")
-            out = tuple(_field(_Section(f, f"[[{where[1:-1]}.fields]] #{i + 1}", src),
-                               src, resolve, allow_time=True)
-                        for i, f in enumerate(fields))
-            if np.any(np.diff([f.time for f in out]) <= 0):
-                sec._err("field times must increase")
+            out = _fields_of(fields, where, src, resolve)
         sec.done()
         return out
 
@@ -614,6 +651,25 @@ def parse_case(text, path="<case>"):
                 centrifugal=centrifugal, temperature=temperature, times=times,
                 solver=solver, output_dir=output_dir, rom=rom, loadings=loadings,
                 period=period, max_cuts=max_cuts, thermal=thermal, supports=tuple(supports))
+
+
+def _fields_of(fields, where, src, resolve):
+    """The :class:`FieldSpec` sequence of a loading's ``fields`` list (``where``: the
+    loading's table, for the messages)."""
+    if not isinstance(fields, list) or not fields:
+        raise RomError(f"{src}: 'fields' must be a non-empty list of tables in {where}")
+    out = tuple(_field(_Section(f, f"[[{where[1:-1]}.fields]] #{i + 1}", src),
+                       src, resolve, allow_time=True)
+                for i, f in enumerate(fields))
+    if np.any(np.diff([f.time for f in out]) <= 0):
+        raise RomError(f"{src}: field times must increase in {where}")
+    return out
+
+
+def _digest_of(array):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
 def _field(s, src, resolve, allow_time):

@@ -236,6 +236,11 @@ class TemperatureLoading:
         return v
 
     def _read(self, spec):
+        if getattr(spec, "array", None) is not None:
+            if spec.name not in self._files:
+                self._files[spec.name] = _select_nodes(spec.array, mesh=self.mesh,
+                                                       source="the temperature array")
+            return self._files[spec.name]
         key = (spec.file, spec.name)
         if getattr(spec, "thermal", None) is not None and not os.path.isfile(spec.file):
             raise RomError("the temperature field of the thermal problem with "
@@ -290,11 +295,17 @@ def _read_nodal_file(path, name, mesh, what="temperature"):
     arr = np.asarray(arr, dtype=float).reshape(len(arr), -1)[:, 0] if np.ndim(arr) else arr
     if np.ndim(arr) != 1:
         raise RomError(f"{what} file {path}: expected one value per node")
+    return _select_nodes(arr, mesh, f"{what} file {path}")
+
+
+def _select_nodes(arr, mesh, source):
+    """The values of ``mesh``'s local nodes in ``arr``, which has one value per mesh
+    node (global numbering) or per point of the mesh file."""
     if len(arr) == mesh.n_nodes_global:
         return arr[mesh.node_ids]
     if len(arr) == mesh.n_file_points:
         return arr[mesh.node_file_ids]
-    raise RomError(f"{what} file {path} has {len(arr)} values, the mesh has "
+    raise RomError(f"{source} has {len(arr)} values, the mesh has "
                    f"{mesh.n_nodes_global} nodes ({mesh.n_file_points} points in its file)")
 
 

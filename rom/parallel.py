@@ -6,8 +6,14 @@ than a whole reduced run of the cube.
 """
 
 import os
+import sys
+import time
+import traceback
 
-__all__ = ["SerialComm", "launched_by_mpi", "world", "SERIAL_COMMANDS"]
+__all__ = ["SerialComm", "launched_by_mpi", "world", "SERIAL_COMMANDS", "guarded",
+           "GRACE"]
+
+GRACE = 5.0  # seconds a rank other than 0 waits for rank 0 to report the same error
 
 # environment variables set by the process managers of Open MPI, MPICH/Hydra, PMIx and
 # PMI (Slurm's srun sets the last ones)
@@ -33,6 +39,50 @@ def world(command=None, environ=None):
     from mpi4py import MPI
 
     return MPI.COMM_WORLD
+
+
+def _fail(comm, message, code=1):
+    """Print ``message`` (once per job) and end the job with exit code ``code``; nothing
+    here, not even a failing write to stderr, can skip the abort."""
+    try:
+        if comm.size > 1 and comm.rank != 0:
+            time.sleep(GRACE)  # rank 0, failing on the same error, aborts us meanwhile
+            message = f"[rank {comm.rank} of {comm.size}] {message}"
+        if message:
+            print(message, file=sys.stderr, flush=True)
+    except BaseException:  # noqa: BLE001, S110 - the abort below matters more
+        pass
+    finally:
+        if comm.size > 1:
+            comm.Abort(code)
+
+
+def guarded(fn, comm):
+    """``fn()``'s return value; an error on any rank prints its message and aborts the
+    whole MPI job, never hangs (``run.py`` and the case scripts run under mpirun).
+
+    ``MPI_Abort`` is called *inside* the ``except`` clause, while the exception and its
+    traceback still hold every open object, so no collective operation (closing a
+    parallel HDF5 file, destroying a PETSc object) runs on the error path. The message
+    is printed once: by rank 0 at once; by another rank only if rank 0 has not aborted
+    the job within :data:`GRACE` seconds (an error raised on every rank is then shown
+    once, an error raised on one rank only is still shown). A :class:`rom.RomError`
+    prints as ``error: <message>``, anything else with its traceback. Serially the
+    function returns 1 (2 for a command-line error) after printing."""
+    from rom import RomError
+
+    try:
+        return fn()
+    except RomError as exc:
+        _fail(comm, f"error: {exc}")
+    except SystemExit as exc:  # argparse's -h
+        if exc.code in (0, None):
+            return 0
+        _fail(comm, "", code=2)
+        return 2
+    except BaseException:  # noqa: BLE001 - report anything, then abort every rank
+        _fail(comm, f"unexpected error:\n{traceback.format_exc()}")
+    return 1
 
 
 class SerialComm:

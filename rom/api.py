@@ -1,0 +1,261 @@
+"""The Python API: what the ``run.py`` commands do, for case scripts run under
+``mpirun`` (a study over many loadings, a design loop). Every function is collective
+over ``comm`` (MPI's ``COMM_WORLD`` unless the script splits it); errors are
+:class:`rom.RomError` with the message the commands print.
+
+Example (``mpirun -n 2 python script.py``)::
+
+    from mpi4py import MPI
+    from rom import api
+
+    comm = MPI.COMM_WORLD
+    case = api.load_case("cases/blade.toml")
+    # a loading given in Python: fields of a [loadings.<name>] table (value,
+    # expression, file, thermal parameters) or nodal arrays ("array")
+    new = case.with_fields([{"time": 0.0, "value": 20.0},
+                            {"time": 300.0, "thermal": {"hs_peak": 170.0}},
+                            {"time": 3600.0, "value": 20.0}], name="mine")
+    api.run_hf(new, comm, "results/mine")                   # -> results/mine/snapshots.h5
+    files = [api.run_hf(case.with_loading(n), comm, f"results/{n}")["snapshots"]
+             for n in ("a", "b")]
+    api.build_rom(case, files, comm, "results/rom.h5")      # offline
+    api.run_online(new, "results/rom.h5", comm, "results/mine_rom")
+    study = api.Study(case, "results/rom.h5", comm)         # adaptive, over many loadings
+    run = study.run(new, reference=True)   # extremes, HF steps, errors against HF
+    study.save("results/rom_enriched.h5")
+    res = api.read_result("results/mine_rom/online.h5", qp_fields=("p",))
+
+``cases/blade_uq.py`` is the complete example: 100 sampled hot-spot loadings of the
+blade through one adaptive ROM.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from rom import RomError, agree
+from rom.case import load_case
+from rom.fem.kernels import von_mises
+
+__all__ = ["load_case", "thermal_fields", "run_hf", "build_rom", "run_online",
+           "run_adaptive", "read_result", "Study", "Extremes", "von_mises"]
+
+
+def thermal_fields(case, comm, mesh=None, force=False, log=None):
+    """Compute the fields of ``case``'s current loading that its ``[thermal]`` problem
+    gives, when missing or stale (:func:`rom.thermal.compute_thermal_fields`); returns
+    the list of those computed."""
+    if case.thermal is None:
+        return []
+    from rom.thermal import compute_thermal_fields
+
+    return compute_thermal_fields(case, comm, [None], force=force, mesh=mesh, log=log)
+
+
+def run_hf(case, comm, out_dir, log=None, petsc_options=None):
+    """The HF run of ``case`` (its current loading) into ``out_dir/snapshots.h5``
+    (replaced if present); returns the run's summary with ``snapshots``: that path."""
+    from rom.hf import run_hf as _run
+
+    out = _run(case, comm, out_dir=out_dir, log=log, overwrite=True,
+               petsc_options=petsc_options)
+    return dict(out, snapshots=os.path.join(out_dir, "snapshots.h5"))
+
+
+def build_rom(case, snapshot_files, comm, archive_path, log=None):
+    """The offline stage: the ROM of ``case`` from HF snapshot files, written to
+    ``archive_path``; returns the offline summary (modes, points, timings)."""
+    from rom.offline import build_rom as _build
+
+    return _build(case, list(snapshot_files), comm, archive_path,
+                  log=log or (lambda *a, **k: None))
+
+
+def run_online(case, archive_path, comm, out_dir, write_every=1, log=None):
+    """The plain ROM on ``case``'s current loading (its thermal fields computed if
+    needed): ``out_dir/online.h5`` and ``.xdmf``; returns the run's summary."""
+    from rom.online import online_command
+
+    thermal_fields(case, comm, log=log)
+    return online_command(case, archive_path, comm, out_dir, None, write_every, log=log)
+
+
+def run_adaptive(case, archive_path, comm, out_dir, tol=None, save=None, log=None):
+    """The adaptive ROM on ``case``'s current loading (:func:`rom.adaptive.
+    adaptive_command`); with ``save``, the enriched archive; returns its summary."""
+    from rom.adaptive import adaptive_command
+
+    return adaptive_command(case, archive_path, comm, out_dir, None, tol, save,
+                            log=log or (lambda *a, **k: None))
+
+
+def read_result(path, fields=("U",), qp_fields=()):
+    """Serial. An HF or ROM result file: ``{"time", "U" (steps, nodes, 3), "points",
+    "qp/<name>" (steps, n_qp, ...), "weights"}`` (:func:`rom.snapshots.
+    read_snapshots`)."""
+    from rom.snapshots import read_snapshots
+
+    return read_snapshots(path, tuple(fields), tuple(qp_fields))
+
+
+class Extremes:
+    """Collective observer of a run (``observe`` of :meth:`rom.adaptive.AdaptiveRom.
+    run`): in each region, the largest von Mises stress over the run and the largest
+    cumulated plasticity ``p``, each with its quadrature point's coordinates and time.
+
+    ``points``: coordinates ``(n_qp, 3)`` of the local quadrature points; ``regions``:
+    name -> boolean mask over them (default: the whole mesh, ``"all"``).
+    """
+
+    def __init__(self, comm, points, regions=None):
+        self.comm, self.points = comm, points
+        self.regions = regions or {"all": np.ones(len(points), bool)}
+        self.values = {f"{q}_{r}": {"value": -np.inf, "at": None, "time": None}
+                       for r in self.regions for q in ("von_mises", "p")}
+
+    def __call__(self, n, t, fields):
+        f = fields(["sigma", "p"])
+        vm, p = von_mises(np.asarray(f["sigma"]).reshape(-1, 6)), np.asarray(f["p"])
+        local = []
+        for mask in self.regions.values():
+            for v in (vm, p):
+                v = np.where(mask, v, -np.inf)
+                i = int(np.argmax(v)) if v.size else -1
+                local.append((float(v[i]) if i >= 0 else -np.inf,
+                              self.points[i].tolist() if i >= 0 else None))
+        gathered = self.comm.allgather(local)
+        for j, key in enumerate(f"{q}_{r}" for r in self.regions for q in ("von_mises", "p")):
+            value, at = max((g[j] for g in gathered), key=lambda x: x[0])
+            if value > self.values[key]["value"]:
+                self.values[key] = {"value": value, "at": at, "time": t}
+
+    def result(self):
+        return {k: dict(v) for k, v in self.values.items()}
+
+
+class _Recorder:
+    """Observer keeping each step's owned U and local p (errors between two runs)."""
+
+    def __init__(self, n_owned):
+        self.n_owned, self.U, self.p = n_owned, [], []
+
+    def __call__(self, n, t, fields):
+        f = fields(["U", "p"])
+        self.U.append(np.array(f["U"][: self.n_owned]))
+        self.p.append(np.array(f["p"]).ravel())
+
+
+def _relative_l2(comm, a, b):
+    """All-steps relative L2 error ``||a - b|| / ||b||`` of distributed step lists."""
+    d = sum(float(np.sum((x - y) ** 2)) for x, y in zip(a, b))
+    n = sum(float(np.sum(y ** 2)) for y in b)
+    d, n = comm.allreduce(d), comm.allreduce(n)
+    return float(np.sqrt(d / n)) if n > 0 else float(np.sqrt(d))
+
+
+def _clock():
+    return time.perf_counter(), time.process_time()
+
+
+class Study:
+    """Collective. An adaptive ROM carried over many loadings: each :meth:`run` starts
+    from the bases, reduced quadrature and indicator corrections that the previous runs
+    enriched (:meth:`rom.adaptive.AdaptiveRom.use_loading`). One mesh and HF solver are
+    set up once for all the runs and their HF steps.
+
+    Parameters
+    ----------
+    case : rom.case.Case of the archive (its loadings are replaced by each run's)
+    archive_path : ROM archive of the case (``run.py offline`` or :func:`build_rom`)
+    comm : communicator
+    tol : indicator tolerance (default: the case's ``[rom] tol``)
+    regions : name -> predicate ``f(points (n, 3)) -> bool mask`` of the regions whose
+        extremes :meth:`run` reports (default: the whole mesh, ``"all"``)
+    """
+
+    def __init__(self, case, archive_path, comm, tol=None, regions=None, log=None):
+        from rom.adaptive import AdaptiveRom
+        from rom.archive import LEAN, read_archive
+        from rom.online import open_for_case
+
+        t0 = _clock()
+        self.comm, self.archive_path = comm, archive_path
+        self.tol = case.rom.tol if tol is None else float(tol)
+        thermal_fields(case, comm, log=log)
+        if comm.rank == 0:
+            archive, _ = agree(comm, open_for_case, archive_path, case, LEAN)
+        else:
+            archive = agree(comm, read_archive, archive_path, LEAN)
+        self.rom = AdaptiveRom(archive, case, comm, self.tol, log=log)
+        points = self.rom.rb.model.quadrature_points()
+        self.regions = {k: np.asarray(f(points), bool)
+                        for k, f in (regions or {"all": lambda x: np.ones(len(x), bool)})
+                        .items()}
+        self.points = points
+        t1 = _clock()
+        self.setup_seconds = {"wall": t1[0] - t0[0], "cpu": t1[1] - t0[1]}
+
+    def _prepare(self, case):
+        thermal_fields(case, self.comm, mesh=self.rom.rb.mesh)
+        self.rom.use_loading(case)
+
+    def run(self, case, reference=False):
+        """The adaptive ROM on ``case``'s loading; with ``reference``, also the HF run
+        of the same loading (in memory, on the same mesh and solver) and the ROM's
+        errors against it. Returns ``{"loading", "extremes" (:class:`Extremes`),
+        "hf_steps", "enrichments" (step, time, indicator, true error of each HF step),
+        "n_modes", "n_points", "seconds" (wall), "cpu_seconds" (this
+        rank's CPU), "timings"}``, with ``reference``: ``"hf": {"extremes", "seconds",
+        "cpu_seconds"}`` and ``"errors": {"U", "p"}`` (relative L2 over all steps, as
+        the pipeline's report)."""
+        t0 = _clock()
+        self._prepare(case)
+        ext = Extremes(self.comm, self.points, self.regions)
+        rec = _Recorder(self.rom.rb.dm.n_owned) if reference else None
+
+        def observe(n, t, fields):
+            ext(n, t, fields)
+            if rec is not None:
+                rec(n, t, fields)
+
+        res = self.rom.run(observe=observe)
+        t1 = _clock()
+        out = {"loading": case.loading, "extremes": ext.result(),
+               "hf_steps": len(res["enrichments"]), "enrichments": res["enrichments"],
+               "n_modes": self.rom.model.n_modes,
+               "n_points": self.rom.model.m, "seconds": t1[0] - t0[0],
+               "cpu_seconds": t1[1] - t0[1], "timings": res["timings"]}
+        if reference:
+            hf_ext = Extremes(self.comm, self.points, self.regions)
+            hf_rec = _Recorder(self.rom.rb.dm.n_owned)
+            seconds = self.hf_run(case, lambda n, t, f: (hf_ext(n, t, f), hf_rec(n, t, f)))
+            out["hf"] = dict(extremes=hf_ext.result(), **seconds)
+            out["errors"] = {"U": _relative_l2(self.comm, rec.U, hf_rec.U),
+                             "p": _relative_l2(self.comm, rec.p, hf_rec.p)}
+        return out
+
+    def hf_run(self, case, observe):
+        """The HF run of ``case``'s loading in memory (the study's mesh and Newton
+        solver, with step cutting), ``observe(n, t, fields)`` after every step as in
+        :meth:`rom.adaptive.AdaptiveRom.run`; returns its ``{"seconds",
+        "cpu_seconds"}`` (thermal fields excluded)."""
+        self._prepare(case)
+        rom = self.rom
+        t0 = _clock()
+        u = np.zeros(rom.rb.dm.n_local)
+        state = rom.model.law.initial_state(rom.rb.model.n_qp)
+        t_prev = 0.0
+        for n, t in enumerate(case.times):
+            u, sigma, _, state, _ = rom.newton.advance(u, state, t_prev, t, case.max_cuts)
+            fields = {"U": u, "sigma": sigma, **state}
+            observe(n, t, lambda names, f=fields: {k: f[k] for k in names})
+            t_prev = t
+        t1 = _clock()
+        return {"seconds": t1[0] - t0[0], "cpu_seconds": t1[1] - t0[1]}
+
+    def save(self, path):
+        """Write the enriched ROM as an archive (its parent: the study's archive)."""
+        if os.path.abspath(path) == os.path.abspath(self.archive_path):
+            raise RomError(f"Study.save: {path} is the archive the study started from")
+        self.rom.save(path, self.archive_path)
