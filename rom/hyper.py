@@ -573,6 +573,9 @@ class _ColumnQR:
                                           overwrite_qr=True, check_finite=False)
             k = R.shape[1]  # a square Q is taken as a full factorization: economize
             self.Q, self.R = Q[:, :k], R[:k]
+        # R[:k] is a view with a longer column stride: one copy here, rather than one in
+        # every later triangular solve and deletion (k^2 each; 18 ms at k = 2000)
+        self.R = np.asfortranarray(self.R)
 
     def lstsq(self, b):
         """Least squares of ``b`` on the columns: one triangular solve."""
