@@ -57,7 +57,7 @@ import time
 
 import numpy as np
 
-from rom import RomError, mpi_op
+from rom import RomError, agree, mpi_op
 from rom.indicator import indicator_fields, peak_relative, prediction_errors
 
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
@@ -79,7 +79,7 @@ class AdaptiveRom:
     fields : the indicator fields (default: the case's ``[rom] indicator``, else
         :data:`rom.indicator.DEFAULT_FIELDS` that the law has)
     floor : the indicator's elastic guard (see the module docstring)
-    max_enrichments : optional cap on the number of HF steps
+    max_enrichments : optional cap on the number of HF steps of each run
     """
 
     def __init__(self, archive, case, comm, tol, fields=None, floor=DEFAULT_FLOOR,
@@ -135,13 +135,19 @@ class AdaptiveRom:
             raise RomError("adaptive ROM: the new loading's case differs from the run's in "
                            "more than its temperature loading (mesh, material, loads, steps "
                            "or settings); start a new AdaptiveRom for it")
-        timings = self.model.timings
-        self.model = ReducedModel(self.archive, case)
-        self.model.timings = timings
+        model = ReducedModel(self.archive, case)
+        temperature = TemperatureLoading(case.temperature, self.rb.mesh,
+                                         getattr(model.law, "T_ref", 20.0))
+        old = self.rb.loading.temperature
+        self.rb.loading.temperature = temperature
+        try:  # collective; on failure the run keeps its previous loading
+            check_loading(case, self.rb.loading, self.comm)
+        except RomError:
+            self.rb.loading.temperature = old
+            raise
+        model.timings = self.model.timings
+        self.model = model
         self.case = self.rb.case = case
-        self.rb.loading.temperature = TemperatureLoading(
-            case.temperature, self.rb.mesh, getattr(self.model.law, "T_ref", 20.0))
-        check_loading(case, self.rb.loading, self.comm)
 
     def step_fields(self, gamma, state, sigma, names):
         """The fields ``names`` (``U``: displacement of the local dofs; ``sigma`` and
@@ -337,6 +343,8 @@ class AdaptiveRom:
         written = [f for f in dict.fromkeys(("sigma", "p", *self.fields))
                    if f == "sigma" or f in law.state_shapes]
         n_steps = len(case.times)
+        # the full fields of an HF step are gathered only if some rank writes them
+        writing = bool(self.comm.allreduce(writer is not None, op=mpi_op("LOR")))
         t_prev, t_start = 0.0, time.perf_counter()
         for n, t in enumerate(case.times):
             t0 = time.perf_counter()
@@ -360,8 +368,8 @@ class AdaptiveRom:
             t2 = time.perf_counter()
             self.timings["online"] += t1 - t0
             self.timings["indicator"] += t2 - t1
-            enrich = E >= self.tol and (self.max_enrichments is None
-                                        or len(self.enrichments) < self.max_enrichments)
+            enrich = E >= self.tol and (self.max_enrichments is None or len(
+                self.enrichments) - first_enrichment < self.max_enrichments)
             # every rank computes the same E; rank 0 decides, so that the collective HF
             # step can never be entered by some ranks only
             enrich = self.comm.bcast(bool(enrich), root=0)
@@ -404,7 +412,7 @@ class AdaptiveRom:
                          f">= {self.tol:g}: HF step (Newton {hf_info['iterations']}), ROM now "
                          f"{self.model.n_modes} modes, {self.model.m} points "
                          f"({t2 - t0:.2f} s)")
-                if write:
+                if write and writing:
                     fields = {k: sig_full if k == "sigma" else st_full[k] for k in written}
                     U_full, qp = self._gather_full(u, fields)
                     if writer is not None:
@@ -458,8 +466,18 @@ class AdaptiveRom:
                          parent=os.path.abspath(parent) if parent else "",
                          enrichments=json.dumps(previous + self.enrichments))
             content["attrs"] = attrs
-            write_archive(path, content)
-        self.comm.Barrier()
+
+        def write():
+            if self.comm.rank == 0:
+                try:
+                    write_archive(path, content)
+                except RomError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - rank 0's failure, on every rank
+                    raise RomError(f"cannot write the enriched archive {path}: "
+                                   f"{exc}") from None
+
+        agree(self.comm, write)
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,

@@ -101,31 +101,35 @@ def read_result(path, fields=("U",), qp_fields=()):
 
 class Extremes:
     """Collective observer of a run (``observe`` of :meth:`rom.adaptive.AdaptiveRom.
-    run`): in each region, the largest von Mises stress over the run and the largest
-    cumulated plasticity ``p``, each with its quadrature point's coordinates and time.
+    run`): in each region, the largest von Mises stress over the run and (``plastic``)
+    the largest cumulated plasticity ``p``, each with its quadrature point's
+    coordinates and time.
 
     ``points``: coordinates ``(n_qp, 3)`` of the local quadrature points; ``regions``:
     name -> boolean mask over them (default: the whole mesh, ``"all"``).
     """
 
-    def __init__(self, comm, points, regions=None):
+    def __init__(self, comm, points, regions=None, plastic=True):
         self.comm, self.points = comm, points
         self.regions = regions or {"all": np.ones(len(points), bool)}
+        self.quantities = ("von_mises", "p") if plastic else ("von_mises",)
         self.values = {f"{q}_{r}": {"value": -np.inf, "at": None, "time": None}
-                       for r in self.regions for q in ("von_mises", "p")}
+                       for r in self.regions for q in self.quantities}
 
     def __call__(self, n, t, fields):
-        f = fields(["sigma", "p"])
-        vm, p = von_mises(np.asarray(f["sigma"]).reshape(-1, 6)), np.asarray(f["p"])
+        f = fields(["sigma", "p"] if "p" in self.quantities else ["sigma"])
+        values = [von_mises(np.asarray(f["sigma"]).reshape(-1, 6))]
+        if "p" in self.quantities:
+            values.append(np.asarray(f["p"]))
         local = []
         for mask in self.regions.values():
-            for v in (vm, p):
+            for v in values:
                 v = np.where(mask, v, -np.inf)
                 i = int(np.argmax(v)) if v.size else -1
                 local.append((float(v[i]) if i >= 0 else -np.inf,
                               self.points[i].tolist() if i >= 0 else None))
         gathered = self.comm.allgather(local)
-        for j, key in enumerate(f"{q}_{r}" for r in self.regions for q in ("von_mises", "p")):
+        for j, key in enumerate(f"{q}_{r}" for r in self.regions for q in self.quantities):
             value, at = max((g[j] for g in gathered), key=lambda x: x[0])
             if value > self.values[key]["value"]:
                 self.values[key] = {"value": value, "at": at, "time": t}
@@ -135,19 +139,22 @@ class Extremes:
 
 
 class _Recorder:
-    """Observer keeping each step's owned U and local p (errors between two runs)."""
+    """Observer keeping each step's owned U and local p, if the law has it (errors
+    between two runs)."""
 
-    def __init__(self, n_owned):
-        self.n_owned, self.U, self.p = n_owned, [], []
+    def __init__(self, n_owned, plastic):
+        self.n_owned, self.plastic, self.U, self.p = n_owned, plastic, [], []
 
     def __call__(self, n, t, fields):
-        f = fields(["U", "p"])
+        f = fields(["U", "p"] if self.plastic else ["U"])
         self.U.append(np.array(f["U"][: self.n_owned]))
-        self.p.append(np.array(f["p"]).ravel())
+        if self.plastic:
+            self.p.append(np.array(f["p"]).ravel())
 
 
 def _relative_l2(comm, a, b):
     """All-steps relative L2 error ``||a - b|| / ||b||`` of distributed step lists."""
+    assert len(a) == len(b), (len(a), len(b))
     d = sum(float(np.sum((x - y) ** 2)) for x, y in zip(a, b))
     n = sum(float(np.sum(y ** 2)) for y in b)
     d, n = comm.allreduce(d), comm.allreduce(n)
@@ -182,12 +189,18 @@ class Study:
         t0 = _clock()
         self.comm, self.archive_path = comm, archive_path
         self.tol = case.rom.tol if tol is None else float(tol)
+        if not self.tol >= 0:
+            raise RomError(f"Study: tol must be >= 0, not {tol}")
         thermal_fields(case, comm, log=log)
+        # rank 0 (which saves the enriched archive) reads it whole, the others its
+        # reduced operators (as the adaptive command)
         if comm.rank == 0:
-            archive, _ = agree(comm, open_for_case, archive_path, case, LEAN)
+            archive, _ = agree(comm, open_for_case, archive_path, case)
         else:
             archive = agree(comm, read_archive, archive_path, LEAN)
         self.rom = AdaptiveRom(archive, case, comm, self.tol, log=log)
+        self.fields = [f for f in ("sigma", "p") if f == "sigma"
+                       or f in self.rom.model.law.state_shapes]
         points = self.rom.rb.model.quadrature_points()
         self.regions = {k: np.asarray(f(points), bool)
                         for k, f in (regions or {"all": lambda x: np.ones(len(x), bool)})
@@ -211,8 +224,9 @@ class Study:
         the pipeline's report)."""
         t0 = _clock()
         self._prepare(case)
-        ext = Extremes(self.comm, self.points, self.regions)
-        rec = _Recorder(self.rom.rb.dm.n_owned) if reference else None
+        plastic = "p" in self.fields
+        ext = Extremes(self.comm, self.points, self.regions, plastic)
+        rec = _Recorder(self.rom.rb.dm.n_owned, plastic) if reference else None
 
         def observe(n, t, fields):
             ext(n, t, fields)
@@ -227,12 +241,13 @@ class Study:
                "n_points": self.rom.model.m, "seconds": t1[0] - t0[0],
                "cpu_seconds": t1[1] - t0[1], "timings": res["timings"]}
         if reference:
-            hf_ext = Extremes(self.comm, self.points, self.regions)
-            hf_rec = _Recorder(self.rom.rb.dm.n_owned)
+            hf_ext = Extremes(self.comm, self.points, self.regions, plastic)
+            hf_rec = _Recorder(self.rom.rb.dm.n_owned, plastic)
             seconds = self.hf_run(case, lambda n, t, f: (hf_ext(n, t, f), hf_rec(n, t, f)))
             out["hf"] = dict(extremes=hf_ext.result(), **seconds)
-            out["errors"] = {"U": _relative_l2(self.comm, rec.U, hf_rec.U),
-                             "p": _relative_l2(self.comm, rec.p, hf_rec.p)}
+            out["errors"] = {"U": _relative_l2(self.comm, rec.U, hf_rec.U)}
+            if plastic:
+                out["errors"]["p"] = _relative_l2(self.comm, rec.p, hf_rec.p)
         return out
 
     def hf_run(self, case, observe):
@@ -255,7 +270,12 @@ class Study:
         return {"seconds": t1[0] - t0[0], "cpu_seconds": t1[1] - t0[1]}
 
     def save(self, path):
-        """Write the enriched ROM as an archive (its parent: the study's archive)."""
+        """Write the enriched ROM as an archive (its parent: the study's archive); an
+        existing file is replaced only if it is a ROM archive."""
+        from rom.archive import FORMAT
+        from rom.snapshots import prepare_output
+
         if os.path.abspath(path) == os.path.abspath(self.archive_path):
             raise RomError(f"Study.save: {path} is the archive the study started from")
+        prepare_output(path, self.comm, overwrite=True, expect=FORMAT)
         self.rom.save(path, self.archive_path)

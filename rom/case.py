@@ -97,6 +97,7 @@ and ``[material]`` optional)::
     dir = "results/cube"                # default: results/<name>
 """
 
+import numbers
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -310,10 +311,16 @@ class Case:
                 raise RomError(f"{src}: field #{i + 1} must be a dict, got {f!r}")
             f = dict(f)
             if "array" in f:
-                a = np.asarray(f.pop("array"), dtype=float)
+                others = sorted(set(f) & {"value", "expression", "file", "name", "thermal"})
+                if others:
+                    raise RomError(f"{src}: field #{i + 1}: give 'array' alone, not with "
+                                   + ", ".join(repr(k) for k in others))
+                # a copy, read-only: the digest names these values for good
+                a = np.array(f.pop("array"), dtype=float, copy=True)
                 if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
                     raise RomError(f"{src}: field #{i + 1}: 'array' must be a non-empty 1-D "
                                    "array of finite numbers (one value per node)")
+                a.flags.writeable = False
                 arrays[i] = a
                 f["value"] = 0.0  # a placeholder through the checks, replaced below
             plain.append(f)
@@ -369,8 +376,8 @@ class _Section:
                 self._err(f"missing key '{key}'")
             return default
         v = self.data[key]
-        if kind == "number":
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if kind == "number":  # numpy scalars too (cases built from Python)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
                 self._err(f"'{key}' must be a number, got {v!r}")
             if not np.isfinite(v):
                 self._err(f"'{key}' must be finite, got {v!r}")
@@ -687,8 +694,8 @@ def _field(s, src, resolve, allow_time):
         s._err("give exactly one of 'value', 'expression', 'file', 'thermal'")
     if thermal is not None:
         if not isinstance(thermal, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-                for v in thermal.values()):
+                isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+                and np.isfinite(v) for v in thermal.values()):
             s._err(f"'thermal' must be a table of parameter values (numbers), got {thermal!r}")
         thermal = tuple(sorted((k, float(v)) for k, v in thermal.items()))
     s.done()

@@ -238,8 +238,9 @@ class TemperatureLoading:
     def _read(self, spec):
         if getattr(spec, "array", None) is not None:
             if spec.name not in self._files:
-                self._files[spec.name] = _select_nodes(spec.array, mesh=self.mesh,
-                                                       source="the temperature array")
+                self._files[spec.name] = _select_nodes(
+                    spec.array, mesh=self.mesh,
+                    source=f"the temperature array of time {spec.time:g}")
             return self._files[spec.name]
         key = (spec.file, spec.name)
         if getattr(spec, "thermal", None) is not None and not os.path.isfile(spec.file):

@@ -314,8 +314,8 @@ class ReducedModel:
     def gappy_residual(self, name, values_at_points, floor=0.0):
         """Relative Gappy residual ``||f_hat - Psi_mask c*|| / ||f_hat||`` over the
         reduced points; 0 when ``max |f_hat| <= floor`` (e.g. ``p`` of elastic steps),
-        1 without a basis (no mode represents a non-zero field). Cost ``O(m r^2)`` (a
-        least squares on the mask rows), independent of the mesh."""
+        1 without a basis (no mode represents a non-zero field). Cost ``O(m c r)`` per
+        call (:meth:`_gappy_solver`), independent of the mesh."""
         return self.gappy_fit(name, values_at_points, floor)[1]
 
     def gappy_fit(self, name, values_at_points, floor=0.0):

@@ -68,6 +68,19 @@ def test_with_fields_errors_name_the_problem(trained, fields, message):
     assert "bad" in str(info.value) or "values" in str(info.value)
 
 
+def test_with_fields_keeps_its_own_copy_of_an_array_and_takes_numpy_numbers(trained):
+    _, case, _ = trained
+    n = len(meshio.read(case.mesh_file).points)
+    buf = np.full(n, 100.0)
+    c = case.with_fields([{"time": np.float32(0.0), "array": buf},
+                          {"time": np.int64(1), "value": np.float64(30.0)}], name="buf")
+    buf[:] = 999.0  # the caller refills its buffer: the loading keeps its values
+    T = TemperatureLoading(c.temperature, _subset(case), 20.0).nodal(0.0)
+    assert np.all(T == 100.0)
+    with pytest.raises(RomError, match="give 'array' alone, not with 'expression'"):
+        case.with_fields([{"time": 0.0, "array": buf, "expression": "x"}], name="both")
+
+
 def test_with_fields_refuses_a_name_the_case_uses_for_another_loading(trained):
     _, case, _ = trained
     c = case.with_fields([{"time": 0.0, "value": 20.0}], name="one")
@@ -115,3 +128,14 @@ def test_study_is_the_adaptive_command_and_carries_its_enrichment(trained, comm)
     ext = api.Extremes(comm, study.points)
     study.hf_run(arr, ext)
     assert ext.result()["von_mises_all"]["value"] == pytest.approx(vm, rel=1e-8)
+    # a study that took no HF step saves its archive as it read it (a new revision of
+    # the same ROM)
+    plain = api.Study(case, path, comm, tol=1e30)
+    assert plain.run(expr)["hf_steps"] == 0
+    plain.save(os.path.join(d, "no_step.h5"))
+    from rom.archive import read_archive
+
+    a, b = read_archive(os.path.join(d, "no_step.h5")), read_archive(path)
+    assert a["attrs"]["revision"] == b["attrs"].get("revision", 0)
+    np.testing.assert_array_equal(a["basis"]["U"], b["basis"]["U"])
+    np.testing.assert_array_equal(a["reduced"]["points"], b["reduced"]["points"])
