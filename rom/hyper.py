@@ -496,6 +496,14 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     return ECMResult(points[keep], omega[keep], float(res), int(keep.sum()))
 
 
+def _fortran_hstack(A, B):
+    """``[A B]`` in Fortran order, written once (``np.hstack`` then a conversion copied
+    the m x k factor twice at every append)."""
+    out = np.empty((A.shape[0], A.shape[1] + B.shape[1]), order="F")
+    out[:, :A.shape[1]], out[:, A.shape[1]:] = A, B
+    return out
+
+
 class _ColumnQR:
     """Economic QR factorization ``Q R`` of a matrix whose columns come and go (the
     selected columns of the pursuit): a column enters by classical Gram-Schmidt done
@@ -531,7 +539,7 @@ class _ColumnQR:
                 k, p = self.R.shape[0], C.shape[1]
                 R = np.zeros((k + p, k + p), order="F")
                 R[:k, :k], R[:k, k:], R[k:, k:] = self.R, H + H2, Rv
-                self.Q, self.R = np.asfortranarray(np.hstack([self.Q, Qv])), R
+                self.Q, self.R = _fortran_hstack(self.Q, Qv), R
                 return np.ones(p, dtype=bool)
         keep = np.zeros(C.shape[1], dtype=bool)
         Q, R = self.Q, self.R
@@ -564,7 +572,9 @@ class _ColumnQR:
         keep = np.asarray(keep, dtype=bool)
         if np.count_nonzero(~keep) > max(8, len(keep) // 10):  # else O(k^3) > Givens
             Qr, R = np.linalg.qr(self.R[:, keep])
-            self.Q, self.R = np.asfortranarray(self.Q @ Qr), np.asfortranarray(R)
+            # Q Qr = (Qr^T Q^T)^T: the product of the C-ordered transposes, read in
+            # Fortran order without a copy
+            self.Q, self.R = (Qr.T @ self.Q.T).T, np.asfortranarray(R)
             return
         for j in np.flatnonzero(~keep)[::-1]:
             # in place on the Fortran-ordered factors
