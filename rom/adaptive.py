@@ -243,14 +243,8 @@ class AdaptiveRom:
         ``(gamma, state)``: ``u = Psi gamma``, each variable by Gappy-POD (zero without
         a mode). ``p`` is clipped at 0 and the other variables are zero where ``p`` is:
         no plastic flow has happened there."""
-        rb = self.rb
-        u = rb.modes_local @ gamma
-        full = {}
-        for k, shape in self.model.law.state_shapes.items():
-            coef = self.model.gappy_coefficients(k, state[k])
-            v = (rb.gappy[k]["pod"].modes @ coef if coef is not None
-                 else np.zeros(rb.model.n_qp * int(np.prod(shape, dtype=int))))
-            full[k] = v.reshape((rb.model.n_qp,) + shape)
+        full = self.step_fields(gamma, state, None, ["U", *self.model.law.state_shapes])
+        u = full.pop("U")
         if "p" in full:
             full["p"] = np.maximum(full["p"], 0.0)  # cumulated plasticity is >= 0
             elastic = full["p"] <= 0.0

@@ -543,7 +543,6 @@ class _ColumnQR:
                 return np.ones(p, dtype=bool)
         keep = np.zeros(C.shape[1], dtype=bool)
         Q, R = self.Q, self.R
-        k0 = R.shape[0]
         for j in range(C.shape[1]):
             c = C[:, j]
             nc = np.linalg.norm(c)
@@ -558,9 +557,8 @@ class _ColumnQR:
             k = R.shape[0]
             R2 = np.zeros((k + 1, k + 1), order="F")
             R2[:k, :k], R2[:k, k], R2[k, k] = R, h + h2, rho
-            Q, R = np.column_stack([Q, v / rho]), R2
-        if R.shape[0] > k0:
-            self.Q, self.R = np.asfortranarray(Q), R
+            Q, R = _fortran_hstack(Q, (v / rho)[:, None]), R2
+        self.Q, self.R = Q, R
         return keep
 
     def delete(self, keep):

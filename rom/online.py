@@ -294,11 +294,17 @@ class ReducedModel:
         """``c* = argmin ||Psi_mask c - f_hat||`` (minimum norm) over all the reduced
         points (the ECM points and the Q-DEIM points of every Gappy basis); None
         without a basis."""
+        return self._gappy_project(name, values_at_points)[0]
+
+    def _gappy_project(self, name, values_at_points):
+        """``(c*, Psi_mask c*)``, ``(None, None)`` without a basis or values."""
         svd = self._gappy_solver(name)
-        if svd is None:
-            return None
+        f = np.asarray(values_at_points, dtype=float).reshape(-1)
+        if svd is None or not f.size:
+            return None, None
         U, s, Vt = svd
-        return Vt.T @ ((U.T @ np.asarray(values_at_points, dtype=float).reshape(-1)) / s)
+        a = U.T @ f
+        return Vt.T @ (a / s), U @ a
 
     def gappy(self, name, values_at_points):
         """Full quadrature field ``name`` (``(n_qp[, c])``) from its values at the
@@ -321,17 +327,11 @@ class ReducedModel:
     def gappy_fit(self, name, values_at_points, floor=0.0):
         """``(c*, residual)``: the Gappy coefficients (None without a basis) and the
         relative residual of :meth:`gappy_residual`, from one least squares."""
-        svd = self._gappy_solver(name)
         f = np.asarray(values_at_points, dtype=float).reshape(-1)
-        if svd is None or not f.size:
-            coef, proj = None, None
-        else:
-            U, s, Vt = svd
-            a = U.T @ f
-            coef, proj = Vt.T @ (a / s), U @ a  # proj = Psi_mask c*
+        coef, proj = self._gappy_project(name, f)
         if not f.size or np.abs(f).max() <= floor:
             return coef, 0.0
-        if svd is None:
+        if coef is None:
             return None, 1.0
         return coef, float(np.linalg.norm(f - proj) / np.linalg.norm(f))
 
