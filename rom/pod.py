@@ -23,6 +23,7 @@ Products
 e.g. :meth:`product_from_petsc`).
 """
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +40,17 @@ class PODResult:
     snapshots (decreasing; the first ``N`` belong to the modes) and the count ``N``;
     ``coefficients (N, n_s)``, when known, the coordinates of the snapshots in the modes
     (``Psi^T M S``; of the unit-norm snapshots when they were normalized): replicated,
-    what the indicator's calibration (:mod:`rom.indicator`) needs."""
+    what the indicator's calibration (:mod:`rom.indicator`) needs. ``update``, set by
+    :func:`incremental_pod`: ``(weak reference to the parent, U_old, Q, U_new)`` with
+    ``modes = parent.modes @ U_old + Q @ U_new``, so that a linear map of the modes
+    (their strains, their ghost values) is updated from the parent's by applying it
+    to the new directions ``Q`` only."""
 
     modes: np.ndarray
     singular_values: np.ndarray
     n_modes: int
     coefficients: np.ndarray = None
+    update: tuple = None
 
     @property
     def energy_fraction(self):
@@ -241,7 +247,8 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     if pod.coefficients is not None:  # old snapshots [A_old; 0], new ones [A; B]
         old = np.vstack([pod.coefficients, np.zeros((r, pod.coefficients.shape[1]))])
         coordinates = U[:, :N].T @ np.hstack([old, np.vstack([A, B])])
-    return PODResult(modes, np.concatenate([s[:N], rest]), N, coordinates)
+    return PODResult(modes, np.concatenate([s[:N], rest]), N, coordinates,
+                     update=(weakref.ref(pod), U[:n, :N], Q, U[n:, :N]))
 
 
 def product_from_petsc(A):

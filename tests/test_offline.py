@@ -138,6 +138,34 @@ def _local_snapshots(rb, files, names):
     return {k: np.hstack(v) for k, v in out.items()}
 
 
+@pytest.mark.mpi
+def test_updated_modes_rotate_their_strains_and_ghost_values(trained, comm, tmp_path):
+    """After an incremental POD update (an HF state of the other loading, as the
+    adaptive enrichment adds it), the modes' ghost values and strains rotated from the
+    current ones plus those of the new direction equal the ones recomputed from the
+    new modes, to round-off."""
+    from rom.offline import RomBuilder
+    from rom.pod import incremental_pod
+
+    _, case, files = trained
+    out = str(tmp_path / f"rom_rot_np{comm.size}.h5")
+    out = comm.bcast(out, root=0)
+    build_rom(case, files[:1], comm, out, log=None)
+    rb = RomBuilder.from_archive(case, read_archive(out), comm)
+    snap = _local_snapshots(rb, files[1:], ())["U"]
+    n0 = rb.pod.n_modes
+    pod = incremental_pod(rb.pod, snap[:, -1:], comm, rb.product, eps=case.rom.eps_u)
+    assert pod.n_modes == n0 + 1 and pod.update is not None
+    rb.set_modes(pod)
+    assert pod.update is None  # consumed: the parent's data is not kept
+    local, E = rb._local_and_strains(pod.modes)
+    scale = np.abs(E).max()
+    np.testing.assert_allclose(rb.E, E, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(rb.modes_local, local, rtol=0, atol=1e-12 * np.abs(local).max())
+    np.testing.assert_allclose(rb.modes_local[: rb.dm.n_owned], pod.modes, rtol=0,
+                               atol=1e-12 * np.abs(pod.modes).max())
+
+
 def _norm(X, comm, w=None):
     """Collective. Frobenius norm of the row-distributed X in the product w (None:
     Euclidean, an array: diagonal, a callable: applied)."""

@@ -65,3 +65,26 @@ def test_same_solution_on_any_rank_count(name, partitioner, tmp_path, comm):
     assert comm.allreduce(mesh.n_owned) == data.n_nodes
     owned = np.concatenate(comm.allgather(mesh.node_ids[: mesh.n_owned]))
     assert np.array_equal(np.sort(owned), np.arange(data.n_nodes))
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("tail", [(), (3,), (4, 6)])
+def test_gather_rows_puts_every_rank_rows_at_their_global_ids(comm, tail):
+    """rom.offline._gather_rows: rank 0 gets the global array, every row from the rank
+    that holds it (ids interleaved across ranks, one rank possibly empty, a
+    Fortran-ordered input); the other ranks get None."""
+    from rom.offline import _gather_rows
+
+    n_global = 37
+    rng = np.random.default_rng(5)
+    full = rng.standard_normal((n_global,) + tail)
+    owner = rng.integers(0, comm.size, n_global)
+    if comm.size > 1:
+        owner[owner == comm.size - 1] = 0  # the last rank holds nothing
+    mine = np.flatnonzero(owner == comm.rank)[::-1]  # any order
+    values = np.asfortranarray(full[mine]) if full.ndim == 2 else full[mine]
+    out = _gather_rows(comm, mine, values, n_global)
+    if comm.rank == 0:
+        np.testing.assert_array_equal(out, full)
+    else:
+        assert out is None
