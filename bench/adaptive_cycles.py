@@ -1,15 +1,20 @@
 """End-to-end time of the adaptive ROM versus the HF run over a long cyclic history.
 
     python bench/adaptive_cycles.py [--n 6] [--cycles 5] [--tol 2e-2 [5e-2 ...]]
+    python bench/adaptive_cycles.py --case cases/blade.toml --rom results/blade/rom.h5
+                                    --loading hotter [--cycles 5] [--tol ...]
 
-Uses the cube pipeline's ROM of bench/out/cube<n>/ (run bench/online_scaling.py
-first; it trains on one 2 s cycle of loadings a, b, c), or for n = 6 the one of
-`make demo` (results/cube/) when the former does not exist. The loading "hot" is
-repeated over ``cycles`` cycles of 2 s (20 steps each), far outside the training set.
-Under `mpirun -n 2`, side by side: the HF run, the plain ROM, and the adaptive ROM at
-each tolerance. Prints the errors against HF, the HF steps, the times, and how the
-indicator reads the true error of the prediction (the largest true error at a step
-without HF step, and the Spearman correlation over all steps).
+Cube (default): uses the cube pipeline's ROM of bench/out/cube<n>/ (run
+bench/online_scaling.py first; it trains on one 2 s cycle of loadings a, b, c), or for
+n = 6 the one of `make demo` (results/cube/) when the former does not exist. The loading
+"hot" is repeated over ``cycles`` cycles of 2 s (20 steps each), far outside the
+training set. With ``--case`` (a case whose ``[steps]`` repeat a cycle, ``cycles =
+...``, e.g. the blade's flight) and ``--rom``: the loading ``--loading`` over
+``cycles`` of the case's own cycles (its temperature fields computed first if
+missing). Under `mpirun -n 2`, side by side: the HF run, the plain ROM, and the
+adaptive ROM at each tolerance. Prints the errors against HF, the HF steps, the
+times, and how the indicator reads the true error of the prediction (the largest true
+error at a step without HF step, and the Spearman correlation over all steps).
 """
 
 import argparse
@@ -22,11 +27,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
+           OPENBLAS_NUM_THREADS="1")
 
 
 def run(cmd):
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=ENV)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return proc.stdout, time.perf_counter() - t0
 
 
@@ -35,32 +45,53 @@ def main():
     p.add_argument("--n", type=int, default=6)
     p.add_argument("--cycles", type=int, default=5)
     p.add_argument("--tol", type=float, nargs="+", default=[2e-2])
+    p.add_argument("--case", help="a case whose [steps] give cycles (default: the cube)")
+    p.add_argument("--rom", help="its ROM archive (with --case)")
+    p.add_argument("--loading", default="hot", help="the loading (with --case)")
     args = p.parse_args()
     py = sys.executable
-    d = os.path.join(HERE, "out", f"cube{args.n}")
-    rom = os.path.join(d, "results", "rom.h5")
-    if not os.path.exists(rom) and args.n == 6:  # the demo's ROM (cases/cube.toml)
-        d, rom = os.path.join(ROOT, "cases"), os.path.join(ROOT, "results", "cube", "rom.h5")
-    if not os.path.exists(rom):
-        sys.exit(f"{rom} not found: run bench/online_scaling.py --sizes {args.n} first")
-    with open(os.path.join(d, "cube.toml")) as f:
-        text = f.read()
-    text = re.sub(r"\[steps\][^\[]*", f"[steps]\ncycles = {args.cycles}\nperiod = 2.0\n"
-                  "count = 20\n\n", text)
-    text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
-    out = os.path.join(HERE, "out", f"cube{args.n}", f"cycles{args.cycles}")
+    mpi = ["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py")]
+    if args.case:
+        if not args.rom or not os.path.exists(args.rom):
+            sys.exit(f"--case needs --rom, an existing archive (not {args.rom})")
+        rom, name = os.path.abspath(args.rom), os.path.splitext(os.path.basename(args.case))[0]
+        with open(args.case) as f:
+            text = f.read()
+        if not re.search(r"\[steps\][^\[]*cycles\s*=", text):
+            sys.exit(f"{args.case}: its [steps] have no 'cycles = ...'")
+        text = re.sub(r"(\[steps\][^\[]*?cycles\s*=\s*)\d+", rf"\g<1>{args.cycles}", text)
+        # paths relative to the case's folder: its mesh, and its results (thermal
+        # fields) where the case's own runs keep them
+        text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
+        out = os.path.join(HERE, "out", f"{name}_{args.loading}", f"cycles{args.cycles}")
+    else:
+        d = os.path.join(HERE, "out", f"cube{args.n}")
+        rom = os.path.join(d, "results", "rom.h5")
+        if not os.path.exists(rom) and args.n == 6:  # the demo's ROM (cases/cube.toml)
+            d, rom = os.path.join(ROOT, "cases"), os.path.join(ROOT, "results", "cube", "rom.h5")
+        if not os.path.exists(rom):
+            sys.exit(f"{rom} not found: run bench/online_scaling.py --sizes {args.n} first")
+        with open(os.path.join(d, "cube.toml")) as f:
+            text = f.read()
+        text = re.sub(r"\[steps\][^\[]*", f"[steps]\ncycles = {args.cycles}\nperiod = 2.0\n"
+                      "count = 20\n\n", text)
+        text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
+        name = "cube"
+        out = os.path.join(HERE, "out", f"cube{args.n}", f"cycles{args.cycles}")
     os.makedirs(out, exist_ok=True)
-    case = os.path.join(out, "cube.toml")
+    case = os.path.join(out, f"{name}.toml")
     with open(case, "w") as f:
         f.write(text)
-    mpi = ["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py")]
+    if "[thermal]" in text:
+        run(mpi + ["thermal", case, "--loading", args.loading])
     hf_dir, on_dir = (os.path.join(out, k) for k in ("hf", "online"))
-    _, t_hf = run(mpi + ["hf", case, "--loading", "hot", "--out", hf_dir, "--overwrite"])
-    _, t_on = run(mpi + ["online", case, "--rom", rom, "--loading", "hot", "--out", on_dir])
+    loading = args.loading
+    _, t_hf = run(mpi + ["hf", case, "--loading", loading, "--out", hf_dir, "--overwrite"])
+    _, t_on = run(mpi + ["online", case, "--rom", rom, "--loading", loading, "--out", on_dir])
     runs = [("plain ROM", on_dir, t_on, None)]
     for tol in args.tol:
         ada_dir = os.path.join(out, f"adaptive_{tol:g}")
-        _, t_ada = run(mpi + ["adaptive", case, "--rom", rom, "--loading", "hot", "--tol",
+        _, t_ada = run(mpi + ["adaptive", case, "--rom", rom, "--loading", loading, "--tol",
                               str(tol), "--out", ada_dir])
         runs.append((f"adaptive ROM, tol {tol:g}", ada_dir, t_ada, tol))
     sys.path.insert(0, ROOT)
@@ -73,7 +104,8 @@ def main():
     ref = os.path.join(hf_dir, "snapshots.h5")
     hf = read_snapshots(ref, ("U",), ("p",))
     n = len(hf["time"])
-    print(f"cube n = {args.n}, loading hot over {args.cycles} cycles ({n} steps), ROM {rom}")
+    print(f"{name if args.case else f'cube n = {args.n}'}, loading {loading} over "
+          f"{args.cycles} cycles ({n} steps), ROM {rom}")
     print("| run | wall time [s] | vs HF | HF steps | error U | error p | largest true error "
           "without HF step | Spearman(indicator, true error) |")
     print("|---|---|---|---|---|---|---|---|")
