@@ -26,11 +26,9 @@ import sys
 import tempfile
 import time
 
+from blade_solver import ENV, ROOT  # the environment of an mpirun as root
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-           OPENBLAS_NUM_THREADS="1")
 
 
 def worktree(rev):
