@@ -18,8 +18,9 @@ import shutil
 import subprocess
 import sys
 
+from blade_solver import ENV, ROOT  # the environment of an mpirun as root
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
 
 def main():
@@ -49,7 +50,10 @@ def main():
                 shutil.rmtree(os.path.join(d, "results", ref), ignore_errors=True)
         proc = subprocess.run(["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py"),
                                "pipeline", case, "--out", os.path.join(d, "results")],
-                              check=True, capture_output=True, text=True)
+                              capture_output=True, text=True, env=ENV)
+        if proc.returncode:
+            sys.exit(f"pipeline of cube {n} failed:\n{proc.stdout[-2000:]}\n"
+                     f"{proc.stderr[-2000:]}")
         out = proc.stdout
         print(out[out.index("pipeline cube"):])
         m = re.search(r"HF ([0-9.e+-]+), online ([0-9.e+-]+): speedup", out)
