@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from blade_solver import ENV, ROOT  # the environment of an mpirun as root
+from common import ENV, ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -22,7 +22,7 @@ import re
 import subprocess
 import sys
 
-from blade_solver import ENV, ROOT
+from common import ENV, ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASE = os.path.join(ROOT, "cases", "blade.toml")

@@ -19,12 +19,10 @@ import shutil
 import subprocess
 import sys
 
+from common import ENV, ROOT
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out", "blade")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-           OPENBLAS_NUM_THREADS="1")
 CASE = """[mesh]
 file = "{mesh}"
 [material]

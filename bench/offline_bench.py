@@ -27,8 +27,9 @@ import re
 import subprocess
 import sys
 
+from common import ROOT, worktree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out", "offline")
 
 CASE = """
@@ -157,12 +158,7 @@ def _env(root):
 
 def _tree(rev):
     """A worktree of git revision ``rev`` under OUT (created once; its short hash)."""
-    short = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
-                           text=True, capture_output=True).stdout.strip()
-    tree = os.path.join(OUT, "rev_" + short)
-    if not os.path.isdir(tree):
-        sh(["git", "-C", ROOT, "worktree", "add", "--detach", tree, short])
-    return short, tree
+    return worktree(rev, OUT)
 
 
 def _subset(files, count):

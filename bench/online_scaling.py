@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from blade_solver import ENV, ROOT  # the environment of an mpirun as root
+from common import ENV, ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

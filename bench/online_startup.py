@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 
+from common import ROOT, worktree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out", "startup")
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 
@@ -110,12 +111,7 @@ def main():
     c, files = snapshot_files(case)
     trees = {"this tree": ROOT}
     if args.compare:
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", args.compare],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        tree = os.path.join(OUT, f"rev_{rev}")
-        if not os.path.isdir(tree):
-            subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, rev],
-                           check=True, capture_output=True)
+        rev, tree = worktree(args.compare, OUT)
         trees[rev] = tree
     archives = {tag: prepare(tree, case, files, tag.replace(" ", "_"))
                 for tag, tree in trees.items()}

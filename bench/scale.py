@@ -32,14 +32,13 @@ import sys
 import tempfile
 import time
 
+from common import ENV
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out", "scale")
 SIZES = {"T": {"linear": 8, "chaboche": 4},  # tiny: a check of this script
          "S": {"linear": 32, "chaboche": 16}, "M": {"linear": 46, "chaboche": 23},
          "L": {"linear": 69, "chaboche": 34}}
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-           OPENBLAS_NUM_THREADS="1")
 TIME_FORMAT = "GNUTIME rss_kb=%M user=%U sys=%S wall=%e"
 
 

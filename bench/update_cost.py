@@ -7,7 +7,7 @@ the HF step it follows, side by side for two code versions.
 
 Runs ``run.py adaptive CASE --rom ROM --loading L --max-enrichments K`` under
 ``mpirun -n R``, ``--repeat`` times; with ``--compare REV`` the same command of
-revision ``REV`` (a git worktree in ``bench/out/rev-REV``) alternately with the current
+revision ``REV`` (a git worktree in ``bench/out/rev_<its commit>``) alternately with the current
 code. Printed per run, from its ``adaptive.json``: the HF steps, their total seconds,
 the updates' total seconds and their ratio (target of issue 10: an update at most 0.3x
 the HF step), the modes and reduced points at the end, and the process wall and CPU
@@ -26,18 +26,9 @@ import sys
 import tempfile
 import time
 
-from blade_solver import ENV, ROOT  # the environment of an mpirun as root
+from common import ENV, ROOT, worktree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def worktree(rev):
-    """A checkout of ``rev`` (made once) in ``bench/out/rev-<rev>``."""
-    path = os.path.join(HERE, "out", f"rev-{rev}")
-    if not os.path.isdir(path):
-        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, rev],
-                       check=True, capture_output=True)
-    return path
 
 
 def run(code, args, out):
@@ -71,7 +62,7 @@ def main():
     args.case, args.rom = os.path.abspath(args.case), os.path.abspath(args.rom)
     codes = [("current", ROOT)]
     if args.compare:
-        codes.append((args.compare, worktree(args.compare)))
+        codes.append(worktree(args.compare, os.path.join(HERE, "out")))
     tmp = tempfile.mkdtemp(prefix="update_cost_")
     print(f"{os.path.basename(args.case)}, loading {args.loading}, {args.ranks} ranks, at most "
           f"{args.max_enrichments} enrichments\n")

@@ -241,7 +241,8 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     N = min(truncation(all_s ** 2, eps), len(s))
     if n_max is not None:
         N = min(N, n_max)
-    modes = Psi @ U[:n, :N] + Q @ U[n:, :N]  # [Psi, Q] U without the copy
+    modes = Psi @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
+    modes += Q @ U[n:, :N]
     rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
     coordinates = None
     if pod.coefficients is not None:  # old snapshots [A_old; 0], new ones [A; B]

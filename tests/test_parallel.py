@@ -68,17 +68,21 @@ def test_same_solution_on_any_rank_count(name, partitioner, tmp_path, comm):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("tail", [(), (3,), (4, 6)])
-def test_gather_rows_puts_every_rank_rows_at_their_global_ids(comm, tail):
+@pytest.mark.parametrize("tail, missing", [((), False), ((3,), False), ((4, 6), False),
+                                           ((3,), True)])
+def test_gather_rows_puts_every_rank_rows_at_their_global_ids(comm, tail, missing):
     """rom.offline._gather_rows: rank 0 gets the global array, every row from the rank
     that holds it (ids interleaved across ranks, one rank possibly empty, a
-    Fortran-ordered input); the other ranks get None."""
+    Fortran-ordered input), zeros in the rows nobody gives; the other ranks get None."""
     from rom.offline import _gather_rows
 
     n_global = 37
     rng = np.random.default_rng(5)
     full = rng.standard_normal((n_global,) + tail)
     owner = rng.integers(0, comm.size, n_global)
+    if missing:
+        owner[[0, 11, 36]] = -1  # given by no rank
+        full[[0, 11, 36]] = 0.0
     if comm.size > 1:
         owner[owner == comm.size - 1] = 0  # the last rank holds nothing
     mine = np.flatnonzero(owner == comm.rank)[::-1]  # any order

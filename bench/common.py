@@ -1,0 +1,23 @@
+"""What the benchmarks share: the repository root, the environment of an ``mpirun``
+as root with one thread per rank, and git worktrees of other revisions (for side by
+side comparisons)."""
+
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
+           OPENBLAS_NUM_THREADS="1")
+
+
+def worktree(rev, parent):
+    """``(short hash, path)`` of a checkout of git revision ``rev`` in
+    ``parent/rev_<short hash>`` (made once per commit)."""
+    short = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    path = os.path.join(parent, f"rev_{short}")
+    if not os.path.isdir(path):
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, short],
+                       check=True, capture_output=True)
+    return short, path
