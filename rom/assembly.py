@@ -443,7 +443,10 @@ class LinearSolver:
         if reason < 0:
             raise RomError(f"linear solver diverged (KSP reason {reason}, "
                            f"{self.ksp.getIterationNumber()} iterations); try "
-                           "linear_solver = 'mumps' in [solver]")
+                           "mg_levels_ksp_max_it = 3 in [solver.petsc] (more "
+                           "multigrid smoothing: hot parts whose creeping regions are "
+                           "much softer than the rest), or linear_solver = 'mumps' in "
+                           "[solver]")
         return x
 
 
