@@ -19,22 +19,12 @@ on over later flights.
 import argparse
 import os
 import re
-import subprocess
 import sys
 
-from common import ENV, ROOT
+from common import ROOT, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASE = os.path.join(ROOT, "cases", "blade.toml")
-
-
-def run(cmd, ranks):
-    if ranks > 1:
-        cmd = ["mpirun", "-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
-    if p.returncode:
-        sys.exit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return p.stdout
 
 
 def main():

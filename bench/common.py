@@ -21,3 +21,16 @@ def worktree(rev, parent):
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, short],
                        check=True, capture_output=True)
     return short, path
+
+
+def run(cmd, ranks=1):
+    """Run ``cmd`` (under ``mpirun -n ranks`` when ranks > 1) from the repository root;
+    its standard output, or exit with the end of its output if it fails."""
+    import sys
+
+    if ranks > 1:
+        cmd = ["mpirun", "-n", str(ranks)] + list(cmd)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
+    if p.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p.stdout
