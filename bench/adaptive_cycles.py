@@ -58,9 +58,6 @@ def main():
         if not re.search(r"\[steps\][^\[]*cycles\s*=", text):
             sys.exit(f"{args.case}: its [steps] have no 'cycles = ...'")
         text = re.sub(r"(\[steps\][^\[]*?cycles\s*=\s*)\d+", rf"\g<1>{args.cycles}", text)
-        # paths relative to the case's folder: its mesh, and its results (thermal
-        # fields) where the case's own runs keep them
-        text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
         out = os.path.join(HERE, "out", f"{name}_{args.loading}", f"cycles{args.cycles}")
     else:
         d = os.path.join(HERE, "out", f"cube{args.n}")
@@ -73,9 +70,11 @@ def main():
             text = f.read()
         text = re.sub(r"\[steps\][^\[]*", f"[steps]\ncycles = {args.cycles}\nperiod = 2.0\n"
                       "count = 20\n\n", text)
-        text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
         name = "cube"
         out = os.path.join(HERE, "out", f"cube{args.n}", f"cycles{args.cycles}")
+    # the mesh path relative to the case's folder; results (thermal fields) stay where
+    # the case's own runs keep them (run from the repository root)
+    text = text.replace('"../meshes/', f'"{os.path.join(ROOT, "meshes")}/')
     os.makedirs(out, exist_ok=True)
     case = os.path.join(out, f"{name}.toml")
     with open(case, "w") as f:

@@ -1,7 +1,10 @@
 """The HF linear solver on the turbine blade: one elastic step, the default solver
-options against the former ones (smoothed aggregation, V-cycles, 2 sweeps).
+options against the former ones (smoothed aggregation, V-cycles, 2 sweeps); or the
+blade case's Chaboche law with MUMPS and GAMG at 1, 2 and 3 smoothing sweeps.
 
     python bench/blade_solver.py [--presets S M] [--ranks 2] [--repeat 2]
+    python bench/blade_solver.py --chaboche [--flight] [--loading c] [--presets S M]
+        [--configs mumps gamg1 gamg2 gamg3]
 
 For each preset the blade is meshed (``meshes/make_blade.py``, into
 ``bench/out/blade/``), and a case written beside it: elastic (E 200 GPa, nu 0.3, rho
@@ -10,6 +13,14 @@ engine axis, 2 MPa on the pressure side, one step. ``run.py hf`` runs it under
 ``mpirun -n R`` with the defaults and with the former options in ``[solver.petsc]``,
 alternately ``--repeat`` times; printed: Newton and Krylov iterations, the solve and
 set-up seconds of the run summary, the peak von Mises stress.
+
+With ``--chaboche``: ``cases/blade.toml`` on the preset's mesh, its loading
+``--loading`` (temperature fields computed first), the take-off step alone (``[steps]
+times = [300.0]``, from rest) or with ``--flight`` the case's whole flight, its
+``[solver]`` replaced by each configuration: ``mumps``, or GMRES + GAMG (the project's
+defaults) with ``mg_levels_ksp_max_it`` 1, 2 or 3 (``gamg1`` .. ``gamg3``). Printed
+besides: the step cuts (a diverged linear solve halves the step), the steps' seconds
+and the peak RSS per rank (GNU time around ``mpirun``: its largest child).
 """
 
 import argparse
@@ -61,15 +72,16 @@ def blade_mesh(preset):
     return mesh
 
 
-def run(case, ranks, out):
+def run(case, ranks, out, extra=()):
     shutil.rmtree(out, ignore_errors=True)  # run.py hf does not overwrite a run
-    cmd = [sys.executable, os.path.join(ROOT, "run.py"), "hf", case, "--out", out]
+    cmd = [sys.executable, os.path.join(ROOT, "run.py"), "hf", case, "--out", out, *extra]
     if ranks > 1:
         cmd = ["mpirun", "-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    cmd = ["/usr/bin/time", "-f", "GNUTIME rss_kb=%M"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    text = p.stdout
+    text = p.stdout + p.stderr
 
     def num(pattern):
         return float(re.search(pattern, text).group(1))
@@ -78,7 +90,43 @@ def run(case, ranks, out):
             "krylov": int(num(r"KSP iterations (\d+)")),
             "solve": num(r"linear solve ([\d.]+)"), "setup": num(r"setup ([\d.]+)"),
             "von_mises": num(r"max von Mises\s+([\d.e+-]+)"),
-            "dofs": int(num(r"(\d+) dofs"))}
+            "dofs": int(num(r"(\d+) dofs")), "steps": num(r"steps ([\d.]+) \(law"),
+            "cuts": text.count("cut:"), "rss_gb": num(r"GNUTIME rss_kb=(\d+)") / 2 ** 20}
+
+
+CONFIGS = {"mumps": 'linear_solver = "mumps"\n',
+           **{f"gamg{k}": f'linear_solver = "gamg"\n[solver.petsc]\nmg_levels_ksp_max_it = {k}\n'
+              for k in (1, 2, 3)}}
+
+
+def chaboche(args):
+    """The blade case's Chaboche law under each solver configuration of ``args``."""
+    with open(os.path.join(ROOT, "cases", "blade.toml")) as f:
+        text = f.read()
+    i, j = text.index("\n[solver]\n"), text.index("\n[rom]\n")
+    print("| preset | dofs | solver | Newton its | Krylov its | step cuts | steps [s] | "
+          "solve [s] | peak RSS per rank [GB] |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for preset in args.presets:
+        mesh = blade_mesh(preset)
+        for config in args.configs:
+            body = text[:i] + "\n[solver]\n" + CONFIGS[config] + text[j:]
+            body = re.sub(r'file = "[^"]*blade_S\.msh"', f'file = "{mesh}"', body)
+            body = body.replace('name = "blade"', f'name = "blade_solver_{preset}"')
+            if not args.flight:
+                body = re.sub(r"\[steps\][^\[]*", "[steps]\ntimes = [300.0]\n\n", body)
+            case = os.path.join(OUT, f"chaboche_{preset}_{config}.toml")
+            with open(case, "w") as f:
+                f.write(body)
+            thermal = [sys.executable, os.path.join(ROOT, "run.py"), "thermal", case,
+                       "--loading", args.loading]
+            subprocess.run(["mpirun", "-n", str(args.ranks)] + thermal, check=True,
+                           capture_output=True, env=ENV, cwd=ROOT)
+            r = run(case, args.ranks, os.path.join(OUT, f"run_{preset}_{config}"),
+                    ["--loading", args.loading])
+            print(f"| {preset} | {r['dofs']} | {config} | {r['newton']} | {r['krylov']} | "
+                  f"{r['cuts']} | {r['steps']:.1f} | {r['solve']:.2f} | {r['rss_gb']:.2f} |",
+                  flush=True)
 
 
 def main():
@@ -86,8 +134,15 @@ def main():
     ap.add_argument("--presets", nargs="+", default=["S", "M"], choices=["S", "M", "L"])
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--chaboche", action="store_true", help="the blade case's law")
+    ap.add_argument("--flight", action="store_true", help="with --chaboche: the whole flight")
+    ap.add_argument("--loading", default="c", help="with --chaboche")
+    ap.add_argument("--configs", nargs="+", choices=list(CONFIGS),
+                    default=["mumps", "gamg1", "gamg2", "gamg3"], help="with --chaboche")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
+    if args.chaboche:
+        return chaboche(args)
     print("| preset | dofs | options | Newton its | Krylov its | solve [s] | set-up [s] "
           "| max von Mises [MPa] |")
     print("|---|---|---|---|---|---|---|---|")

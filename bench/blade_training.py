@@ -19,10 +19,10 @@ reduced solve.
 
 import argparse
 import os
-import subprocess
 import sys
 
-from blade_solver import ENV, ROOT
+from common import ROOT
+from common import run as common_run
 
 sys.path.insert(0, ROOT)
 CASE = os.path.join(ROOT, "cases", "blade.toml")
@@ -30,13 +30,8 @@ TESTS = ("t1", "t2", "t3")
 
 
 def run(args, ranks):
-    cmd = [sys.executable, os.path.join(ROOT, "run.py"), *args]
-    if ranks > 1:
-        cmd = ["mpirun", "-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-    if p.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return p.stdout
+    """``run.py ARGS`` on ``ranks`` ranks (:func:`common.run`)."""
+    return common_run([sys.executable, os.path.join(ROOT, "run.py"), *args], ranks)
 
 
 def complete_steps(path):

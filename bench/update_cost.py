@@ -7,8 +7,8 @@ the HF step it follows, side by side for two code versions.
 
 Runs ``run.py adaptive CASE --rom ROM --loading L --max-enrichments K`` under
 ``mpirun -n R``, ``--repeat`` times; with ``--compare REV`` the same command of
-revision ``REV`` (a git worktree in ``bench/out/rev_<its commit>``) alternately with the current
-code. Printed per run, from its ``adaptive.json``: the HF steps, their total seconds,
+revision ``REV`` (a git worktree in ``bench/out/rev_<its commit>``) alternately with
+the current code. Printed per run, from its ``adaptive.json``: the HF steps, their total seconds,
 the updates' total seconds and their ratio (target of issue 10: an update at most 0.3x
 the HF step), the modes and reduced points at the end, and the process wall and CPU
 seconds (children's, all ranks). Defaults: the blade of ``make demo`` on its loading
