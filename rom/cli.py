@@ -223,8 +223,10 @@ def _hf(args, comm):
         print(f"  max von Mises      {res['max_von_mises']:.6e}")
         its = [sum(h["iterations"]) for h in res["history"]]
         subs = sum(h["substeps"] for h in res["history"])
+        restarts = sum(h.get("restarts", 0) for h in res["history"])
         print(f"  Newton iterations  {sum(its)} in {subs} increment(s) (max {max(its, default=0)}"
-              f" per step), KSP iterations {sum(res['ksp_iterations'])}")
+              f" per step), KSP iterations {sum(res['ksp_iterations'])}"
+              + (f", {restarts} step(s) restarted with accurate solves" if restarts else ""))
         print(f"  time [s]           total {wall:.2f}: mesh {t['mesh']:.2f}, setup "
               f"{t['setup']:.2f}, steps {t['steps']:.2f} (law {t['law']:.2f}, assembly "
               f"{t['assembly']:.2f}, linear solve {t['solve']:.2f})")

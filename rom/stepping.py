@@ -33,11 +33,12 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
     committed only after each converged sub-step.
 
     Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
-    ``iterations`` (per sub-step) and ``residuals`` (of the last sub-step).
+    ``iterations`` (per sub-step), ``residuals`` (of the last sub-step) and
+    ``restarts`` (converged sub-steps that ``step`` reports as ``restarted``).
     """
     full = t_new - t_old
     dt, t = full, t_old
-    iterations, streak = [], 0
+    iterations, streak, restarts = [], 0, 0
     while t < t_new:
         t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
         try:
@@ -53,8 +54,9 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
             continue
         u, state, t = u_new, state_new, t_target
         iterations.append(info["iterations"])
+        restarts += int(info.get("restarted", False))
         streak += 1
         if streak >= 2 and dt < full:
             dt, streak = min(2 * dt, full), 0
     return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
-                                "residuals": info["residuals"]}
+                                "residuals": info["residuals"], "restarts": restarts}

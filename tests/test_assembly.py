@@ -107,7 +107,8 @@ def test_newton_forcing_terms():
                          user_options=[], model=SimpleNamespace(law=SimpleNamespace(
                              state_shapes={"p": ()})),
                          EW_ETA0=NewtonSolver.EW_ETA0, EW_ALPHA=NewtonSolver.EW_ALPHA,
-                         EW_MAX=NewtonSolver.EW_MAX, EW_THRESHOLD=NewtonSolver.EW_THRESHOLD)
+                         EW_MAX=NewtonSolver.EW_MAX, EW_THRESHOLD=NewtonSolver.EW_THRESHOLD,
+                         EW_ACCURATE=NewtonSolver.EW_ACCURATE)
     forcing = NewtonSolver._forcing
     assert forcing(gm, [1.0], None, 1.0) == NewtonSolver.EW_ETA0
     a = NewtonSolver.EW_ALPHA
@@ -118,6 +119,11 @@ def test_newton_forcing_terms():
     # near convergence no tighter than the Newton tolerance needs, within EW_MAX
     assert forcing(big, [1e-5, 1e-7], 1e-3, 1.0) == pytest.approx(0.1 * 1e-8 / 1e-7)
     assert forcing(gm, [1e-5, 1e-7], 1e-3, 1.0) == NewtonSolver.EW_MAX
+    # a step restarted with accurate solves (NewtonSolver._step)
+    # (a risen residual), floored as the others by the Newton tolerance's need
+    assert forcing(gm, [1.0, 2.0], 1e-3, 1.0, accurate=True) == NewtonSolver.EW_ACCURATE
+    assert forcing(gm, [1.0, 1e-2], 1e-3, 1.0, accurate=True) == pytest.approx(
+        0.1 * 1e-8 / 1e-2)
     mumps = SimpleNamespace(**{**vars(gm), "linear": SimpleNamespace(
         options={"ksp_type": "preonly"})})
     assert forcing(mumps, [1.0], None, 1.0) is None

@@ -382,3 +382,27 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
         assert info["iterations"] >= 2
     assert (state["p"] > 0).mean() > 0.5  # the law flows in most of the cube
     assert sum(builds[3:]) <= 1, builds  # kept along the ramp
+
+
+def test_a_step_whose_residual_rises_is_restarted_with_accurate_solves(tmp_path, comm):
+    """GMRES preconditioned by LU on the Chaboche bar, whose exact Newton lets the
+    residual rise twice on its way (0.42, 0.46, 0.49): the step is restarted with
+    accurate solves, and the restarted Newton follows the direct solver's iterates."""
+    direct = write_case(tmp_path / "d", _bar(), BAR + "[steps]\ntimes = [1.0]\n",
+                        material=CHABOCHE)
+    krylov = BAR.replace('linear_solver = "mumps"\n', "") + """[solver.petsc]
+pc_type = "lu"
+pc_factor_mat_solver_type = "mumps"
+[steps]
+times = [1.0]
+"""
+    case = write_case(tmp_path / "k", _bar(), krylov, material=CHABOCHE)
+    ref = solve(direct, comm, tmp_path / "d" / "out")
+    res = solve(case, comm, tmp_path / "k" / "out")
+    h, h_ref = res["history"][0], ref["history"][0]
+    assert h_ref["restarts"] == 0 and h["restarts"] == 1 and h["substeps"] == 1
+    r, r_ref = np.array(h["residuals"]), np.array(h_ref["residuals"])
+    assert np.any(r_ref[3:] > r_ref[2:-1])  # the exact Newton's residual does rise
+    assert len(r) == len(r_ref) and np.allclose(r[:-1], r_ref[:-1], rtol=1e-5)
+    u, u_ref = (x["model"].dofmap.gather_nodal(x["u"]) for x in (res, ref))
+    assert np.abs(u - u_ref).max() < 1e-8 * np.abs(u_ref).max()
