@@ -210,7 +210,8 @@ class NewtonSolver:
     crawl. So when the relative residual rises in ``DIVERGE_RISES`` = 2 iterations
     in a row, the step is restarted from its start with every solve to
     ``EW_ACCURATE`` = 1e-8 (or to what the Newton tolerance needs, if that is looser;
-    logged; ``restarted`` in the step's info), before any cut (BENCHMARKS, "The HF linear solver on the blade").
+    logged; ``restarted`` in the step's info), before any cut (BENCHMARKS, "The HF
+    linear solver on the blade").
 
     The preconditioner of an iterative solver is kept from one Newton iteration to
     the next and from one step to the next, as long as the solves stay cheap
