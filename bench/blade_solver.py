@@ -94,7 +94,7 @@ def run(case, ranks, out, extra=()):
             "law": num(r"\(law ([\d.]+)"), "assembly": num(r"assembly ([\d.]+)"),
             "von_mises": num(r"max von Mises\s+([\d.e+-]+)"),
             "dofs": int(num(r"(\d+) dofs")), "steps": num(r"steps ([\d.]+) \(law"),
-            "cuts": text.count("cut:"), "restarts": text.count("restarted with accurate"),
+            "cuts": text.count("cut:"), "restarts": text.count("step restarted with accurate"),
             "rss_gb": num(r"GNUTIME rss_kb=(\d+)") / 2 ** 20}
 
 

@@ -201,8 +201,9 @@ class NewtonSolver:
     The forcing terms' loose solves can also lead Newton astray on a strongly
     nonlinear step: on the hot blade's take-off step (300 s of creep from rest, GMRES +
     GAMG on 2 ranks) the relative residual fell to 1e-4, then rose by 1.3x per
-    iteration until the Krylov solver gave up, in about one run in three (which run
-    depends on the round-off of GAMG's parallel set-up), and the step was cut: 100 s
+    iteration until the Krylov solver gave up, in about one run in three (2-rank runs
+    differ in round-off from their first solve on; serial runs repeat exactly), and
+    the step was cut: 100 s
     instead of 3 s. Accurate solves from the start (``ksp_rtol`` 1e-9) follow the
     direct solver's iterates and converged in every run; damping the steps (a
     backtracking line search on the residual, monotone or not) did not help: it
