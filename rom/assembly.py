@@ -444,8 +444,7 @@ class LinearSolver:
             raise RomError(f"linear solver diverged (KSP reason {reason}, "
                            f"{self.ksp.getIterationNumber()} iterations); try "
                            "mg_levels_ksp_max_it = 3 in [solver.petsc] (more "
-                           "multigrid smoothing: hot parts whose creeping regions are "
-                           "much softer than the rest), or linear_solver = 'mumps' in "
+                           "multigrid smoothing), or linear_solver = 'mumps' in "
                            "[solver]")
         return x
 
