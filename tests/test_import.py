@@ -1,0 +1,123 @@
+"""Other solvers' results: the CalculiX ``.frd`` reader against the values CalculiX
+prints in its ``.dat`` file for the same run, and the matching of a file's nodes to a
+case's mesh (by numbering, by coordinates, and the errors)."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from test_calculix import (
+    CCX,
+    J2_SEGMENTS,
+    J2_TABLE,
+    NU,
+    R0,
+    E,
+    H,
+    _num,
+    _read_dat,
+    _times,
+    _write_inp,
+)
+
+from rom import RomError
+from rom.io.frd import read_frd
+from rom.io.results import NodalResults, match_nodes
+from rom.meshgen import box_mesh
+
+ccx_needed = pytest.mark.skipif(CCX is None, reason="CalculiX (ccx) is not on PATH")
+
+
+def _ccx_bending_j2(folder, keyword="*NODE FILE"):
+    """CalculiX's J2 cantilever of ``tests/test_calculix.py``, with the displacements
+    also in the .frd file (``*NODE FILE``: ASCII; ``*NODE OUTPUT``: binary data
+    records); returns the mesh data."""
+    data = box_mesh((4, 2, 2), (4.0, 1.0, 1.0), "hexahedron20", distort=0.2)
+    inp = os.path.join(folder, "ccx.inp")
+    _write_inp(inp, data, ["*ELASTIC", f"{_num(E)}, {_num(NU)}",
+                           "*PLASTIC, HARDENING=ISOTROPIC", f"{_num(R0)}, 0.",
+                           f"{_num(R0 + H)}, 1."],
+               "*STATIC, DIRECT", J2_SEGMENTS, "bending", 12.0, J2_TABLE)
+    with open(inp) as f:
+        text = f.read()
+    with open(inp, "w") as f:
+        f.write(text.replace("*NODE PRINT, NSET=NALL\nU\n",
+                             f"*NODE PRINT, NSET=NALL\nU\n{keyword}\nU\n"))
+    env = dict(os.environ, OMP_NUM_THREADS="1", CCX_NPROC_EQUATION_SOLVER="1",
+               CCX_NPROC_STIFFNESS="1", CCX_NPROC_RESULTS="1")
+    r = subprocess.run([CCX, "-i", "ccx"], cwd=folder, capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0 and "*ERROR" not in r.stdout, r.stdout[-3000:] + r.stderr
+    return data
+
+
+@ccx_needed
+@pytest.mark.parametrize("keyword", ["*NODE FILE", "*NODE OUTPUT"], ids=["ascii", "binary"])
+def test_frd_displacements_equal_the_printed_ones(keyword, tmp_path):
+    data = _ccx_bending_j2(str(tmp_path), keyword)
+    with open(tmp_path / "ccx.frd", "rb") as f:
+        binary = b"\x00" in f.read()
+    assert binary == (keyword == "*NODE OUTPUT")
+    res = read_frd(str(tmp_path / "ccx.frd"))
+    printed = _read_dat(str(tmp_path / "ccx.dat"), len(data.points))
+    assert np.allclose(res.times, _times(J2_SEGMENTS), atol=1e-9)
+    # CalculiX numbers the nodes of the deck 1..n; the .frd prints 5 significant digits
+    assert np.abs(res.points - data.points[res.node_ids - 1]).max() <= 5.01e-6 * 4.0
+    order = match_nodes(res, data.points)
+    assert np.array_equal(res.node_ids[order], np.arange(1, len(data.points) + 1))
+    for k, t in enumerate(res.times):
+        u = printed[min(printed, key=lambda s: abs(s - t))]
+        scale = np.abs(u).max()
+        assert np.abs(res.displacement[k][order] - u).max() <= 1e-5 * scale, t
+    assert res.temperature is None
+    # the test means something: plastic bending, a large residual displacement at the end
+    assert np.abs(res.displacement[-1]).max() > 0.1 * np.abs(res.displacement).max()
+
+
+@ccx_needed
+def test_damaged_frd_files_are_reported(tmp_path):
+    _ccx_bending_j2(str(tmp_path))
+    with open(tmp_path / "ccx.frd", "rb") as f:
+        text = f.read()
+    cut = tmp_path / "cut.frd"
+    cut.write_bytes(text[: len(text) // 2])
+    with pytest.raises(RomError, match="truncated"):
+        read_frd(str(cut))
+    bad = tmp_path / "bad.frd"
+    i = text.index(b"\n -1", text.index(b" 100C")) + 1
+    bad.write_bytes(text[:i] + b" -1    1 garbage" + text[text.index(b"\n", i):])
+    with pytest.raises(RomError, match=r"bad\.frd, line \d+: cannot read"):
+        read_frd(str(bad))
+    with pytest.raises(RomError, match="not found"):
+        read_frd(str(tmp_path / "missing.frd"))
+
+
+def _results(points, ids):
+    k = 2
+    return NodalResults(source="f.frd", node_ids=np.asarray(ids), points=points,
+                        times=np.arange(k, dtype=float),
+                        displacement=np.zeros((k, len(ids), 3)))
+
+
+def test_nodes_match_by_numbering_or_by_coordinates():
+    rng = np.random.default_rng(3)
+    pts = rng.random((50, 3)) * 10
+    assert np.array_equal(match_nodes(_results(pts, np.arange(1, 51)), pts), np.arange(50))
+    perm = rng.permutation(50)
+    # other numbers, another order, coordinates rounded as a file prints them
+    res = _results(np.round(pts[perm], 6), 1000 + perm * 7)
+    order = match_nodes(res, pts)
+    assert np.array_equal(perm[order], np.arange(50))
+    moved = res.points.copy()
+    moved[[4, 9]] += 0.5
+    with pytest.raises(RomError, match="2 of 50 mesh nodes have no node of the file"):
+        match_nodes(_results(moved, res.node_ids), pts)
+    with pytest.raises(RomError, match="49 nodes for a mesh of 50"):
+        match_nodes(_results(pts[:49], np.arange(1, 50)), pts)
+    with pytest.raises(RomError, match="inconsistent sizes"):
+        NodalResults(source="f", node_ids=np.arange(3), points=np.zeros((3, 3)),
+                     times=np.zeros(2), displacement=np.zeros((2, 4, 3)))
+    with pytest.raises(RomError, match="not finite"):
+        NodalResults(source="f", node_ids=np.arange(1), points=np.full((1, 3), np.nan),
+                     times=np.zeros(1), displacement=np.zeros((1, 1, 3)))
