@@ -121,3 +121,49 @@ def test_nodes_match_by_numbering_or_by_coordinates():
     with pytest.raises(RomError, match="not finite"):
         NodalResults(source="f", node_ids=np.arange(1), points=np.full((1, 3), np.nan),
                      times=np.zeros(1), displacement=np.zeros((1, 1, 3)))
+
+
+def _snapshot_results(path):
+    """A run's snapshot file as imported results (nodes numbered 1..n in its order)."""
+    import h5py
+
+    from rom.snapshots import read_snapshots
+
+    snap = read_snapshots(path, ("U",), qp_fields=("sigma", "p"))
+    with h5py.File(path, "r") as f:
+        points = f["mesh/points"][...]
+    n = len(points)
+    return snap, NodalResults(source=path, node_ids=np.arange(1, n + 1), points=points,
+                              times=snap["time"], displacement=snap["U"])
+
+
+@pytest.mark.mpi
+def test_replay_of_a_run_gives_its_stresses_and_internal_variables(tmp_path, comm):
+    """Replaying our own Chaboche run's displacements (a two-cycle, non-proportional
+    history with a temperature that varies in time and space) gives back its stresses
+    and cumulated plasticity to round-off, and equilibrium to the Newton tolerance."""
+    from test_hf import CHABOCHE, CYCLE
+
+    from helpers import solve, write_case
+    from rom.replay import replay
+    from rom.snapshots import read_snapshots
+
+    data = box_mesh((4, 2, 2), (4.0, 1.0, 1.0), "hexahedron20", distort=0.15)
+    case = write_case(tmp_path, data, CYCLE, material=CHABOCHE)
+    hf = solve(case, comm, tmp_path / "hf")
+    assert all(h["substeps"] == 1 for h in hf["history"])
+    snap, imported = _snapshot_results(comm.bcast(str(tmp_path / "hf" / "snapshots.h5")))
+    out = replay(case, imported, comm, str(tmp_path / "replay"), log=None)
+    rep = read_snapshots(out["path"], ("U",), qp_fields=("sigma", "p"))
+    assert np.array_equal(rep["time"], snap["time"]) and out["substeps"] == [1] * 16
+    for name in ("qp/sigma", "qp/p"):
+        scale = np.abs(snap[name]).max()
+        assert np.abs(rep[name] - snap[name]).max() <= 1e-9 * scale, name
+    assert snap["qp/p"].max() > 1e-4  # inelastic: a fifth of the elastic strain (1e-3)
+    # the Newton test's scale also has the step's first residual (here up to 3x the
+    # forces, when the temperature jumps), which a replay does not know: hence 10 rtol
+    assert max(out["residuals"]) <= 10 * case.solver.rtol
+    # a displacement history off equilibrium shows in the residual
+    imported.displacement[5] *= 1.01
+    bad = replay(case, imported, comm, str(tmp_path / "off"), log=None)
+    assert bad["residuals"][5] > 1e-3 and max(bad["residuals"][:5]) <= 10 * case.solver.rtol
