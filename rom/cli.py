@@ -6,6 +6,7 @@
     python run.py online CASE.toml --rom rom.h5 [--loading NAME] --out DIR
     python run.py pipeline CASE.toml [--no-reference]
     python run.py thermal CASE.toml [--loading NAME ...] [--force]
+    python run.py import CASE.toml --from RESULTS.frd [--format frd] [--loading NAME] --out DIR
     python run.py render RESULT.xdmf [--compare HF.xdmf] [--fields T von_mises_nodal]
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
 """
@@ -151,6 +152,17 @@ def build_parser():
                    help="view direction (the blade's pressure or suction side, or iso)")
     r.add_argument("--out", help="folder of the pictures (default: pictures/ beside the "
                    "result)")
+    i = sub.add_parser("import", help="another solver's displacement history replayed "
+                       "through the case's law: a snapshot file that offline takes as a "
+                       "training run")
+    i.add_argument("case", help="case file (TOML): mesh, law and temperature loading")
+    i.add_argument("--from", dest="source", required=True,
+                   help="result file of the other solver (CalculiX .frd)")
+    i.add_argument("--format", choices=["frd"], help="its format (default: by extension)")
+    i.add_argument("--loading", help="the case's named loading the results were run with")
+    i.add_argument("--out", required=True, help="output directory")
+    i.add_argument("--overwrite", action="store_true",
+                   help="replace an existing snapshot file in --out")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
@@ -176,6 +188,8 @@ def main(argv, comm):
         return _pipeline(args, comm)
     if args.command == "thermal":
         return _thermal(args, comm)
+    if args.command == "import":
+        return _import(args, comm)
     if args.command == "render":
         if comm.rank == 0:
             from rom.render import render
@@ -202,6 +216,32 @@ def main(argv, comm):
             print(f"wrote {args.out}: {data.n_nodes} nodes, {data.n_cells} {data.cell_type}")
         return 0
     return 1
+
+
+def _import(args, comm):
+    from rom import agree
+    from rom.case import load_case
+    from rom.io.frd import read_frd
+    from rom.replay import replay
+
+    fmt = args.format or os.path.splitext(args.source)[1].lstrip(".").lower()
+    readers = {"frd": read_frd}
+    if fmt not in readers:
+        raise RomError(f"{args.source}: unknown result format '{fmt}' (known: "
+                       + ", ".join(sorted(readers)) + "; give --format)")
+    case = load_case(args.case).with_loading(args.loading)
+    results = agree(comm, readers[fmt], args.source)
+    out = replay(case, results, comm, args.out, overwrite=args.overwrite)
+    if comm.rank == 0:
+        r = out["residuals"]
+        print("-" * 72)
+        print(f"imported {args.source}: {len(out['times'])} step(s), t = "
+              f"{out['times'][0]:g} .. {out['times'][-1]:g}, replayed through "
+              f"{case.law} in {sum(out['substeps'])} increment(s)")
+        print(f"  equilibrium residual of the replayed stresses: max {max(r):.2e} "
+              f"(step {r.index(max(r)) + 1}), last {r[-1]:.2e}")
+        print(f"  results            {out['path']}")
+    return 0
 
 
 def _hf(args, comm):

@@ -167,3 +167,51 @@ def test_replay_of_a_run_gives_its_stresses_and_internal_variables(tmp_path, com
     imported.displacement[5] *= 1.01
     bad = replay(case, imported, comm, str(tmp_path / "off"), log=None)
     assert bad["residuals"][5] > 1e-3 and max(bad["residuals"][:5]) <= 10 * case.solver.rtol
+
+
+@ccx_needed
+def test_calculix_run_imported_and_replayed_gives_our_stresses(tmp_path):
+    """``run.py import`` of CalculiX's J2 cantilever (its .frd), replayed through the
+    same law on the same mesh on 2 ranks: the stresses and cumulated plasticity of
+    our own HF run of that case, to the precision of the .frd's printed
+    displacements, and a small equilibrium residual."""
+    from mpi4py import MPI
+    from test_calculix import LOAD_CASES
+
+    from conftest import run_cli
+    from helpers import solve, write_case
+    from rom.snapshots import read_snapshots
+
+    data = _ccx_bending_j2(str(tmp_path))
+    fixed = "".join(f'[[dirichlet]]\nset = "{g}"\ncomponents = ["{c}"]\nvalue = 0.0\n'
+                    for g, c in LOAD_CASES["bending"]["fixed"])
+    times = ", ".join(repr(float(t)) for t in _times(J2_SEGMENTS))
+    body = (fixed + f'[[pressure]]\nset = "zmax"\nvalue = 12.0\n'
+            f"table = {[list(map(float, row)) for row in J2_TABLE]}\n"
+            f"[steps]\ntimes = [{times}]\n"
+            '[solver]\nlinear_solver = "mumps"\nrtol = 1e-10\n')
+    material = (f'[material]\nlaw = "j2"\nE = {E}\nnu = {NU}\nR0 = {R0}\nH = {H}\n'
+                "Hk = 0.0\n")
+    case = write_case(tmp_path, data, body, material=material)
+    solve(case, MPI.COMM_SELF, tmp_path / "ours")
+    r = run_cli(["import", case.path, "--from", str(tmp_path / "ccx.frd"), "--out",
+                 str(tmp_path / "imported")], n=2)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "equilibrium residual of the replayed stresses" in r.stdout
+    ours = read_snapshots(str(tmp_path / "ours" / "snapshots.h5"), ("U",), ("sigma", "p"))
+    imp = read_snapshots(str(tmp_path / "imported" / "snapshots.h5"), ("U",),
+                         ("sigma", "p"))
+    assert np.allclose(imp["time"], ours["time"])
+    peak = int(np.argmin(np.abs(ours["time"] - 1.0)))  # the largest load
+    assert ours["qp/p"][peak].max() > R0 / E  # yielded
+    for name, tol in (("qp/sigma", 1e-3), ("qp/p", 1e-2)):
+        scale = np.abs(ours[name]).max()
+        assert np.abs(imp[name] - ours[name]).max() <= tol * scale, name
+    with pytest.raises(AssertionError):  # the comparison can fail: another law
+        other = material.replace(f"R0 = {R0}", f"R0 = {0.9 * R0}")
+        case2 = write_case(tmp_path / "other", data, body, material=other)
+        r2 = run_cli(["import", case2.path, "--from", str(tmp_path / "ccx.frd"), "--out",
+                      str(tmp_path / "other_out")])
+        assert r2.returncode == 0
+        imp2 = read_snapshots(str(tmp_path / "other_out" / "snapshots.h5"), ("U",), ("p",))
+        assert np.abs(imp2["qp/p"] - ours["qp/p"]).max() <= 1e-2 * np.abs(ours["qp/p"]).max()
