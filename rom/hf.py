@@ -428,6 +428,22 @@ def nodal_fields(model, sigma, state, n=None):
     return out
 
 
+def write_step(store, model, t, u, sigma, state, T_nodal):
+    """Collective. Append the step at ``t`` to the snapshot ``store``: the owned nodal
+    displacements and temperatures (``T_nodal`` local), the quadrature fields
+    (``sigma``, ``eps`` of ``u``, the law's state), their cell averages (and von
+    Mises, ``p``) and the nodal fields of :func:`nodal_fields`."""
+    n = model.mesh.n_owned
+    eps = model.strain(u)
+    qp = {"sigma": sigma, "eps": eps, **state}
+    cells = {"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
+             "von_mises": model.cell_average(von_mises(sigma))}
+    if "p" in state:
+        cells["p"] = model.cell_average(state["p"])
+    store.write_step(t, model.dofmap.owned_nodal(u), T_nodal[:n], qp, cells,
+                     nodal_fields(model, sigma, state, n))
+
+
 def check_loading(case, loading, comm):
     """Collective. Evaluate every input of the loading at every step time (nodal
     temperatures, Dirichlet values, load factors): a value that is not finite, a file
@@ -528,15 +544,8 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
             f"({time.perf_counter() - ts:.2f} s)")
         inject_fault(f"step{n + 1}", comm)
         if store is not None:
-            eps = model.strain(u)
-            qp = {"sigma": sigma, "eps": eps, **state}
-            cells = {"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
-                     "von_mises": model.cell_average(von_mises(sigma))}
-            if "p" in state:
-                cells["p"] = model.cell_average(state["p"])
-            store.write_step(t, model.dofmap.owned_nodal(u),
-                             loading.temperature.nodal(case.load_time(t))[: mesh.n_owned],
-                             qp, cells, nodal_fields(model, sigma, state, mesh.n_owned))
+            write_step(store, model, t, u, sigma, state,
+                       loading.temperature.nodal(case.load_time(t)))
     timings["steps"] = time.perf_counter() - t_run
     if store is not None:
         store.record_time(timings["steps"], last - first)

@@ -20,7 +20,6 @@ import time
 import numpy as np
 
 from rom import RomError, agree
-from rom.fem import von_mises
 from rom.petsc import PETSc
 
 
@@ -32,7 +31,7 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
     nodes do not match the mesh, or when an increment still fails after
     ``max_splits`` halvings."""
     from rom.assembly import dirichlet_rows
-    from rom.hf import StructuralModel, check_loading, nodal_fields
+    from rom.hf import StructuralModel, check_loading, write_step
     from rom.io.results import match_nodes
     from rom.loads import Loading
     from rom.materials import make_law
@@ -107,15 +106,7 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
             rel = R.norm() / scale if scale > 0 else 0.0
             residuals.append(rel)
             substeps.append(2 ** splits)
-            eps = model.strain(u)
-            qp = {"sigma": sigma, "eps": eps, **state}
-            cells = {"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
-                     "von_mises": model.cell_average(von_mises(sigma))}
-            if "p" in state:
-                cells["p"] = model.cell_average(state["p"])
-            store.write_step(t, dm.owned_nodal(u),
-                             loading.temperature.nodal(tl)[: mesh.n_owned], qp, cells,
-                             nodal_fields(model, sigma, state, mesh.n_owned))
+            write_step(store, model, t, u, sigma, state, loading.temperature.nodal(tl))
             say(f"step {k + 1}/{len(times)}  t = {t:<10.5g} sub-increments {2 ** splits}  "
                 f"equilibrium residual {rel:.2e}  ({time.perf_counter() - ts:.2f} s)")
             u_old, t_old = u, t
