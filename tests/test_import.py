@@ -226,3 +226,56 @@ def test_calculix_run_imported_and_replayed_gives_our_stresses(tmp_path):
         assert r2.returncode == 0
         imp2 = read_snapshots(str(tmp_path / "other_out" / "snapshots.h5"), ("U",), ("p",))
         assert np.abs(imp2["qp/p"] - ours["qp/p"]).max() <= 1e-2 * np.abs(ours["qp/p"]).max()
+
+
+@pytest.mark.mpi
+def test_replay_splits_an_increment_whose_local_integration_fails(tmp_path, monkeypatch,
+                                                                 comm):
+    """A law whose integration fails on increments longer than half a step: the replay
+    integrates that step in 2 sub-increments (close to the whole step's result), and
+    one that always fails ends with an error naming the time."""
+    from test_hf import CHABOCHE, CYCLE
+
+    import rom.materials
+    from helpers import solve, write_case
+    from rom.replay import replay
+    from rom.snapshots import read_snapshots
+
+    data = box_mesh((4, 2, 2), (4.0, 1.0, 1.0), "hexahedron20", distort=0.15)
+    case = write_case(tmp_path, data, CYCLE, material=CHABOCHE)
+    solve(case, comm, tmp_path / "hf")
+    snap, imported = _snapshot_results(comm.bcast(str(tmp_path / "hf" / "snapshots.h5")))
+    make_law = rom.materials.make_law
+
+    def failing(limit):
+        def make(*args, **kwargs):
+            law = make_law(*args, **kwargs)
+            update = law.update
+
+            def checked(eps, state_old, T, dt):
+                sigma, C, state, ok = update(eps, state_old, T, dt)
+                return sigma, C, state, ok & (dt <= limit)
+            law.update = checked
+            return law
+        return make
+
+    monkeypatch.setattr(rom.materials, "make_law", failing(0.2))  # steps are 0.25 long
+    out = replay(case, imported, comm, str(tmp_path / "split"), log=None)
+    assert out["substeps"] == [2] * 16
+    rep = read_snapshots(out["path"], ("U",), qp_fields=("sigma", "p"))
+    # half steps change the time discretization of the viscoplastic law: the split
+    # replay is nearer to an HF run with half steps than the whole-step run is
+    half = write_case(tmp_path / "half", data, CYCLE.replace("count = 8", "count = 16"),
+                      material=CHABOCHE)
+    solve(half, comm, tmp_path / "half" / "hf")
+    fine = read_snapshots(comm.bcast(str(tmp_path / "half" / "hf" / "snapshots.h5")),
+                          ("U",), qp_fields=("sigma", "p"))
+    assert np.allclose(fine["time"][1::2], rep["time"])
+    for name in ("qp/sigma", "qp/p"):
+        ref = fine[name][1::2]
+        d_split = np.abs(rep[name] - ref).max()
+        d_whole = np.abs(snap[name] - ref).max()
+        assert d_split < 0.5 * d_whole, (name, d_split, d_whole)
+    monkeypatch.setattr(rom.materials, "make_law", failing(0.0))
+    with pytest.raises(RomError, match=r"to t = 0.25 even in 64 sub-increments"):
+        replay(case, imported, comm, str(tmp_path / "never"), log=None)
