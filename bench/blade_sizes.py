@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from blade_solver import blade_mesh
+from blade_solver import blade_case, blade_mesh
 from common import ROOT, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,8 +42,7 @@ def main():
         os.makedirs(out, exist_ok=True)
         case = os.path.join(out, "blade.toml")
         with open(case, "w") as f:
-            f.write(re.sub(r'file = "[^"]*blade_S\.msh"', f'file = "{blade_mesh(preset)}"',
-                           text).replace('name = "blade"', f'name = "blade_{preset}"'))
+            f.write(blade_case(text, blade_mesh(preset), f"blade_{preset}"))
         for name in [*args.training, "t1"]:
             run([py, runpy, "thermal", case, "--loading", name], args.ranks)
         files, hf_time, hf_steps = [], 0.0, 0

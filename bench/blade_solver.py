@@ -33,6 +33,7 @@ import subprocess
 import sys
 
 from common import ENV, ROOT
+from common import run as common_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out", "blade")
@@ -72,6 +73,13 @@ def blade_mesh(preset):
         subprocess.run([sys.executable, os.path.join(ROOT, "meshes", "make_blade.py"),
                         "--preset", preset, "--out", mesh], check=True, env=ENV)
     return mesh
+
+
+def blade_case(text, mesh, name):
+    """The text of ``cases/blade.toml`` on another ``mesh``, under another ``name``
+    (its results then go elsewhere)."""
+    text = re.sub(r'file = "[^"]*blade_S\.msh"', f'file = "{mesh}"', text)
+    return text.replace('name = "blade"', f'name = "{name}"')
 
 
 def run(case, ranks, out, extra=()):
@@ -114,18 +122,15 @@ def chaboche(args):
     for preset in args.presets:
         mesh = blade_mesh(preset)
         for config in args.configs:
-            body = text[:i] + "\n[solver]\n" + CONFIGS[config] + text[j:]
-            body = re.sub(r'file = "[^"]*blade_S\.msh"', f'file = "{mesh}"', body)
-            body = body.replace('name = "blade"', f'name = "blade_solver_{preset}"')
+            body = blade_case(text[:i] + "\n[solver]\n" + CONFIGS[config] + text[j:], mesh,
+                              f"blade_solver_{preset}")
             if not args.flight:
                 body = re.sub(r"\[steps\][^\[]*", "[steps]\ntimes = [300.0]\n\n", body)
             case = os.path.join(OUT, f"chaboche_{preset}_{config}.toml")
             with open(case, "w") as f:
                 f.write(body)
-            thermal = [sys.executable, os.path.join(ROOT, "run.py"), "thermal", case,
-                       "--loading", args.loading]
-            subprocess.run(["mpirun", "-n", str(args.ranks)] + thermal, check=True,
-                           capture_output=True, env=ENV, cwd=ROOT)
+            common_run([sys.executable, os.path.join(ROOT, "run.py"), "thermal", case,
+                        "--loading", args.loading], args.ranks)
             for _ in range(args.repeat):  # GAMG's parallel set-up varies run to run
                 r = run(case, args.ranks, os.path.join(OUT, f"run_{preset}_{config}"),
                         ["--loading", args.loading])

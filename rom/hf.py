@@ -161,6 +161,25 @@ def _inexact(linear_options, user_options):
         k.lstrip("-") == "ksp_rtol" for k in user_options)
 
 
+def _history(residuals):
+    """The relative residuals of a Newton loop, for messages."""
+    return ", ".join(f"{r:.2e}" for r in residuals)
+
+
+def free_residual(model, loading, u, sigma, F_ext_local, rows, R, work):
+    """Collective. The equilibrium residual ``F_int(sigma) (+ supports' K_s u) -
+    F_ext`` assembled into ``R`` with the Dirichlet ``rows`` zeroed; returns its norm
+    and that of ``F_int`` (assembled in ``work``)."""
+    dm = model.dofmap
+    F_int = model.internal_forces(sigma)
+    if loading.supports:
+        F_int += loading.support_forces(u)
+    dm.local_to_vector(F_int - F_ext_local, R, add=True)
+    R.setValues(rows, np.zeros(len(rows)), addv=PETSc.InsertMode.INSERT_VALUES)
+    R.assemble()
+    return R.norm(), dm.local_to_vector(F_int, work, add=True).norm()
+
+
 class _Diverging(Exception):
     """Raised inside :meth:`NewtonSolver._newton` to restart the step with accurate
     linear solves."""
@@ -203,16 +222,15 @@ class NewtonSolver:
     GAMG on 2 ranks) the relative residual fell to 1e-4, then rose by 1.3x per
     iteration until the Krylov solver gave up, in about one run in three (2-rank runs
     differ in round-off from their first solve on; serial runs repeat exactly), and
-    the step was cut: 100 s
-    instead of 3 s. Accurate solves from the start (``ksp_rtol`` 1e-9) follow the
-    direct solver's iterates and converged in every run; damping the steps (a
-    backtracking line search on the residual, monotone or not) did not help: it
-    stalled on the blade and made the viscoplastic Newton of ``tests/test_hf.py``
-    crawl. So when the relative residual rises in ``DIVERGE_RISES`` = 2 iterations
-    in a row, the step is restarted from its start with every solve to
-    ``EW_ACCURATE`` = 1e-8 (or to what the Newton tolerance needs, if that is looser;
-    logged; ``restarted`` in the step's info), before any cut (BENCHMARKS, "The HF
-    linear solver on the blade").
+    the step was cut: 100 s instead of 3 s. Accurate solves from the start
+    (``ksp_rtol`` 1e-9) follow the direct solver's iterates and converged in every
+    run; damping the steps (a backtracking line search on the residual, monotone or
+    not) did not help: it stalled on the blade and made the viscoplastic Newton of
+    ``tests/test_hf.py`` crawl. So when the relative residual rises in
+    ``DIVERGE_RISES`` = 2 iterations in a row, the step is restarted from its start
+    with every solve to ``EW_ACCURATE`` = 1e-8 (or to what the Newton tolerance needs,
+    if that is looser; logged; ``restarted`` in the step's info), before any cut
+    (BENCHMARKS, "The HF linear solver on the blade").
 
     The preconditioner of an iterative solver is kept from one Newton iteration to
     the next and from one step to the next, as long as the solves stay cheap
@@ -289,10 +307,6 @@ class NewtonSolver:
             eta = max(eta, 0.1 * self.rtol * ref / residuals_abs[-1])
         return min(eta, self.EW_MAX)
 
-    def _norm_free(self, vec, rows):
-        vec.setValues(rows, np.zeros(len(rows)), addv=PETSc.InsertMode.INSERT_VALUES)
-        vec.assemble()
-        return vec.norm()
 
     def step(self, u_old, state_old, t, dt):
         """Collective. Solve the step ending at ``t`` (length ``dt``).
@@ -340,13 +354,9 @@ class NewtonSolver:
             if n_bad:
                 raise StepFailure(f"local integration failed at {n_bad} quadrature points "
                                   f"at t = {t:g} (iteration {it})")
-            F_int = m.internal_forces(sigma)
-            if self.loading.supports:
-                F_int += self.loading.support_forces(u)
-            dm.local_to_vector(F_int - F_ext_local, self.R, add=True)
-            ref = max(dm.local_to_vector(F_int, self.work, add=True).norm(), F_ext_norm)
-            rnorm = self._norm_free(self.R, rows)
-            ref = max(ref, residuals_abs[0] if residuals_abs else rnorm)
+            rnorm, F_int_norm = free_residual(m, self.loading, u, sigma, F_ext_local, rows,
+                                              self.R, self.work)
+            ref = max(F_int_norm, F_ext_norm, residuals_abs[0] if residuals_abs else rnorm)
             residuals_abs.append(rnorm)
             t2 = time.perf_counter()
             self.timings["law"] += t1 - t0
@@ -361,9 +371,8 @@ class NewtonSolver:
                     and len(residuals) > self.DIVERGE_RISES
                     and all(a < b for a, b in zip(residuals[-self.DIVERGE_RISES - 1:],
                                                   residuals[-self.DIVERGE_RISES:]))):
-                raise _Diverging("the residual rose in " + str(self.DIVERGE_RISES)
-                                 + " iterations in a row (" + ", ".join(
-                                     f"{r:.2e}" for r in residuals) + ")")
+                raise _Diverging(f"the residual rose in {self.DIVERGE_RISES} iterations "
+                                 f"in a row ({_history(residuals)})")
             t0 = time.perf_counter()
             self.model.assembler.assemble(self.A, m.tangent_matrices(C),
                                           self.loading.support_matrices())
@@ -379,7 +388,7 @@ class NewtonSolver:
                 self.linear.solve(self.R, self.du, rtol=eta)
             except RomError as exc:
                 raise StepFailure(f"{exc} (Newton iteration {it + 1}; relative residuals "
-                                  + ", ".join(f"{r:.2e}" for r in residuals) + ")") from None
+                                  f"{_history(residuals)})") from None
             if self.linear.rebuilds != builds:
                 self._flowing_at_build = flowing
             t2 = time.perf_counter()
@@ -388,8 +397,7 @@ class NewtonSolver:
             u += dm.vector_to_local(self.du)
             u[bc_dofs] = bc_vals  # exact, whatever the Krylov solver left in those rows
         raise StepFailure(f"Newton did not converge in {self.max_iterations} iterations at "
-                          f"t = {t:g}: relative residuals "
-                          + ", ".join(f"{r:.2e}" for r in residuals))
+                          f"t = {t:g}: relative residuals {_history(residuals)}")
 
     def _flowing(self, state, state_old, it):
         """Collective. The points where the law flows in Newton iteration ``it``

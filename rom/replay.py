@@ -20,7 +20,6 @@ import time
 import numpy as np
 
 from rom import RomError, agree
-from rom.petsc import PETSc
 
 
 def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=6):
@@ -31,7 +30,7 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
     nodes do not match the mesh, or when an increment still fails after
     ``max_splits`` halvings."""
     from rom.assembly import dirichlet_rows
-    from rom.hf import StructuralModel, check_loading, write_step
+    from rom.hf import StructuralModel, check_loading, free_residual, write_step
     from rom.io.results import match_nodes
     from rom.loads import Loading
     from rom.materials import make_law
@@ -92,18 +91,11 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
                                    f"{2 ** max_splits} sub-increments")
             state = s_state
             tl = case.load_time(t)
-            F_int = model.internal_forces(sigma)
-            if loading.supports:
-                F_int += loading.support_forces(u)
             F_ext = loading.external_forces(tl)
-            dm.local_to_vector(F_int - F_ext, R, add=True)
-            scale = max(dm.local_to_vector(F_int, work, add=True).norm(),
-                        dm.local_to_vector(F_ext, work, add=True).norm())
-            bc_dofs, _ = loading.dirichlet_values(tl)
-            rows = dirichlet_rows(dm, bc_dofs)
-            R.setValues(rows, np.zeros(len(rows)), addv=PETSc.InsertMode.INSERT_VALUES)
-            R.assemble()
-            rel = R.norm() / scale if scale > 0 else 0.0
+            rows = dirichlet_rows(dm, loading.dirichlet_values(tl)[0])
+            rnorm, F_int_norm = free_residual(model, loading, u, sigma, F_ext, rows, R, work)
+            scale = max(F_int_norm, dm.local_to_vector(F_ext, work, add=True).norm())
+            rel = rnorm / scale if scale > 0 else 0.0
             residuals.append(rel)
             substeps.append(2 ** splits)
             write_step(store, model, t, u, sigma, state, loading.temperature.nodal(tl))
