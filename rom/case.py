@@ -87,7 +87,13 @@ and ``[material]`` optional)::
     gappy = ["p", "sigma"]              # dual quantities reconstructed by Gappy-POD
                                         # (the adaptive ROM needs sigma and every
                                         # internal variable: p, eps_vp, X)
-    training = ["hot"]                  # training loadings (pipeline)
+    training = ["hot"]                  # training loadings (pipeline); an entry
+                                        # {loading = "hot", results = "ccx/hot.frd"}
+                                        # takes another solver's run of that loading
+                                        # (imported and replayed, DESIGN section 8)
+    # [rom.results]                     # other solvers' runs of named loadings, used
+    # hot = "ccx/hot.frd"               # wherever the pipeline needs an HF run of them
+    # cold = {file = "cold.pvd", format = "vtu"}   # (training, test reference)
     test = "hot"                        # test loading (pipeline)
     adaptive = ["hot"]                  # loadings also run with the adaptive ROM
     tol = 1e-2                          # its indicator tolerance
@@ -248,6 +254,7 @@ class RomSpec:
     adaptive: tuple = ()  # loadings the pipeline also runs with the adaptive ROM
     tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
     indicator: tuple = None  # its fields (None: rom.indicator.DEFAULT_FIELDS)
+    results: tuple = ()  # (loading, result file, format or None): other solvers' runs
     hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
     block_mb: float = 2048.0  # offline: MB per rank of a block of snapshots
 
@@ -355,6 +362,18 @@ class Case:
         if self.period is None or t <= 0:
             return t
         return t - self.period * (np.ceil(t / self.period) - 1)
+
+
+def _result_file(section, key, resolve):
+    """``(path, format)`` of another solver's result file named by ``key`` of
+    ``section`` (and its optional ``format``)."""
+    from rom.io import RESULT_FORMATS
+
+    path = resolve(section.get(key, "str", required=True))
+    fmt = section.get("format", "str")
+    if fmt is not None and fmt not in RESULT_FORMATS:
+        section._err(f"unknown result format '{fmt}' (known: {', '.join(RESULT_FORMATS)})")
+    return path, fmt
 
 
 class _Section:
@@ -598,14 +617,31 @@ def parse_case(text, path="<case>"):
     if not isinstance(gappy, list) or not all(g in ("p", "sigma", "X", "eps_vp")
                                               for g in gappy):
         ro._err(f"gappy must list fields among p, sigma, X, eps_vp, got {gappy!r}")
-    training = ro.get("training", default=[])
-    if not isinstance(training, list) or not all(isinstance(t, str) for t in training):
-        ro._err(f"'training' must be a list of loading names, got {training!r}")
+    training, results = [], {}
+    for entry in ro.get("training", default=[]):
+        if isinstance(entry, dict):  # {loading = ..., results = ..., format = ...}
+            e = _Section(entry, "a [rom] training entry", src)
+            lname = e.get("loading", "str", required=True)
+            results[lname] = _result_file(e, "results", resolve)
+            e.done()
+            entry = lname
+        if not isinstance(entry, str):
+            ro._err(f"'training' must list loading names or tables {{loading = ..., "
+                    f"results = ...}}, got {entry!r}")
+        training.append(entry)
+    for lname, spec in ro.get("results", default={}).items():
+        if lname in results:
+            ro._err(f"results of loading '{lname}' given twice")
+        if isinstance(spec, str):
+            spec = {"file": spec}
+        e = _Section(spec, f"[rom.results] {lname}", src)
+        results[lname] = _result_file(e, "file", resolve)
+        e.done()
     test = ro.get("test", "str")
     adaptive = ro.get("adaptive", default=[])
     if not isinstance(adaptive, list) or not all(isinstance(t, str) for t in adaptive):
         ro._err(f"'adaptive' must be a list of loading names, got {adaptive!r}")
-    for lname in training + ([test] if test else []) + adaptive:
+    for lname in training + ([test] if test else []) + adaptive + list(results):
         if lname not in loadings:
             ro._err(f"unknown loading '{lname}' (the case defines: "
                     f"{', '.join(loadings) or 'none'})")
@@ -619,7 +655,8 @@ def parse_case(text, path="<case>"):
     block_mb = ro.get("block_mb", "number", default=2048.0)
     if not block_mb > 0:
         ro._err(f"'block_mb' must be positive, not {block_mb}")
-    rom = replace(rom, hyper=hyper, block_mb=float(block_mb))
+    rom = replace(rom, hyper=hyper, block_mb=float(block_mb),
+                  results=tuple((k, *v) for k, v in results.items()))
     indicator = ro.get("indicator", default=None)
     if indicator is not None:
         if (not isinstance(indicator, list) or not indicator

@@ -12,11 +12,13 @@
 """
 
 import argparse
+import math
 import os
 import shlex
 import time
 
 from rom import RomError
+from rom.io import RESULT_FORMATS
 
 __all__ = ["main"]
 
@@ -157,8 +159,10 @@ def build_parser():
                        "training run")
     i.add_argument("case", help="case file (TOML): mesh, law and temperature loading")
     i.add_argument("--from", dest="source", required=True,
-                   help="result file of the other solver (CalculiX .frd)")
-    i.add_argument("--format", choices=["frd"], help="its format (default: by extension)")
+                   help="result file of the other solver (" + ", ".join(
+                       f"{k} {'/'.join(v[2])}" for k, v in RESULT_FORMATS.items()) + ")")
+    i.add_argument("--format", choices=list(RESULT_FORMATS),
+                   help="its format (default: by extension)")
     i.add_argument("--loading", help="the case's named loading the results were run with")
     i.add_argument("--out", required=True, help="output directory")
     i.add_argument("--overwrite", action="store_true",
@@ -218,19 +222,22 @@ def main(argv, comm):
     return 1
 
 
+def _xdmf_of(snapshot_path):
+    """`` <the XDMF of a snapshot file>`` (empty for None)."""
+    return f" {os.path.splitext(snapshot_path)[0]}.xdmf" if snapshot_path else ""
+
+
 def _import(args, comm):
     from rom import agree
     from rom.case import load_case
-    from rom.io.frd import read_frd
+    from rom.io import read_results
     from rom.replay import replay
 
-    fmt = args.format or os.path.splitext(args.source)[1].lstrip(".").lower()
-    readers = {"frd": read_frd}
-    if fmt not in readers:
-        raise RomError(f"{args.source}: unknown result format '{fmt}' (known: "
-                       + ", ".join(sorted(readers)) + "; give --format)")
     case = load_case(args.case).with_loading(args.loading)
-    results = agree(comm, readers[fmt], args.source)
+    # read on rank 0, then broadcast (one reading of a large file)
+    results = agree(comm, lambda: read_results(args.source, args.format)
+                    if comm.rank == 0 else None)
+    results = comm.bcast(results, root=0)
     out = replay(case, results, comm, args.out, overwrite=args.overwrite)
     if comm.rank == 0:
         r = out["residuals"]
@@ -377,25 +384,28 @@ def _pipeline(args, comm):
         if "error_u" in s:
             ep = "n/a" if s["error_p"] is None else f"{s['error_p']:.2e}"
             print(f"  errors vs HF       U {s['error_u']:.2e}, p {ep} (L2 over all steps)")
-            print(f"  time per step [s]  HF {s['hf_time_per_step']:.3e}, online "
-                  f"{s['online_time_per_step']:.3e}: speedup {s['speedup_per_step']:.0f}x "
-                  f"({s['speedup_trajectory']:.0f}x for the trajectory)")
+            if math.isfinite(s["hf_time_per_step"]):  # not for another solver's run
+                print(f"  time per step [s]  HF {s['hf_time_per_step']:.3e}, online "
+                      f"{s['online_time_per_step']:.3e}: speedup "
+                      f"{s['speedup_per_step']:.0f}x ({s['speedup_trajectory']:.0f}x for "
+                      "the trajectory)")
         for a in s.get("adaptive", []):
             line = (f"  adaptive, {a['loading']:<8s} {a['n_enrichments']} HF step(s) of "
                     f"{a['n_steps']} (tol {a['tol']:g})")
             if "error_u" in a:
                 line += (f": errors U {a['error_u']:.2e}, p {a['error_p']:.2e} (plain ROM: "
-                         f"U {a['plain_error_u']:.2e}, p {a['plain_error_p']:.2e}), "
-                         f"{a['speedup']:.1f}x faster than HF")
+                         f"U {a['plain_error_u']:.2e}, p {a['plain_error_p']:.2e})"
+                         + (f", {a['speedup']:.1f}x faster than HF"
+                            if math.isfinite(a["speedup"]) else ""))
             print(line)
         print(f"  total time [s]     {time.perf_counter() - t0:.1f}")
         print(f"  report             {s['report']}")
         out = os.path.dirname(s["report"])
         print(f"  ParaView           paraview {out}/online_{s['test']}/online.xdmf"
-              + (f" {out}/hf_{s['test']}/snapshots.xdmf" if "error_u" in s else ""))
+              + _xdmf_of(s.get("reference")))
         for a in s.get("adaptive", []):
             print(f"                     paraview {out}/adaptive_{a['loading']}/online.xdmf"
-                  + (f" {out}/hf_{a['loading']}/snapshots.xdmf" if "error_u" in a else ""))
+                  + _xdmf_of(a.get("reference")))
         print("-" * 72)
     return 0
 

@@ -2,8 +2,9 @@
 
 ``build_rom(case, snapshot_files, comm, out)`` (collective):
 
-1. opens and checks every snapshot file (mesh, supports, quadrature fields) before
-   reading any step;
+1. opens every training run through :class:`rom.sources.SnapshotSource` (another
+   solver's results are first replayed through the case's law, :mod:`rom.sources`)
+   and checks it (mesh, supports, quadrature fields) before reading any step;
 2. reads the steps a block at a time (``[rom] block_mb`` per rank; each rank its
    owned nodes and local quadrature points; blocks across the files). When every
    snapshot fits in one block, the PODs are the batch ones (:func:`rom.pod.snapshot_pod`,
@@ -501,6 +502,10 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
               work=0.1):
     """Collective. Build the ROM of ``case`` from ``snapshot_files``; write ``out_path``.
 
+    ``snapshot_files``: the training runs, snapshot files (this project's HF runs or
+    imported ones) or :class:`rom.sources.ImportedRun` (another solver's result file,
+    replayed into ``import_<loading>/`` beside ``out_path`` unless up to date there).
+
     The snapshots are read a block of steps at a time (at most ``block_bytes`` per rank,
     default the case's ``[rom] block_mb``, at least one step; blocks of even sizes,
     across the files) into streaming PODs (:func:`stream_pods`) truncated on the way at
@@ -511,7 +516,8 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
 
     Returns a summary dict (on every rank).
     """
-    from rom.snapshots import SnapshotStore, prepare_output
+    from rom.snapshots import prepare_output
+    from rom.sources import SnapshotSource, snapshot_file
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     if block_bytes is None:
@@ -524,29 +530,23 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
     if unknown:
         raise RomError(f"offline: no Gappy basis for {', '.join(unknown)} (known: "
                        f"{', '.join(_COMPONENTS)})")
-    if any(os.path.abspath(p) == os.path.abspath(out_path) for p in snapshot_files):
+    if any(isinstance(p, str) and os.path.abspath(p) == os.path.abspath(out_path)
+           for p in snapshot_files):
         raise RomError(f"offline: the output {out_path} is one of the snapshot files")
     # written atomically at the end; an existing file is replaced only if an archive
     prepare_output(out_path, comm, overwrite=True, expect=FORMAT)
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
-    # 1. the files opened and checked (mesh, supports, fields) and their steps counted
+    # 1. the training runs opened and checked (mesh, supports, fields), steps counted;
+    # other solvers' runs first replayed (rom.sources)
     wanted = sorted(set(case.rom.gappy) | {"sigma"})
+    snapshot_files = [snapshot_file(e, case, comm, os.path.dirname(os.path.abspath(out_path)),
+                                    log=None) for e in snapshot_files]
     stores = []
     for path in snapshot_files:
-        store = SnapshotStore.open_read(path, model, comm)
-        # no try/finally: closing a parallel HDF5 file is collective, and an error on
-        # one rank must reach MPI_Abort without a collective call (run.py)
-        if comm.rank == 0:
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                sig = mesh_signature(f["mesh/points"][...],
-                                     f[f"mesh/cells/{rb.mesh.cell_type}"][...])
-        else:
-            sig = None
-        if comm.bcast(sig, root=0) != rb.signature:
+        store = SnapshotSource.open(path, model, comm)
+        if store.signature != rb.signature:
             raise RomError(f"snapshot file {path} was computed on another mesh than "
                            f"{case.mesh_file}")
         problem = _other_supports(store.case_text, rb, path) if comm.rank == 0 else None
@@ -621,6 +621,18 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
     say(f"  {how}: {len(ecm.points)} points of {rb.n_qp_global}, residual "
         f"{ecm.residual:.2e}, {ecm.iterations} iterations, "
         f"{(ecm.diagnostics or {}).get('stress_modes', 0)} stress modes")
+    ecm_warning = ""
+    if case.rom.hyper == "ecm" and ecm.residual > 10 * case.rom.ecm_tol:
+        # the residual is relative to the integrals of the training integrands, which
+        # vanish for stresses in equilibrium without external forces
+        ecm_warning = (f"the empirical cubature stopped at residual {ecm.residual:.2e}, "
+                       f"far above its tolerance {case.rom.ecm_tol:g}: the reduced "
+                       "internal forces may be inaccurate (self-equilibrated training "
+                       "stresses, e.g. thermal stresses without external loads, make "
+                       "the integrals it is relative to vanish); check the ROM against "
+                       "a training run, or try hyper = \"nnls\"")
+        if comm.rank == 0:
+            print(f"offline: WARNING: {ecm_warning}", flush=True)
 
     t0 = time.perf_counter()
     if "sigma" in case.rom.gappy:
@@ -634,7 +646,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
 
     # 4. reduced operators and archive (rank 0 writes)
     t0 = time.perf_counter()
-    summary = {"n_snapshots": n_s, "steps_per_block": size,
+    summary = {"n_snapshots": n_s, "steps_per_block": size, "ecm_warning": ecm_warning,
                "snapshot_files": "\n".join(os.path.abspath(p) for p in snapshot_files)}
     content = rb.content(summary=summary)
     timings["operators"] = time.perf_counter() - t0

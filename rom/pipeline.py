@@ -2,6 +2,10 @@
 HF reference, report.
 
     results/<case>/train_<loading>/snapshots.h5   HF snapshots of each training loading
+    results/<case>/import_<loading>/snapshots.h5  or, for a loading whose run comes from
+                                                   another solver ([rom] results), its
+                                                   replay (rom.sources); it also serves
+                                                   as that loading's HF reference
     results/<case>/rom.h5, rom_spectrum.png        the ROM archive
     results/<case>/online_<loading>/online.h5      the ROM on the test loading
     results/<case>/hf_<loading>/snapshots.h5       the HF reference (when asked)
@@ -10,7 +14,8 @@ HF reference, report.
     results/<case>/report.md, *.png                errors, timings, plots
 
 Each stage is skipped when its output is up to date: a complete snapshot file of the
-same case text and loading; an archive of the same case text built from the same
+same case text and loading (for an imported run: a replay of the same result file,
+unchanged since); an archive of the same case text built from the same
 snapshot files, newer than them.
 """
 
@@ -65,6 +70,7 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     from rom.hf import run_hf
     from rom.offline import build_rom
     from rom.online import online_command
+    from rom.sources import imported_runs, snapshot_file
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     if not case.rom.training or not case.rom.test:
@@ -80,8 +86,17 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
         if compute_thermal_fields(case, comm, names, log=say):
             timings["thermal"] = time.perf_counter() - t0
 
+    imported = imported_runs(case)
+
     def hf_stage(name, folder, what):
-        """HF run of loading ``name`` into ``folder`` unless up to date; its file."""
+        """HF run of loading ``name`` into ``folder`` unless up to date; its file. A
+        loading run by another solver: its replay (rom.sources), unless up to date."""
+        if name in imported:
+            say(f"[pipeline] {what} {name}: the run of {imported[name].path}")
+            t0 = time.perf_counter()
+            path = snapshot_file(imported[name], case, comm, out, log=None)
+            timings[f"import_{name}"] = time.perf_counter() - t0
+            return path
         c = case.with_loading(name)
         path = os.path.join(out, folder, "snapshots.h5")
         up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)

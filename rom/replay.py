@@ -22,13 +22,17 @@ import numpy as np
 from rom import RomError, agree
 
 
-def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=6):
+def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=6,
+           source=None):
     """Collective. Replay ``results`` (:class:`rom.io.results.NodalResults`, read on
     every rank) on ``case``'s mesh and law; write ``<out_dir>/snapshots.h5`` (and its
-    XDMF). Returns a dict: ``times``, ``residuals`` (relative equilibrium residual
-    per step), ``substeps`` per step, ``path``. Raises :class:`rom.RomError` when the
-    nodes do not match the mesh, or when an increment still fails after
-    ``max_splits`` halvings."""
+    XDMF), with attributes ``source`` and ``source_stamp`` from ``source = (path,
+    stamp)`` (what :func:`rom.sources.snapshot_file` checks) and ``source_steps``
+    (the number of result times replayed). A first result at t = 0 is the initial
+    state: it must be at rest, and is not replayed. Returns a dict: ``times``,
+    ``residuals`` (relative equilibrium residual per step), ``substeps`` per step,
+    ``path``. Raises :class:`rom.RomError` when the nodes do not match the mesh, or
+    when an increment still fails after ``max_splits`` halvings."""
     from rom.assembly import dirichlet_rows
     from rom.hf import StructuralModel, check_loading, free_residual, write_step
     from rom.io.results import match_nodes
@@ -50,6 +54,12 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
     check_loading(case, loading, comm)
     order = agree(comm, lambda: match_nodes(results, mesh.points))
     times = np.asarray(results.times, dtype=float)
+    first = 0
+    if len(times) and times[0] == 0:  # the initial state: at rest, as the replay starts
+        if np.abs(results.displacement[0]).max() > 0:
+            raise RomError(f"{results.source}: the displacements at t = 0 are not zero; "
+                           "the replay starts from rest")
+        first, times = 1, times[1:]
     if len(times) == 0 or np.any(np.diff(times) <= 0) or times[0] <= 0:
         raise RomError(f"{results.source}: the result times must be positive and "
                        f"increasing ({times[:5]} ...)")
@@ -57,6 +67,8 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
     prepare_output(path, comm, overwrite=overwrite)
     store = SnapshotStore.create(path, model, comm, case.text, case.name, case.law,
                                  loading=case.loading or "")
+    path_, stamp = source or (os.path.abspath(results.source), "")
+    store._set_attrs(source=path_, source_stamp=stamp, source_steps=len(times))
     mesh.release_global()
     dm = model.dofmap
     R, work = dm.create_vector(), dm.create_vector()
@@ -66,7 +78,7 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
     try:
         for k, t in enumerate(times):
             ts = time.perf_counter()
-            u = results.displacement[k][order].ravel()
+            u = results.displacement[first + k][order].ravel()
             splits = 0
             while True:  # the increment, in 2**splits sub-increments
                 n = 2 ** splits

@@ -161,9 +161,12 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     train = 0.0
     for path in training_files:
         t, k = _steps_time(path)
+        what = os.path.basename(os.path.dirname(path))
+        if np.isnan(t):  # another solver's run, imported (rom.sources): not timed here
+            lines.append(f"| HF {what} ({k} steps, another solver's run) | not timed |")
+            continue
         train += t
-        lines.append(f"| HF {os.path.basename(os.path.dirname(path))} ({k} steps) | "
-                     f"{t:.3f} |")
+        lines.append(f"| HF {what} ({k} steps) | {t:.3f} |")
     summary["hf_training_time"] = train
     for k, v in s.items():
         if k.startswith("time_"):
@@ -171,11 +174,13 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     lines.append(f"| offline total | {summary['offline_time']:.3f} |")
     lines.append(f"| online ({n} steps) | {online['time_online']:.3f} |")
     if ref_path:
-        lines.append(f"| HF reference ({hf_steps} steps) | {hf_time:.3f} |")
+        lines.append(f"| HF reference ({hf_steps} steps) | "
+                     + (f"{hf_time:.3f} |" if np.isfinite(hf_time) else
+                        "another solver's run, not timed |"))
     lines += ["", "Wall time of the stages run this time (setup and output included):",
               "", "| stage | time [s] |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in timings.items()]
-    if ref_path:
+    if ref_path and np.isfinite(hf_time):
         lines += ["", f"HF time per step {summary['hf_time_per_step']:.3e} s, online "
                   f"{summary['online_time_per_step']:.3e} s: speedup "
                   f"{summary['speedup_per_step']:.0f}x per step, "
@@ -191,6 +196,7 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     summary["report"] = os.path.join(out, "report.md")
+    summary["reference"] = ref_path
     return summary
 
 
@@ -250,7 +256,7 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
             "n_enrichments": ada["n_enrichments"], "final_modes": ada["final_modes"],
             "final_points": ada["final_points"], "adaptive_time": t["total"],
             "enrichment_time": t["hf_step"] + t["update"],
-            "indicator_time_per_step": t["indicator"] / n}
+            "indicator_time_per_step": t["indicator"] / n, "reference": ref_path}
     lines = [f"## Adaptive ROM on loading {name}", "",
              f"Indicator tolerance {ada['tol']:g}: {ada['n_enrichments']} HF step(s) of {n} "
              f"(steps {', '.join(str(i + 1) for i in np.flatnonzero(enriched)) or 'none'}); "
@@ -302,7 +308,8 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
     lines += [f"Adaptive run {t['total']:.2f} s: online steps {t['online']:.3f} s, "
               f"indicator {t['indicator'] / n * 1e3:.3f} ms per step, HF steps "
               f"{t['hf_step']:.2f} s, basis and cubature updates {t['update']:.2f} s"
-              + (f"; {nums['speedup']:.1f}x faster than the HF run." if ref_path else "."),
+              + (f"; {nums['speedup']:.1f}x faster than the HF run."
+                 if ref_path and np.isfinite(nums["speedup"]) else "."),
               "", f"![adaptive ROM on {name}](adaptive_{name}.png)", ""]
     _adaptive_plot(os.path.join(out, f"adaptive_{name}.png"), times, ind, ada["tol"],
                    enriched, err, ada["n_modes"], ada["n_points"])

@@ -304,6 +304,16 @@ class SnapshotStore:
         store.qp_names = info["qp_names"]
         return store
 
+    def mesh_signature(self):
+        """Rank 0 (of a file opened by :meth:`open_read`). :func:`rom.archive.mesh_signature`
+        of the file's mesh; None when it has no cells of the model's type."""
+        from rom.archive import mesh_signature
+
+        cells = f"mesh/cells/{self.mesh.cell_type}"
+        if cells not in self.file:
+            return None
+        return mesh_signature(self.file["mesh/points"][...], self.file[cells][...])
+
     def read_nodal(self, name, k):
         """Collective. Values of nodal field ``name`` of step ``k`` at the owned nodes."""
         return self._read_blocks(f"steps/{k}/{name}", self.nodes)
