@@ -64,12 +64,17 @@ $(VENV)/.installed: .deb-packages setup.cfg pyproject.toml
 meshes/blade_S.msh: meshes/make_blade.py | setup
 	$(PY) meshes/make_blade.py --preset S --out $@
 
+# the CalculiX runs of the nonintrusive example cases/calculix.toml (decks and results)
+CALCULIX_RUNS := cases/calculix/low.frd cases/calculix/mid.frd cases/calculix/high.frd
+$(CALCULIX_RUNS) &: cases/calculix/make_runs.py | setup .deb-test
+	$(PY) cases/calculix/make_runs.py
+
 demo: setup paraview meshes/blade_S.msh
 	$(MPIRUN) $(PY) run.py pipeline cases/blade.toml
 
 test: test-serial test-mpi
 
-test-serial: setup .deb-test meshes/blade_S.msh
+test-serial: setup .deb-test meshes/blade_S.msh $(CALCULIX_RUNS)
 	$(PY) -m pytest -q --color=no tests
 
 test-mpi: setup
@@ -98,7 +103,8 @@ bench: setup .deb-bench
 	$(PY) bench/blade_solver.py
 
 lint: setup
-	$(VENV)/bin/ruff check rom tests bench run.py
+	$(VENV)/bin/ruff check rom tests bench cases run.py
 
 clean:
 	rm -rf $(VENV) .deb-packages .deb-test .deb-bench results build *.egg-info bench/out
+	cd cases/calculix && git clean -qfX .
