@@ -342,11 +342,26 @@ def _top_eigvecs(C, tol):
     return V[:, keep], lam[keep]
 
 
+# integrals below this fraction of their bound: self-equilibrated integrands
+EQUILIBRATED = 1e-3
+
+
 def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, block=32,
                     chunk=4096, stress_tol=None, row_tol=None, method="ecm",
-                    compress_rows=True, row_sample=4, warm_weights=None):
+                    compress_rows=True, row_sample=4, warm_weights=None, stiffness=None):
     """Collective. Empirical cubature of the integrands of stress fields and mode
     strains, ``G[(s, i), q] = sigma_s(x_q) : E_i(x_q)``, without holding ``G`` whole.
+
+    0. *Self-equilibrated stresses.* When the integrals ``b = G w`` are below
+       ``EQUILIBRATED`` times their bound ``sqrt(sum_r int G_r^2 |Omega|)`` (stresses in
+       equilibrium without external forces: thermal stresses of a body on isostatic or
+       clamped supports), a tolerance relative to ``|b|`` cannot be met and every
+       quadrature that integrates the stresses to zero (e.g. one point where they
+       vanish) is "exact". With ``stiffness`` (``(6, 6)`` Mandel, the elastic stiffness
+       at the reference temperature) the modes' elastic stresses ``C : E_j``, each
+       scaled to the root mean square norm of the stress fields, then join the stress
+       fields: the cubature also integrates the reduced elastic stiffness
+       ``int E_j : C : E_i``, which does not vanish.
 
     1. *Stress modes.* An orthogonal change of the snapshot index (the eigenvectors
        ``V`` of the Euclidean Gram matrix of the stress fields) leaves ``G^T G``, hence
@@ -394,7 +409,8 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     Returns
     -------
     ECMResult; ``diagnostics``: ``stress_modes`` kept, ``rows`` (compressed),
-    ``rows_full`` (of ``G``).
+    ``rows_full`` (of ``G``), ``integral_ratio`` (``|b|`` over its bound),
+    ``mode_stresses`` (the number of mode stress fields added by step 0).
     """
     if method not in ("ecm", "nnls"):
         raise RomError(f"unknown reduced quadrature method '{method}' (ecm or nnls)")
@@ -408,13 +424,18 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     stress_tol = 0.1 * tol if stress_tol is None else stress_tol
     row_tol = 0.1 * tol if row_tol is None else row_tol
     slices = _slices(n, chunk)
-    # 1. stress modes (and the exact integrals b of every row of G)
-    Cs, b_all = np.zeros((S, S)), np.zeros(S * N)
+    # 1. stress modes, the exact integrals b of every row of G, and the squared
+    # w-norm of G (sum over rows of int G_r^2)
+    Cs, b_all, g2 = np.zeros((S, S)), np.zeros(S * N), 0.0
     for sl in slices:
-        X = _stack(stresses, sl).reshape(S, -1)
+        Xs = _stack(stresses, sl)
+        X = Xs.reshape(S, -1)
         b_all += (X @ (E[sl] * w[sl, None, None]).reshape(-1, N)).ravel()
         Cs += X @ X.T
+        M = np.matmul(E[sl], E[sl].transpose(0, 2, 1))  # (n, 6, 6): sum_i E_i E_i^T
+        g2 += float(np.einsum("sqk,sqk,q->", np.einsum("sqk,qkl->sql", Xs, M), Xs, w[sl]))
     Cs, b_all = comm.allreduce(Cs), comm.allreduce(b_all)
+    g2, volume = comm.allreduce(g2), comm.allreduce(float(w.sum()))
     if not np.all(np.isfinite(Cs)):
         raise RomError("ECM: stress fields contain NaN or inf")
     V, _ = _top_eigvecs(Cs, stress_tol)
@@ -424,11 +445,28 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
         sig = (Vt @ _stack(stresses, sel).reshape(S, -1)).reshape(len(Vt), -1, 6)
         return _integrand(sig, E[sel])
 
+    # self-equilibrated stresses (module docstring): the modes' elastic stresses join
+    scale = np.sqrt(g2 * volume)  # |b| <= scale, row by row (Cauchy-Schwarz)
+    ratio = float(np.linalg.norm(b_all) / scale) if scale > 0 else 0.0
+    if stiffness is not None and scale > 0 and ratio < EQUILIBRATED:
+        rms = np.sqrt(np.trace(Cs) / S)  # of the stress fields, Euclidean
+        modes = np.einsum("kl,qln->nqk", np.asarray(stiffness, dtype=float), E)
+        norms_m = np.sqrt(comm.allreduce(np.einsum("nqk,nqk->n", modes, modes)))
+        modes *= (rms / np.where(norms_m > 0, norms_m, 1.0))[:, None, None]
+        res = stress_cubature(list(stresses) + list(modes), E, w, qp_ids, comm, tol=tol,
+                              warm_start=warm_start, block=block, chunk=chunk,
+                              stress_tol=stress_tol, row_tol=row_tol, method=method,
+                              compress_rows=compress_rows, row_sample=row_sample,
+                              warm_weights=warm_weights)
+        res.diagnostics.update(integral_ratio=ratio, mode_stresses=N)
+        return res
+    diagnostics = {"integral_ratio": ratio, "mode_stresses": 0}
+
     # 2. row basis of G'
     m = len(Vt) * N
     if np.linalg.norm(b_all) == 0:
-        return ECMResult(np.zeros(0, np.int64), np.zeros(0), 0.0, 0,
-                         {"stress_modes": len(Vt), "rows": 0, "rows_full": S * N})
+        diagnostics.update(stress_modes=len(Vt), rows=0, rows_full=S * N)
+        return ECMResult(np.zeros(0, np.int64), np.zeros(0), 0.0, 0, diagnostics)
     if compress_rows:
         C = np.zeros((m, m))
         # every row_sample-th point: enough for the row space (not the integrals) when
@@ -471,7 +509,8 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
                        np.linalg.norm(b_all), qp_ids, comm, tol, warm_start, block=block,
                        project=lambda r: P @ r, row_scale=row_scale,
                        warm_weights=warm_weights)
-    res.diagnostics = {"stress_modes": len(Vt), "rows": len(Ut), "rows_full": S * N}
+    diagnostics.update(stress_modes=len(Vt), rows=len(Ut), rows_full=S * N)
+    res.diagnostics = diagnostics
     return res
 
 

@@ -224,12 +224,15 @@ class RomBuilder:
         singular vectors of ``G`` and never held whole
         (:func:`rom.hyper.stress_cubature`: ``ecm``, non-negative OMP warm-started
         from ``warm_start`` and its weights ``warm_weights``; ``nnls``, one NNLS over
-        every point). Kept as ``self.ecm`` and returned."""
+        every point; with the elastic stresses of the modes when the stresses are
+        self-equilibrated). Kept as ``self.ecm`` and returned."""
+        T_ref = np.array([getattr(self.law, "T_ref", 20.0)])
         self.ecm = stress_cubature(stresses, self.E, self.w, self.qp_ids, self.comm,
                                    tol=self.case.rom.ecm_tol, warm_start=warm_start,
                                    warm_weights=warm_weights,
                                    method=self.case.rom.hyper,
-                                   compress_rows=compress_rows)
+                                   compress_rows=compress_rows,
+                                   stiffness=self.law.stiffness(T_ref)[0])
         return self.ecm
 
     def reduced_points(self):
@@ -620,7 +623,11 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
            else "NNLS (no tolerance)")
     say(f"  {how}: {len(ecm.points)} points of {rb.n_qp_global}, residual "
         f"{ecm.residual:.2e}, {ecm.iterations} iterations, "
-        f"{(ecm.diagnostics or {}).get('stress_modes', 0)} stress modes")
+        f"{(ecm.diagnostics or {}).get('stress_modes', 0)} stress modes"
+        + (f", with the elastic stresses of the {ecm.diagnostics['mode_stresses']} "
+           "modes (self-equilibrated stresses: integrals "
+           f"{ecm.diagnostics['integral_ratio']:.1e} of their bound)"
+           if (ecm.diagnostics or {}).get("mode_stresses") else ""))
     ecm_warning = ""
     if case.rom.hyper == "ecm" and ecm.residual > 10 * case.rom.ecm_tol:
         # the residual is relative to the integrals of the training integrands, which

@@ -16,6 +16,7 @@ RESULT_FORMATS = {
     "frd": ("rom.io.frd", "read_frd", (".frd",)),
     "xdmf": ("rom.io.series", "read_xdmf_series", (".xdmf", ".xmf")),
     "vtu": ("rom.io.series", "read_vtu_series", (".pvd", ".vtu")),
+    "zset": ("rom.io.zset", "read_zset", (".ut",)),
 }
 
 

@@ -1,10 +1,12 @@
-"""Read mesh files with meshio into a :class:`rom.mesh.MeshData` (serial, global).
+"""Read mesh files into a :class:`rom.mesh.MeshData` (serial, global).
 
-Any format meshio reads (gmsh ``.msh`` v2/v4 with physical groups, Abaqus
-``.inp`` with NSET/ELSET, VTU, XDMF, MED, ...). Named groups come from, in
-order: meshio's ``cell_sets`` (Abaqus ELSET, gmsh 4 physical names),
+Abaqus/CalculiX decks (``.inp``: NSET, ELSET, SURFACE, INCLUDE) are read by
+:mod:`rom.io.abaqus`, Z-set meshes (``.geof``) by :mod:`rom.io.zset`; any other
+format meshio reads (gmsh ``.msh`` v2/v4 with physical groups, VTU, XDMF, MED, ...)
+by meshio. Named groups come from, in order: meshio's ``cell_sets`` (gmsh 4
+physical names),
 gmsh 2 physical names (``field_data`` + ``gmsh:physical``), MED families, and
-``point_sets`` (Abaqus NSET) for node groups.
+``point_sets`` for node groups.
 """
 
 import os
@@ -24,6 +26,14 @@ def read_mesh_file(path):
     Raises :class:`rom.RomError` naming the problem for a missing file, a format
     meshio does not know, unsupported volume cells, or no volume cells at all.
     """
+    if path.lower().endswith(".geof"):  # Z-set: no meshio reader
+        from rom.io.zset import read_geof
+
+        return read_geof(path)
+    if path.lower().endswith(".inp"):  # Abaqus/CalculiX deck: meshio misses *SURFACE
+        from rom.io.abaqus import read_abaqus
+
+        return read_abaqus(path)
     import meshio
 
     if not os.path.isfile(path):
