@@ -30,6 +30,8 @@ and ``[material]`` optional)::
     value = 100.0                       # positive pushes on the face; or a field:
     # expression = "100 * (1 + y)"      # of x, y, z (and t: the HF solver only), or
     # file = "p.npy"                    # nodal values (name = ... for HDF5, meshio)
+    # per = "face"                      # or one value per surface element of a face
+                                        # set of the mesh file, in its order (.npy, HDF5)
     [[support]]                         # elastic support of a face set: traction
     set = "flanks"                      # -normal (u.n) n - tangential (u - (u.n) n)
     normal = 2e4                        # N/mm^3 (stiffness per unit area)
@@ -133,9 +135,13 @@ class DirichletSpec:
 @dataclass(frozen=True)
 class PressureSpec:
     """A pressure on a face set (positive pushes on the face): exactly one of a
-    uniform ``value``, an ``expression`` of x, y, z (and t), or nodal values in a
-    ``file`` (``.npy``, HDF5 dataset ``name`` or meshio point data ``name``, one value
-    per mesh node or per point of the mesh file), times ``table(t)``."""
+    uniform ``value``, an ``expression`` of x, y, z (and t), or values in a ``file``,
+    times ``table(t)``. ``per = "node"`` (the default): nodal values (``.npy``, HDF5
+    dataset ``name`` or meshio point data ``name``, one value per mesh node or per
+    point of the mesh file), interpolated over each face; ``per = "face"``: one value
+    per surface element of the set, in the order the mesh file lists them (``.npy``
+    or HDF5 dataset ``name``), constant on each face; the set must then be a face
+    set of the mesh file (a geometric set has no file order)."""
 
     set: str
     value: float = None
@@ -143,6 +149,7 @@ class PressureSpec:
     expression: str = None
     file: str = None
     name: str = None
+    per: str = "node"
 
 
 @dataclass(frozen=True)
@@ -519,6 +526,24 @@ def parse_case(text, path="<case>"):
                 s._err(f"'name' (point-data array or HDF5 dataset) is needed to read "
                        f"'{spec.file}'")
             spec = replace(spec, file=resolve(spec.file))
+        per = s.get("per", "str")
+        if per is not None:
+            if per not in ("node", "face"):
+                s._err(f"'per' must be 'node' (nodal values) or 'face' (one value per "
+                       f"surface element of the set), not '{per}'")
+            if spec.file is None:
+                s._err("'per' tells how the values of a 'file' are given; give a 'file'")
+            spec = replace(spec, per=per)
+        if spec.per == "face":
+            if not spec.file.endswith((".npy", ".h5", ".hdf5")):
+                s._err(f"per-face values are read from a .npy file or an HDF5 dataset "
+                       f"(.h5, .hdf5), not '{os.path.basename(spec.file)}'")
+            if spec.set in [d.name for d in sets]:
+                s._err(f"per = 'face' needs a face set of the mesh file (an Abaqus "
+                       f"*SURFACE, a gmsh physical surface, a Z-set faset), whose surface "
+                       f"elements the values follow in order; '{spec.set}' is defined by "
+                       f"a predicate in [sets.{spec.set}], and a geometric set has no "
+                       "file order")
         pressure.append(spec)
         s.done()
 
@@ -618,10 +643,16 @@ def parse_case(text, path="<case>"):
                                               for g in gappy):
         ro._err(f"gappy must list fields among p, sigma, X, eps_vp, got {gappy!r}")
     training, results = [], {}
-    for entry in ro.get("training", default=[]):
+    entries = ro.get("training", default=[])
+    if not isinstance(entries, list):
+        ro._err(f"'training' must be a list of loading names or tables {{loading = ..., "
+                f"results = ...}}, got {entries!r}")
+    for entry in entries:
         if isinstance(entry, dict):  # {loading = ..., results = ..., format = ...}
             e = _Section(entry, "a [rom] training entry", src)
             lname = e.get("loading", "str", required=True)
+            if lname in results:
+                ro._err(f"results of loading '{lname}' given twice in 'training'")
             results[lname] = _result_file(e, "results", resolve)
             e.done()
             entry = lname
@@ -629,7 +660,11 @@ def parse_case(text, path="<case>"):
             ro._err(f"'training' must list loading names or tables {{loading = ..., "
                     f"results = ...}}, got {entry!r}")
         training.append(entry)
-    for lname, spec in ro.get("results", default={}).items():
+    named = ro.get("results", default={})
+    if not isinstance(named, dict):
+        ro._err(f"'results' must be a table [rom.results] of loading = \"file\" (or "
+                f"{{file = ..., format = ...}}), got {named!r}")
+    for lname, spec in named.items():
         if lname in results:
             ro._err(f"results of loading '{lname}' given twice")
         if isinstance(spec, str):

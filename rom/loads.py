@@ -20,7 +20,7 @@ from rom.mesh import evaluate_expression
 
 __all__ = ["TimeTable", "NodeSubset", "TemperatureLoading", "Loading", "LoadTerm", "load_terms",
            "support_signatures", "require_homogeneous_dirichlet", "require_affine_loads",
-           "support_face_matrices"]
+           "support_face_matrices", "file_face_keys"]
 
 
 class TimeTable:
@@ -44,9 +44,11 @@ class LoadTerm:
     ``"centrifugal"``: body force ``r_perp`` of ``rho omega^2 = 1`` about the axis
     ``axis = (point, unit direction)``).
 
-    ``field``: ``("expression", text, depends_on_t)`` or ``("file", path, name)``; an
-    expression of t is not affine in time (the HF solver evaluates it at every step;
-    a ROM refuses it: :func:`require_affine_loads`)."""
+    ``field``: ``("expression", text, depends_on_t)``, ``("file", path, name)`` (nodal
+    values) or ``("face file", path, name)`` (one value per surface element of the
+    set, in the mesh file's order: :func:`file_face_keys`); an expression of t is not
+    affine in time (the HF solver evaluates it at every step; a ROM refuses it:
+    :func:`require_affine_loads`)."""
 
     name: str
     magnitude: float
@@ -93,7 +95,9 @@ def _pressure_term(p):
                 key = f.read() + f"\0{p.name}".encode()
         except OSError:
             raise RomError(f"pressure file not found: {p.file}") from None
-        field = ("file", p.file, p.name)
+        if p.per == "face":
+            key += b"\0per face"
+        field = ("face file" if p.per == "face" else "file", p.file, p.name)
     digest = hashlib.sha256(key).hexdigest()[:12]
     return LoadTerm(f"pressure:{p.set}:{digest}", 1.0, TimeTable(p.table), 1, field=field)
 
@@ -117,11 +121,83 @@ def _digest(ids):
     return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
+def file_face_keys(data, name):
+    """The surface elements of face set ``name`` as the mesh file lists them: ``(n_faces,
+    n_corners)`` int64, each face's corner node ids (global numbering) sorted, in the
+    file's order (what per-face values follow). ``data``: the global
+    :class:`rom.mesh.MeshData`. Raises :class:`rom.RomError` for a set defined by a
+    predicate in the case (no file order), a set without surface elements, a set of
+    several face types (the reader keeps the order within a type only), or a face
+    listed twice."""
+    what = f"face set '{name}' of {os.path.basename(data.source)}"
+    if name in data.definitions:
+        raise RomError(f"set '{name}' is defined by a predicate in the case file: a "
+                       "geometric set has no file order, and per-face values need one (a "
+                       "face set of the mesh file: an Abaqus *SURFACE, a gmsh physical "
+                       "surface, a Z-set faset)")
+    g = data.element_groups.get(name)
+    if g is None or not g["faces"]:
+        data.face_set(name)  # raises: no such set, or one without surface elements
+        raise RomError(f"set '{name}' in {data.source} holds no surface elements")
+    if len(g["faces"]) > 1:
+        raise RomError(f"{what} has surface elements of several types "
+                       f"({', '.join(g['faces'])}): their order in the file is not kept, "
+                       "per-face values cannot follow it")
+    (ftype, conn), = g["faces"].items()
+    keys = np.sort(conn[:, :get_element(ftype).n_corners], axis=1).astype(np.int64)
+    if len(np.unique(keys, axis=0)) != len(keys):
+        raise RomError(f"{what} lists a face twice: per-face values would be ambiguous")
+    return keys
+
+
+def _rows_in(keys, table):
+    """Index of each row of ``keys (k, m)`` in ``table (n, m)`` (rows distinct), -1
+    for a row not in it."""
+    if not len(keys):
+        return np.zeros(0, np.int64)
+    both = np.vstack([table, keys])
+    _, inv = np.unique(both, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    where = np.full(inv.max() + 1, -1, dtype=np.int64)
+    where[inv[:len(table)]] = np.arange(len(table))
+    return where[inv[len(table):]]
+
+
+def _read_face_values(path, name, n, set_name):
+    """The ``(n,)`` per-face values of a ``.npy`` file or HDF5 dataset ``name``."""
+    if not os.path.isfile(path):
+        raise RomError(f"pressure file not found: {path}")
+    try:
+        if path.endswith(".npy"):
+            arr = np.load(path)
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if name not in f:
+                    raise RomError(f"pressure file {path} has no dataset '{name}'")
+                arr = f[name][...]
+        arr = np.asarray(arr, dtype=float)
+    except RomError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem
+        raise RomError(f"cannot read pressure file {path}: {exc}") from None
+    if arr.ndim != 1 or len(arr) != n:
+        raise RomError(f"pressure file {path} has {arr.size} value(s) in shape "
+                       f"{arr.shape}; face set '{set_name}' has {n} surface elements (per "
+                       "= 'face': one value per surface element, in the mesh file's order)")
+    if not np.all(np.isfinite(arr)):
+        raise RomError(f"pressure file {path}: {np.sum(~np.isfinite(arr))} value(s) are "
+                       "NaN or inf")
+    return arr
+
+
 def support_signatures(data, case):
     """What a ROM's operators depend on, beyond the mesh: ``(dirichlet, pressure)`` with
     ``dirichlet`` a text ``"set:components:hash;..."`` (components merged per set, the
     hash of the set's sorted global node ids) and ``pressure`` a dict
-    ``{pressure term name or "support:<set>": hash of its set's sorted faces}``.
+    ``{pressure term name or "support:<set>": hash of its set's sorted faces}`` (of
+    its faces in the file's order for per-face values: their order matters).
     ``data`` is the global :class:`rom.mesh.MeshData` with the case's set
     definitions."""
     comps = {}
@@ -130,13 +206,21 @@ def support_signatures(data, case):
     dirichlet = ";".join(f"{name}:{''.join(map(str, sorted(comps[name])))}:"
                          f"{_digest(np.unique(data.node_set(name)))}" for name in sorted(comps))
     pressure = {}
-    names = [(t.name, t.set) for t in load_terms(case) if t.axis is None]
-    names += [(f"support:{sp.set}", sp.set) for sp in case.supports]
-    for name, set_name in names:
+    names = [(t.name, t.set, _per_face(t)) for t in load_terms(case) if t.axis is None]
+    names += [(f"support:{sp.set}", sp.set, False) for sp in case.supports]
+    for name, set_name, per_face in names:
+        if per_face:
+            pressure[name] = _digest(file_face_keys(data, set_name))
+            continue
         conn = data.face_set(set_name)[2]
         faces = np.unique(np.sort(conn, axis=1), axis=0) if len(conn) else conn
         pressure[name] = _digest(faces)
     return dirichlet, pressure
+
+
+def _per_face(term):
+    """Does ``term`` give one pressure value per surface element of its set?"""
+    return term.field is not None and term.field[0] == "face file"
 
 
 def support_face_matrices(face_element, X):
@@ -340,10 +424,20 @@ class Loading:
             self.dirichlet.append((dofs, nodes, d, TimeTable(d.table)))
         self.force_terms = []
         self._pressure_faces = {}  # term name -> (face basis, local dofs) of t-fields
+        self._face_values = {}  # term name -> per-face values (file order)
         dm = model.dofmap
         sizes = []  # faces of positive area of each pressure's set, non-zero forces
         terms = load_terms(case)
         pressures = {}
+        # per-face values: the set's faces in the file's order, from the global mesh of
+        # rank 0 (the other ranks may hold no global mesh)
+        per_face = [t for t in terms if _per_face(t)]
+        file_keys = {}
+        if per_face:
+            file_keys = agree(mesh.comm, lambda: {t.name: file_face_keys(mesh.data, t.set)
+                                                  for t in per_face}
+                              if mesh.comm.rank == 0 else None)
+            file_keys = mesh.comm.bcast(file_keys, root=0)
 
         def pressure_forces():  # rank-local: a field's error reaches every rank (agree)
             for term in terms:
@@ -352,6 +446,12 @@ class Loading:
                 cells, _, conn = mesh.face_set(term.set)
                 F = np.zeros(dm.n_local)
                 n_faces = 0
+                face_index = None
+                if term.name in file_keys:  # the values, each local face's rank among them
+                    keys = file_keys[term.name]
+                    self._face_values[term.name] = _read_face_values(
+                        term.field[1], term.field[2], len(keys), term.set)
+                    face_index = self._file_face_index(term, conn, keys)
                 if len(conn):
                     basis = FaceBasis(get_element(mesh.element.face_type), mesh.points[conn])
                     n_faces = int(np.sum(basis.area() > 0))
@@ -359,7 +459,7 @@ class Loading:
                     if term.time_dependent:  # evaluated at each step's time
                         self._pressure_faces[term.name] = (basis, dofs)
                     else:
-                        p = self._pressure_values(term, basis, conn, 0.0)
+                        p = self._pressure_values(term, basis, conn, 0.0, face_index)
                         F = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
                                         minlength=dm.n_local)
                 pressures[term.name] = (F, n_faces)
@@ -426,12 +526,27 @@ class Loading:
             if term.name in self._pressure_faces:
                 self._pressure_values(term, self._pressure_faces[term.name][0], None, t)
 
-    def _pressure_values(self, term, basis, conn, t):
-        """The pressure ``(n_faces, n_qp)`` of ``term`` at the face quadrature points."""
+    def _file_face_index(self, term, conn, keys):
+        """Index ``(n_faces,)`` of the local faces ``conn`` (local node numbering) in
+        the list ``keys`` of the set's faces in the mesh file's order
+        (:func:`file_face_keys`)."""
+        n_corners = keys.shape[1]
+        local = np.sort(self.mesh.node_ids[conn[:, :n_corners]], axis=1)
+        index = _rows_in(local, keys)
+        if np.any(index < 0):  # face_set returns the group's faces: cannot happen
+            raise RomError(f"face set '{term.set}': {np.sum(index < 0)} face(s) not found "
+                           "among its surface elements")
+        return index
+
+    def _pressure_values(self, term, basis, conn, t, face_index=None):
+        """The pressure ``(n_faces, n_qp)`` of ``term`` at the face quadrature points
+        (``face_index``: each face's rank in the file's list, for per-face values)."""
         shape = basis.nA.shape[:2]
         if term.field is None:
             return np.ones(shape)
-        if term.field[0] == "expression":
+        if term.field[0] == "face file":  # constant on each face
+            p = np.repeat(self._face_values[term.name][face_index][:, None], shape[1], axis=1)
+        elif term.field[0] == "expression":
             p = evaluate_expression(term.field[1], basis.x.reshape(-1, 3), extra={"t": t},
                                     what=f"pressure expression on '{term.set}'")
             p = p.astype(float).reshape(shape)
