@@ -65,8 +65,9 @@ meshes/blade_S.msh: meshes/make_blade.py | setup
 	$(PY) meshes/make_blade.py --preset S --out $@
 
 # the CalculiX runs of the nonintrusive example cases/calculix.toml (decks and results)
-CALCULIX_RUNS := cases/calculix/low.frd cases/calculix/mid.frd cases/calculix/high.frd
-$(CALCULIX_RUNS) &: cases/calculix/make_runs.py | setup .deb-test
+CALCULIX_RUNS := cases/calculix/beam.inp cases/calculix/low.frd cases/calculix/mid.frd \
+	cases/calculix/high.frd
+$(CALCULIX_RUNS) &: cases/calculix/make_runs.py rom/meshgen.py | setup .deb-test
 	$(PY) cases/calculix/make_runs.py
 
 demo: setup paraview meshes/blade_S.msh
@@ -107,4 +108,4 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) .deb-packages .deb-test .deb-bench results build *.egg-info bench/out
-	cd cases/calculix && git clean -qfX .
+	cd cases/calculix && rm -f beam.inp low.* mid.* high.* spooles.out

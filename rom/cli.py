@@ -232,12 +232,12 @@ def _import(args, comm):
     from rom.case import load_case
     from rom.io import read_results
     from rom.replay import replay
+    from rom.sources import bcast_results
 
     case = load_case(args.case).with_loading(args.loading)
     # read on rank 0, then broadcast (one reading of a large file)
-    results = agree(comm, lambda: read_results(args.source, args.format)
-                    if comm.rank == 0 else None)
-    results = comm.bcast(results, root=0)
+    results = bcast_results(agree(comm, lambda: read_results(args.source, args.format)
+                                  if comm.rank == 0 else None), comm)
     out = replay(case, results, comm, args.out, overwrite=args.overwrite)
     if comm.rank == 0:
         r = out["residuals"]

@@ -84,6 +84,14 @@ class StructuralModel:
                                       s, out)
         return out
 
+    def element_forces_norm2(self, sigma):
+        """Sum over the local cells of ``|sum w B^T sigma|^2`` per cell: the squared
+        norm of the internal forces before assembly (where the forces of neighbouring
+        cells do not cancel), not yet summed over ranks."""
+        q = self.n_qp_cell
+        return float(sum(np.sum(b.internal_forces(sigma[self._qp(s)].reshape(-1, q, 6)) ** 2)
+                         for s, b in zip(self.chunks, self.bases)))
+
     def tangent_matrices(self, C):
         """Element matrices of ``sum w B^T C B`` for tangents ``C (n_qp, 6, 6)``, by
         chunks of cells: an iterator of ``(cells, Ke)`` for

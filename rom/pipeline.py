@@ -62,6 +62,24 @@ def _archive_up_to_date(path, case, snapshot_files):
         and all("coefficients" in g for g in a["gappy"].values()))  # or uncalibrated
 
 
+def _other_times(path, case, run):
+    """Rank 0. A message if the replay ``path`` of another solver's ``run`` has not the
+    case's steps (a reference is compared with the ROM step by step), else None."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as f:
+        times = f["time"][...]
+    if len(times) == len(case.times) and np.allclose(times, case.times, rtol=1e-9,
+                                                      atol=1e-12 * max(case.times)):
+        return None
+    return (f"{run.path}: the reference run of loading '{run.loading}' has {len(times)} "
+            f"step(s) (t = {', '.join(f'{t:g}' for t in times[:4])}"
+            f"{', ...' if len(times) > 4 else ''}), the case's [steps] {len(case.times)} "
+            f"(t = {', '.join(f'{t:g}' for t in case.times[:4])}"
+            f"{', ...' if len(case.times) > 4 else ''}): give the case the run's steps")
+
+
 def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     """Collective. Run the pipeline of ``case`` (its ``[rom] training`` and ``test``
     loadings, and the adaptive ROM on its ``[rom] adaptive`` loadings); returns a
@@ -94,8 +112,13 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
         if name in imported:
             say(f"[pipeline] {what} {name}: the run of {imported[name].path}")
             t0 = time.perf_counter()
-            path = snapshot_file(imported[name], case, comm, out, log=None)
+            path = snapshot_file(imported[name], case, comm, out, log=say)
             timings[f"import_{name}"] = time.perf_counter() - t0
+            if what.startswith("reference"):  # compared step by step with the ROM's
+                problem = _other_times(path, case, imported[name]) if comm.rank == 0 else None
+                problem = comm.bcast(problem, root=0)
+                if problem:
+                    raise RomError(problem)
             return path
         c = case.with_loading(name)
         path = os.path.join(out, folder, "snapshots.h5")

@@ -10,7 +10,9 @@ sub-increments with the displacement interpolated linearly in time. The result i
 written as this project's snapshot file, so that ``offline``, ``online`` and
 ``adaptive`` take it as a training run; every step also records the equilibrium
 residual of the replayed stresses, ``|F_int(sigma) - F_ext|_free / max(|F_ext|,
-|F_int|)``: zero for the solver's own converged solution, and the measure of the
+|F_int|, |F_int|_cells)`` (``|F_int|_cells``: the norm of the cells' internal forces
+before assembly, which does not vanish with the loads: the residual stresses of an
+unloaded body): zero for the solver's own converged solution, and the measure of the
 nonintrusive approximation when the other solver's law or discretization differ.
 """
 
@@ -106,7 +108,8 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
             F_ext = loading.external_forces(tl)
             rows = dirichlet_rows(dm, loading.dirichlet_values(tl)[0])
             rnorm, F_int_norm = free_residual(model, loading, u, sigma, F_ext, rows, R, work)
-            scale = max(F_int_norm, dm.local_to_vector(F_ext, work, add=True).norm())
+            scale = max(F_int_norm, dm.local_to_vector(F_ext, work, add=True).norm(),
+                        np.sqrt(comm.allreduce(model.element_forces_norm2(sigma))))
             rel = rnorm / scale if scale > 0 else 0.0
             residuals.append(rel)
             substeps.append(2 ** splits)

@@ -377,3 +377,46 @@ def test_rom_built_from_calculix_runs_predicts_a_held_out_level(tmp_path):
     assert _l2(pred["qp/p"], peeq["mid"]) <= 3e-2
     with pytest.raises(AssertionError):  # the check can fail: the low level is not mid
         assert _l2(pred["U"], u_ccx("low")) <= 5e-3
+
+
+def test_case_entries_naming_other_solvers_results(tmp_path):
+    """``[rom] training`` tables and ``[rom.results]``: parsed into the case's results
+    (paths relative to the case file), and the mistakes named; a reference run whose
+    steps are not the case's is refused by the pipeline before any comparison."""
+    import h5py
+
+    from rom.case import parse_case
+    from rom.pipeline import _other_times
+    from rom.sources import ImportedRun, imported_runs
+
+    head = ('[mesh]\nfile = "m.msh"\n[material]\nlaw = "elastic"\nE = 1.0\nnu = 0.3\n'
+            '[steps]\ntimes = [1.0, 2.0]\n[loadings.a]\nvalue = 20.0\n'
+            '[loadings.b]\nvalue = 30.0\n')
+    path = str(tmp_path / "c.toml")
+    case = parse_case(head + '[rom]\ntraining = ["a", {loading = "b", results = "r/b.frd"}]'
+                      '\ntest = "a"\n[rom.results]\na = {file = "r/a.pvd", format = "vtu"}\n',
+                      path)
+    assert case.rom.training == ("a", "b")
+    assert imported_runs(case) == {
+        "b": ImportedRun("b", str(tmp_path / "r" / "b.frd"), None),
+        "a": ImportedRun("a", str(tmp_path / "r" / "a.pvd"), "vtu")}
+    for rom, message in (
+            ('training = "a"', "'training' must be a list"),
+            ('training = [5]', "'training' must list loading names"),
+            ('training = [{loading = "a", results = "x.frd"}, {loading = "a", results = '
+             '"y.frd"}]', "given twice"),
+            ('training = [{loading = "a"}]', "missing key 'results'"),
+            ('training = [{loading = "c", results = "x.frd"}]', "unknown loading 'c'"),
+            ('training = [{loading = "a", results = "x.frd", format = "odb"}]',
+             "unknown result format 'odb'"),
+            ('results = "x.frd"', "'results' must be a table"),
+            ('[rom.results]\na = {file = "x.frd", fromat = "frd"}', "unknown key")):
+        with pytest.raises(RomError, match=message):
+            parse_case(head + "[rom]\n" + rom + "\n", path)
+    ref = str(tmp_path / "ref.h5")
+    with h5py.File(ref, "w") as f:
+        f["time"] = [1.0, 2.0]
+    assert _other_times(ref, case, imported_runs(case)["a"]) is None
+    with h5py.File(ref, "w") as f:
+        f["time"] = [0.5, 1.0, 1.5, 2.0]
+    assert "has 4 step(s)" in _other_times(ref, case, imported_runs(case)["a"])

@@ -18,7 +18,7 @@ from test_hf import CHABOCHE, CYCLE
 from helpers import solve, write_case
 from rom import RomError
 from rom.io.results import match_nodes
-from rom.io.series import READERS, format_of, read_vtu_series, read_xdmf_series
+from rom.io.series import read_vtu_series, read_xdmf_series
 from rom.meshgen import box_mesh
 from rom.snapshots import read_snapshots
 
@@ -307,12 +307,22 @@ def test_damaged_xdmf_files_are_reported(hf_run, tmp_path):
         read_xdmf_series(str(tmp_path / "missing.xdmf"))
 
 
-def test_format_of_a_path_and_the_readers():
-    assert format_of("a/run.xdmf") == "xdmf" and format_of("b.XMF") == "xdmf"
-    assert format_of("c.pvd") == "vtu" and format_of("out/u_*.vtu") == "vtu"
-    assert format_of(["u_1.vtu", "u_2.vtu"]) == "vtu"
-    assert format_of("ccx.frd") is None and format_of(["u.vtu", "v.xdmf"]) is None
-    assert READERS == {"xdmf": read_xdmf_series, "vtu": read_vtu_series}
+def test_result_formats_by_extension_and_the_readers(hf_run):
+    """rom.io's table: the format of a path by its extension (a glob of .vtu files
+    too), an explicit format checked, and read_results dispatching to the reader."""
+    from rom.io import read_results, result_format
+
+    assert result_format("a/run.xdmf") == "xdmf" and result_format("b.XMF") == "xdmf"
+    assert result_format("c.pvd") == "vtu" and result_format("out/u_*.vtu") == "vtu"
+    assert result_format("ccx.frd") == "frd" and result_format("run.ut") == "zset"
+    assert result_format("run.dat", "frd") == "frd"
+    with pytest.raises(RomError, match="cannot tell the result format"):
+        result_format("job.odb")
+    with pytest.raises(RomError, match="unknown result format 'odb'"):
+        result_format("job.frd", "odb")
+    path = hf_run[2].replace(".h5", ".xdmf")
+    a, b = read_results(path), read_xdmf_series(path)
+    assert np.array_equal(a.displacement, b.displacement) and np.array_equal(a.times, b.times)
 
 
 @pytest.mark.mpi

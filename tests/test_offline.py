@@ -274,8 +274,8 @@ def test_cubature_of_self_equilibrated_thermal_stresses(tmp_path, comm, monkeypa
     elastic stresses of the modes (the reduced elastic stiffness), reaches its
     tolerance, and the ROM
     reproduces the training run; without them the pursuit stops far above the
-    tolerance and the ROM is off (measured: 130 points, residual 8e-7, U 5.3e-5
-    against 61 points, residual 0.90, U 6.1e-4)."""
+    tolerance (measured serially: 130 points, residual 8e-7, ROM error U 5.3e-5 against
+    61 points, residual 0.90, U 6.1e-4)."""
     import rom.hyper
     from helpers import solve, write_case
     from rom.online import open_for_case, run_online
@@ -303,9 +303,11 @@ def test_cubature_of_self_equilibrated_thermal_stresses(tmp_path, comm, monkeypa
 
     ecm, err = rom_error(os.path.join(folder, "rom.h5"))
     monkeypatch.setattr(rom.hyper, "EQUILIBRATED", 0.0)  # the criterion relative to b
-    ecm0, err0 = rom_error(os.path.join(folder, "rom0.h5"))
+    ecm0, _ = rom_error(os.path.join(folder, "rom0.h5"))
     assert ecm.diagnostics["mode_stresses"] and ecm.diagnostics["integral_ratio"] < 1e-5
     assert ecm.residual <= case.rom.ecm_tol
     assert err <= 1e-4, err
     assert not ecm0.diagnostics["mode_stresses"]
-    assert ecm0.residual > 0.1 and err0 > 5 * err
+    # (the ROM error then depends on which points the stalled pursuit kept: 6.1e-4
+    # serially, 9.3e-5 on 2 ranks)
+    assert ecm0.residual > 0.1

@@ -454,6 +454,8 @@ class _Deck:
             vol_offset[k] = n
             n += len(conns[k])
         cells = np.concatenate([conns[k] for k in volume])
+        if not len(cells):
+            raise RomError(f"{src}: its {cell_type} element card(s) hold no element")
         used = np.zeros(len(node_ids), dtype=bool)
         used[cells.ravel()] = True
         new_id = np.full(len(node_ids), -1, dtype=np.int64)

@@ -14,8 +14,7 @@ the temperature among :data:`TEMPERATURE_NAMES` with one, unless named by the ca
 A name given but absent, no displacement, or several candidates, raise
 :class:`rom.RomError` listing the arrays the file has.
 
-:data:`READERS` maps a format name to its reader and :func:`format_of` guesses the
-format of a path by its extension.
+The formats are ``xdmf`` and ``vtu`` of :data:`rom.io.RESULT_FORMATS`.
 """
 
 import glob
@@ -28,8 +27,8 @@ import numpy as np
 from rom import RomError
 from rom.io.results import NodalResults
 
-__all__ = ["read_xdmf_series", "read_vtu_series", "format_of", "READERS",
-           "DISPLACEMENT_NAMES", "TEMPERATURE_NAMES"]
+__all__ = ["read_xdmf_series", "read_vtu_series", "DISPLACEMENT_NAMES",
+           "TEMPERATURE_NAMES"]
 
 DISPLACEMENT_NAMES = ("U", "u", "Displacement", "displacement", "Displacements",
                       "displacements", "DISP", "disp", "DEPL", "f")
@@ -413,20 +412,3 @@ def read_vtu_series(path, displacement=None, temperature=None):
     for (file, _, arrays), t in zip(read, times):
         steps.add(t, arrays, file)
     return steps.results(points)
-
-
-# --- dispatch -----------------------------------------------------------------------------
-
-READERS = {"xdmf": read_xdmf_series, "vtu": read_vtu_series}
-
-_EXTENSIONS = {".xdmf": "xdmf", ".xmf": "xdmf", ".pvd": "vtu", ".vtu": "vtu"}
-
-
-def format_of(path):
-    """The key in :data:`READERS` of a result path by its extension (``.xdmf``/``.xmf``:
-    ``"xdmf"``; ``.pvd``/``.vtu``, a glob pattern or a list of .vtu files: ``"vtu"``),
-    or None for another extension."""
-    if isinstance(path, (list, tuple)):
-        kinds = {format_of(p) for p in path}
-        return kinds.pop() if len(kinds) == 1 else None
-    return _EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower())
