@@ -484,9 +484,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
     ``<out_dir>/adaptive.json`` (the per-step records, :meth:`AdaptiveRom.run`); with
     ``save``, the enriched archive. ``fields``: the indicator fields (default: the
     case's). Returns a summary dict."""
-    from rom import agree
-    from rom.archive import LEAN, read_archive
-    from rom.online import ResultWriter, open_for_case
+    from rom.online import ResultWriter, open_collective
     from rom.snapshots import prepare_output
 
     case = case.with_loading(loading)
@@ -499,10 +497,7 @@ def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,
         compute_thermal_fields(case, comm, [None], log=log)
     # rank 0 (the writer) reads and checks the whole archive; the others its reduced
     # operators, and their own rows of the full bases (RomBuilder.from_archive)
-    if comm.rank == 0:
-        archive, data = agree(comm, open_for_case, archive_path, case)
-    else:
-        archive, data = agree(comm, read_archive, archive_path, LEAN), None
+    archive, data = open_collective(archive_path, case, comm)
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     if save:
         from rom.archive import FORMAT

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from rom import RomError, agree
+from rom import RomError
 from rom.case import load_case
 from rom.fem.kernels import von_mises
 
@@ -183,8 +183,7 @@ class Study:
 
     def __init__(self, case, archive_path, comm, tol=None, regions=None, log=None):
         from rom.adaptive import AdaptiveRom
-        from rom.archive import LEAN, read_archive
-        from rom.online import open_for_case
+        from rom.online import open_collective
 
         t0 = _clock()
         self.comm, self.archive_path = comm, archive_path
@@ -194,10 +193,7 @@ class Study:
         thermal_fields(case, comm, log=log)
         # rank 0 (which saves the enriched archive) reads it whole, the others its
         # reduced operators (as the adaptive command)
-        if comm.rank == 0:
-            archive, _ = agree(comm, open_for_case, archive_path, case)
-        else:
-            archive = agree(comm, read_archive, archive_path, LEAN)
+        archive = open_collective(archive_path, case, comm)[0]
         self.rom = AdaptiveRom(archive, case, comm, self.tol, log=log)
         self.fields = [f for f in ("sigma", "p") if f == "sigma"
                        or f in self.rom.model.law.state_shapes]

@@ -57,6 +57,13 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /mesh/element_groups/<i>/cells     instead of reading and parsing the file; groups
     /mesh/element_groups/<i>/faces/<type>   are numbered, their names in attrs name
 
+A dictionary of local ROMs (``[rom] clusters``, :mod:`rom.dictionary`) holds instead
+of the operators above one group per member, ``/members/<j>/`` (``basis``,
+``reduced``, ``gappy``, ``loads``, ``supports``, ``summary``, and the member's
+attrs), the attr ``members`` (their number), and ``/clusters`` (the partition of the
+training runs and the medoids' temperature signatures that select a member); the
+mesh and the other attrs are shared. A single ROM's archive is unchanged.
+
 A reader refuses a file that is not an archive or has an unknown version, naming the
 problem; it reads what its caller needs (:func:`read_archive`'s ``skip``: a rank that
 writes no field skips the mesh and the full bases). Writing is done by rank 0 (the small
@@ -71,7 +78,8 @@ import numpy as np
 
 from rom import RomError, __version__
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "read_mesh",
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "read_clusters",
+           "read_mesh",
            "read_datasets", "read_rows", "mesh_signature", "file_hash", "REQUIRED", "LEAN"]
 
 FORMAT = "rom-archive"
@@ -139,9 +147,43 @@ def _read_mesh(g, source):
                     n_file_points=int(g.attrs["n_file_points"]))
 
 
-def write_archive(path, content):
+def _write_member(f, content):
+    """The operators of one ROM (``basis``, ``reduced``, ``gappy``, ``supports``,
+    ``loads``, ``summary`` of ``content``) into the HDF5 group ``f``."""
+    for group in ("basis", "reduced"):
+        for k, v in content[group].items():
+            f[f"{group}/{k}"] = v
+    for name, g in content["gappy"].items():
+        for k, v in g.items():
+            f[f"gappy/{name}/{k}"] = v
+    for i, sp in enumerate(content.get("supports", [])):
+        for k in ("normal", "tangential"):
+            f[f"supports/{i}/{k}"] = sp[k]
+        f[f"supports/{i}"].attrs.update({"set": sp["set"], "faces": sp["faces"]})
+    for i, term in enumerate(content["loads"]):
+        d = f.create_dataset(f"loads/{i}/vector", data=term["vector"])
+        d.attrs["name"] = term["name"]
+        d.attrs["power"] = term["power"]
+        d.attrs["magnitude"] = float(term.get("magnitude", 1.0))
+        d.attrs["support"] = term.get("support", "")
+        if term.get("axis") is not None:
+            d.attrs["axis_point"] = np.asarray(term["axis"][0], dtype=float)
+            d.attrs["axis_direction"] = np.asarray(term["axis"][1], dtype=float)
+        f[f"loads/{i}/table"] = (np.asarray(term["table"], dtype=float)
+                                 if term["table"] is not None else np.zeros((0, 2)))
+    s = f.create_group("summary")
+    for k, v in content.get("summary", {}).items():
+        s.attrs[k] = v
+
+
+def write_archive(path, content, members=None, clusters=None):
     """Write ``content`` (a dict as returned by :func:`read_archive`) to ``path``
-    atomically (temporary file, then rename). Serial: call on one rank."""
+    atomically (temporary file, then rename). Serial: call on one rank.
+
+    A dictionary of local ROMs: ``members`` (a list of such dicts, their ``attrs``
+    written on each member's group) are written under ``members/<j>`` instead of
+    ``content``'s operators, sharing ``content``'s attributes and mesh, with the
+    clustering ``clusters`` (a dict of arrays and scalars, :mod:`rom.dictionary`)."""
     import h5py
 
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
@@ -153,41 +195,49 @@ def write_archive(path, content):
         f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         for k, v in content["attrs"].items():
             f.attrs[k] = v
-        for group in ("basis", "reduced"):
-            for k, v in content[group].items():
-                f[f"{group}/{k}"] = v
-        for name, g in content["gappy"].items():
-            for k, v in g.items():
-                f[f"gappy/{name}/{k}"] = v
-        for i, sp in enumerate(content.get("supports", [])):
-            for k in ("normal", "tangential"):
-                f[f"supports/{i}/{k}"] = sp[k]
-            f[f"supports/{i}"].attrs.update({"set": sp["set"], "faces": sp["faces"]})
-        for i, term in enumerate(content["loads"]):
-            d = f.create_dataset(f"loads/{i}/vector", data=term["vector"])
-            d.attrs["name"] = term["name"]
-            d.attrs["power"] = term["power"]
-            d.attrs["magnitude"] = float(term.get("magnitude", 1.0))
-            d.attrs["support"] = term.get("support", "")
-            if term.get("axis") is not None:
-                d.attrs["axis_point"] = np.asarray(term["axis"][0], dtype=float)
-                d.attrs["axis_direction"] = np.asarray(term["axis"][1], dtype=float)
-            f[f"loads/{i}/table"] = (np.asarray(term["table"], dtype=float)
-                                     if term["table"] is not None else np.zeros((0, 2)))
-        s = f.create_group("summary")
-        for k, v in content.get("summary", {}).items():
-            s.attrs[k] = v
+        if members is None:
+            _write_member(f, content)
+        else:
+            f.attrs["members"] = len(members)
+            for j, m in enumerate(members):
+                g = f.create_group(f"members/{j}")
+                _write_member(g, m)
+                for k, v in m.get("attrs", {}).items():
+                    g.attrs[k] = v
+            c = f.create_group("clusters")
+            for k, v in (clusters or {}).items():
+                if isinstance(v, np.ndarray):
+                    c[k] = v
+                else:
+                    c.attrs[k] = v
         _write_mesh(f.create_group("mesh"), content["mesh"])
     os.replace(tmp, path)
 
 
-def read_archive(path, skip=()):
+def read_clusters(path):
+    """The clustering of a dictionary of local ROMs ``path`` (arrays and attributes of
+    its ``clusters`` group, with ``members``: their number), or None for a single
+    ROM."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "members" not in f.attrs:
+            return None
+        out = {k: _py(v) for k, v in f["clusters"].attrs.items()}
+        out.update({k: d[...] for k, d in f["clusters"].items()})
+        out["members"] = int(f.attrs["members"])
+        return out
+
+
+def read_archive(path, skip=(), member=None):
     """Read a ROM archive into a dict (``attrs``, ``basis``, ``reduced``, ``gappy``,
-    ``loads``, ``summary``, ``mesh``: a :class:`rom.mesh.MeshData`, ``path``); raises
-    :class:`rom.RomError` naming the problem.
+    ``loads``, ``summary``, ``mesh``: a :class:`rom.mesh.MeshData`, ``path``, ``root``:
+    the group of the operators, ``member``); raises :class:`rom.RomError` naming the
+    problem.
 
     ``skip``: dataset paths (``fnmatch`` patterns, e.g. :data:`LEAN`) not read; they
-    are absent from the dict (``mesh`` is None)."""
+    are absent from the dict (``mesh`` is None). ``member``: which ROM of a dictionary
+    of local ROMs (its attributes override the shared ones); required for one."""
     import fnmatch
 
     import h5py
@@ -203,8 +253,9 @@ def read_archive(path, skip=()):
     def wanted(name):
         return not any(fnmatch.fnmatchcase(name, pat) for pat in skip)
 
-    def group(name):
-        return {k: v[...] for k, v in f[name].items() if wanted(f"{name}/{k}")}
+    def group(name):  # (skip patterns name datasets without the member's prefix)
+        short = name.split("/", 2)[2] if name.startswith("members/") else name
+        return {k: v[...] for k, v in f[name].items() if wanted(f"{short}/{k}")}
 
     with f:
         fmt = f.attrs.get("format")
@@ -214,28 +265,43 @@ def read_archive(path, skip=()):
         if version is None or int(version) != FORMAT_VERSION:
             raise RomError(f"{path} has ROM archive format version {version}; this code "
                            f"reads version {FORMAT_VERSION} (rebuild it with run.py offline)")
-        missing = [name for name in REQUIRED if name not in f]
+        n_members = int(f.attrs.get("members", 0))
+        root = ""
+        if n_members:
+            if member is None or not 0 <= int(member) < n_members:
+                raise RomError(f"{path} is a dictionary of {n_members} local ROMs: "
+                               f"member {member} does not exist (0 to {n_members - 1}; "
+                               "the online command selects one by the loading)")
+            root = f"members/{int(member)}/"
+        elif member not in (None, 0):
+            raise RomError(f"{path} holds one ROM, not a dictionary: no member {member}")
+        missing = [name for name in REQUIRED
+                   if (name if name.startswith("mesh/") else root + name) not in f]
         if missing:
             raise RomError(f"ROM archive {path} is incomplete: missing dataset "
                            f"{', '.join(missing)}")
+        r = f[root] if root else f
         try:
-            out = {"attrs": {k: _py(v) for k, v in f.attrs.items()},
-                   "basis": group("basis"), "reduced": group("reduced"),
-                   "gappy": {name: group(f"gappy/{name}") for name in f.get("gappy", {})},
-                   "loads": [], "summary": {k: _py(v) for k, v in f["summary"].attrs.items()},
+            attrs = {k: _py(v) for k, v in f.attrs.items()}
+            attrs.update({k: _py(v) for k, v in r.attrs.items()} if root else {})
+            out = {"attrs": attrs,
+                   "basis": group(root + "basis"), "reduced": group(root + "reduced"),
+                   "gappy": {name: group(f"{root}gappy/{name}") for name in r.get("gappy", {})},
+                   "loads": [], "summary": {k: _py(v) for k, v in r["summary"].attrs.items()},
                    "supports": [{"set": str(g.attrs["set"]), "faces": str(g.attrs["faces"]),
                                  "normal": g["normal"][...],
                                  "tangential": g["tangential"][...]}
-                                for _, g in sorted(f.get("supports", {}).items(),
+                                for _, g in sorted(r.get("supports", {}).items(),
                                                    key=lambda kv: int(kv[0]))],
                    "mesh": _read_mesh(f["mesh"], path) if wanted("mesh") else None,
-                   "path": os.path.abspath(path)}
+                   "path": os.path.abspath(path), "root": root,
+                   "member": int(member) if n_members else None}
             for name, g in out["gappy"].items():
                 if "mask" not in g:
                     raise KeyError(f"gappy/{name}/mask")
-            for i in sorted(f.get("loads", {}).keys(), key=int):
-                d = f[f"loads/{i}/vector"]
-                table = f[f"loads/{i}/table"][...]
+            for i in sorted(r.get("loads", {}).keys(), key=int):
+                d = r[f"loads/{i}/vector"]
+                table = r[f"loads/{i}/table"][...]
                 axis = None
                 if "axis_point" in d.attrs:
                     axis = (tuple(d.attrs["axis_point"].tolist()),
@@ -259,13 +325,14 @@ def read_mesh(path):
         return _read_mesh(f["mesh"], path)
 
 
-def read_datasets(path, names):
+def read_datasets(path, names, root=""):
     """``{name: array}`` of the datasets ``names`` of the ROM archive ``path`` that it
-    holds (what :func:`read_archive` skipped, read when needed)."""
+    holds (what :func:`read_archive` skipped, read when needed), under the group
+    ``root`` (a member's, ``read_archive(...)["root"]``)."""
     import h5py
 
     with h5py.File(path, "r") as f:
-        return {name: f[name][...] for name in names if name in f}
+        return {name: f[root + name][...] for name in names if root + name in f}
 
 
 def read_rows(path, name, rows, block=1 << 16):

@@ -99,6 +99,10 @@ and ``[material]`` optional)::
     test = "hot"                        # test loading (pipeline)
     adaptive = ["hot"]                  # loadings also run with the adaptive ROM
     tol = 1e-2                          # its indicator tolerance
+    clusters = 2                        # local ROMs: a dictionary of 2 (or "auto": the
+                                        # a priori criterion chooses, up to k_max = 4)
+    cluster_by = "temperature"          # clustering the training loadings by their
+                                        # temperature fields, or "trajectory"
     indicator = ["sigma", "p", "eps_vp"]  # fields of the indicator (default: these,
                                         # those the law has; see rom.indicator)
     [output]
@@ -262,6 +266,9 @@ class RomSpec:
     tol: float = 1e-2  # tolerance of the adaptive ROM's error indicator
     indicator: tuple = None  # its fields (None: rom.indicator.DEFAULT_FIELDS)
     results: tuple = ()  # (loading, result file, format or None): other solvers' runs
+    clusters: object = None  # local ROMs: their number, "auto", or None (one ROM)
+    cluster_by: str = "temperature"  # what is clustered: "temperature" | "trajectory"
+    k_max: int = 4  # the largest number of clusters "auto" tries
     hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
     block_mb: float = 2048.0  # offline: MB per rank of a block of snapshots
 
@@ -690,6 +697,15 @@ def parse_case(text, path="<case>"):
     block_mb = ro.get("block_mb", "number", default=2048.0)
     if not block_mb > 0:
         ro._err(f"'block_mb' must be positive, not {block_mb}")
+    clusters = ro.get("clusters", default=None)
+    if clusters is not None and clusters != "auto" and (
+            isinstance(clusters, bool) or not isinstance(clusters, int) or clusters < 1):
+        ro._err(f"'clusters' must be a positive integer or \"auto\", not {clusters!r}")
+    cluster_by = ro.get("cluster_by", "str", default="temperature")
+    if cluster_by not in ("temperature", "trajectory"):
+        ro._err(f"'cluster_by' must be 'temperature' or 'trajectory', not '{cluster_by}'")
+    k_max = ro.get("k_max", "int", default=4)
+    rom = replace(rom, clusters=clusters, cluster_by=cluster_by, k_max=k_max)
     rom = replace(rom, hyper=hyper, block_mb=float(block_mb),
                   results=tuple((k, *v) for k, v in results.items()))
     indicator = ro.get("indicator", default=None)

@@ -113,6 +113,8 @@ def build_parser():
     n.add_argument("--write-every", type=_positive_int, default=1, help="write every K-th "
                    "step (and the last); reconstruction of full fields costs O(mesh) per "
                    "written step")
+    n.add_argument("--member", type=int, help="of a dictionary of local ROMs: this member "
+                   "(default: the one whose medoid's temperature is nearest the loading's)")
     a = sub.add_parser("adaptive", help="run a ROM archive on a loading with the error "
                        "indicator and HF enrichment")
     a.add_argument("case", help="case file (TOML) the ROM was built for")
@@ -290,7 +292,18 @@ def _offline(args, comm):
     t0 = time.perf_counter()
     case = load_case(args.case)
     s = build_rom(case, args.snapshots, comm, args.out)
-    if comm.rank == 0:
+    if comm.rank == 0 and s.get("clusters", 1) > 1:
+        print("-" * 72)
+        print(f"dictionary of {s['clusters']} local ROMs of {case.name}: {s['n_snapshots']} "
+              f"snapshots")
+        for c in range(s["clusters"]):
+            names = [n for n, lab in zip(s["loadings"], s["labels"]) if lab == c]
+            print(f"  member {c}           {', '.join(names)}: {s['n_modes_members'][c]} "
+                  f"modes, {s['n_points_members'][c]} reduced points")
+        print(f"  time [s]           total {time.perf_counter() - t0:.2f}")
+        print(f"  archive            {args.out}")
+        print("-" * 72)
+    elif comm.rank == 0:
         print("-" * 72)
         print(f"ROM of {case.name}: {s['n_snapshots']} snapshots -> {s['n_modes']} modes; "
               f"ECM {s['n_ecm_points']} points of {s['n_qp']} (residual "
@@ -312,7 +325,8 @@ def _online(args, comm):
 
     t0 = time.perf_counter()
     case = load_case(args.case)
-    s = online_command(case, args.rom, comm, args.out, args.loading, args.write_every)
+    s = online_command(case, args.rom, comm, args.out, args.loading, args.write_every,
+                       member=args.member)
     if comm.rank == 0:
         res = s["res"]
         its = [sum(h["iterations"]) for h in res["history"]]
@@ -320,6 +334,11 @@ def _online(args, comm):
         print("-" * 72)
         print(f"ROM {args.rom} on {case.name} / loading {s['loading'] or '[temperature]'}: "
               f"{n} steps, {s['n_modes']} modes, {s['n_points']} reduced points")
+        if s["member"] is not None:
+            print(f"  local ROM          member {s['member']}" + (
+                " (sine dissimilarity to the medoids: "
+                + ", ".join(f"{d:.3f}" for d in s["selection"]) + ")"
+                if s["selection"] is not None else " (given)"))
         print(f"  Newton iterations  {sum(its)} (max {max(its, default=0)} per step)")
         t = s["timings"]
         print(f"  time [s]           online {t['online']:.3f} ({t['online'] / n:.2e} per step); "

@@ -362,7 +362,7 @@ class RomBuilder:
                 return full[rows].copy()
             from rom.archive import read_rows
 
-            return read_rows(a["path"], dataset, rows)
+            return read_rows(a["path"], a.get("root", "") + dataset, rows)
 
         U = rows_of("basis/U", a["basis"].get("U"), self.owned_rows)
         self.set_modes(PODResult(U, a["basis"]["singular_values"], U.shape[1]))
@@ -520,13 +520,8 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
     Returns a summary dict (on every rank).
     """
     from rom.snapshots import prepare_output
-    from rom.sources import SnapshotSource, snapshot_file
+    from rom.sources import snapshot_file
 
-    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
-    if block_bytes is None:
-        block_bytes = int(case.rom.block_mb * 2 ** 20)
-    timings = {}
-    t0 = time.perf_counter()
     if not snapshot_files:
         raise RomError("offline: no snapshot file given")
     unknown = [n for n in case.rom.gappy if n not in _COMPONENTS]
@@ -538,14 +533,39 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
         raise RomError(f"offline: the output {out_path} is one of the snapshot files")
     # written atomically at the end; an existing file is replaced only if an archive
     prepare_output(out_path, comm, overwrite=True, expect=FORMAT)
+    # other solvers' runs first replayed (rom.sources)
+    snapshot_files = [snapshot_file(e, case, comm, os.path.dirname(os.path.abspath(out_path)),
+                                    log=None) for e in snapshot_files]
+    if case.rom.clusters not in (None, 1):  # a dictionary of local ROMs
+        from rom.dictionary import build_dictionary
+
+        return build_dictionary(case, snapshot_files, comm, out_path, log=log,
+                                block_bytes=block_bytes, work=work)
+    content, summary = build_one(case, snapshot_files, comm, log=log,
+                                 block_bytes=block_bytes, work=work,
+                                 spectrum=os.path.splitext(out_path)[0] + "_spectrum.png")
+    if comm.rank == 0:
+        write_archive(out_path, content)
+    return summary
+
+
+def build_one(case, snapshot_files, comm, log=print, block_bytes=None, work=0.1,
+              spectrum=None):
+    """Collective. The ROM of ``case`` from the snapshot files ``snapshot_files``
+    (:func:`build_rom`'s stages 1 to 4): ``(content, summary)``, ``content`` the
+    archive's dict on rank 0 (None elsewhere, :func:`rom.archive.write_archive`),
+    ``summary`` on every rank; the PNG of the spectra into ``spectrum`` (rank 0)."""
+    from rom.sources import SnapshotSource
+
+    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    if block_bytes is None:
+        block_bytes = int(case.rom.block_mb * 2 ** 20)
+    timings = {}
     rb = RomBuilder(case, comm)
     model, dm = rb.model, rb.dm
 
-    # 1. the training runs opened and checked (mesh, supports, fields), steps counted;
-    # other solvers' runs first replayed (rom.sources)
+    # 1. the training runs opened and checked (mesh, supports, fields), steps counted
     wanted = sorted(set(case.rom.gappy) | {"sigma"})
-    snapshot_files = [snapshot_file(e, case, comm, os.path.dirname(os.path.abspath(out_path)),
-                                    log=None) for e in snapshot_files]
     stores = []
     for path in snapshot_files:
         store = SnapshotSource.open(path, model, comm)
@@ -659,17 +679,16 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
     timings["operators"] = time.perf_counter() - t0
     if comm.rank == 0:
         content["summary"].update({f"time_{k}": v for k, v in timings.items()})
-        write_archive(out_path, content)
-        plot_spectra(os.path.splitext(out_path)[0] + "_spectrum.png",
-                     {"U": (pod.singular_values, pod.n_modes),
-                      **{k: (g["pod"].singular_values, g["pod"].n_modes)
-                         for k, g in rb.gappy.items()}})
+        if spectrum:
+            plot_spectra(spectrum, {"U": (pod.singular_values, pod.n_modes),
+                                    **{k: (g["pod"].singular_values, g["pod"].n_modes)
+                                       for k, g in rb.gappy.items()}})
     summary = comm.bcast(content["summary"] if comm.rank == 0 else None, root=0)
     summary["modes_local"] = rb.modes_local
     summary["owned_rows"] = rb.owned_rows
     summary["n_nodes"] = rb.mesh.n_nodes_global
     summary["ecm"] = ecm
-    return summary
+    return (content if comm.rank == 0 else None), summary
 
 
 def plot_spectra(path, spectra):

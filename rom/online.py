@@ -55,16 +55,42 @@ def check_compatible(archive, case, path="ROM archive"):
     return data
 
 
-def open_for_case(archive_path, case, skip=()):
+def open_collective(archive_path, case, comm, skip=(), member=None):
+    """Collective. ``(archive, mesh data)``: rank 0 reads the archive (but ``skip``) and
+    checks it against ``case`` (:func:`open_for_case`, choosing the member of a
+    dictionary of local ROMs), the other ranks read the same member's reduced
+    operators only (:data:`rom.archive.LEAN`; their mesh data is None)."""
+    from rom import agree
+    from rom.archive import LEAN, read_archive
+
+    out = agree(comm, lambda: open_for_case(archive_path, case, skip, member)
+                if comm.rank == 0 else None)
+    member = comm.bcast(out[0]["member"] if comm.rank == 0 else None, root=0)
+    other = agree(comm, lambda: read_archive(archive_path, LEAN, member)
+                  if comm.rank else None)
+    return out if comm.rank == 0 else (other, None)
+
+
+def open_for_case(archive_path, case, skip=(), member=None):
     """``(archive, mesh data)``: the archive ``archive_path`` read (but ``skip``, see
     :func:`rom.archive.read_archive`) and checked against ``case``: its name, mesh and
     law, homogeneous Dirichlet conditions on the supports the modes were built with,
     and a reduced load for every load of the case on the same faces or axis;
-    :class:`rom.RomError` otherwise."""
-    from rom.archive import read_archive
+    :class:`rom.RomError` otherwise. Of a dictionary of local ROMs, the ``member``
+    given or else the one selected for the case's loading
+    (:func:`rom.dictionary.select_member`; ``archive["selection"]``: the
+    dissimilarities to each member's medoid)."""
+    from rom.archive import read_archive, read_clusters, read_mesh
     from rom.loads import require_affine_loads, require_homogeneous_dirichlet, support_signatures
 
-    archive = read_archive(archive_path, skip=skip)
+    clusters = read_clusters(archive_path) if os.path.isfile(archive_path) else None
+    selection = None
+    if clusters is not None and member is None:
+        from rom.dictionary import select_member
+
+        member, selection = select_member(clusters, case, read_mesh(archive_path))
+    archive = read_archive(archive_path, skip=skip, member=member)
+    archive["selection"] = selection
     a = archive["attrs"]
     if a.get("case_name") != case.name:
         raise RomError(f"{archive_path} was built for case '{a.get('case_name')}'"
@@ -430,7 +456,7 @@ WRITTEN_FIELDS = ("p", "sigma")
 
 
 def online_command(case, archive_path, comm, out_dir, loading=None, write_every=1,
-                   log=print):
+                   log=print, member=None):
     """Collective (the reduced solve is replicated on every rank, rank 0 writes). Run the
     ROM ``archive_path`` on ``case`` (with its named ``loading``); write
     ``<out_dir>/online.h5`` (the snapshot layout: U, T and Gappy-reconstructed p and
@@ -440,18 +466,21 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
 
     Every rank reads the reduced operators only (:data:`rom.archive.LEAN`); rank 0
     checks the archive against the case and, after the run, reads the bases of the
-    fields it writes."""
-    from rom import agree
-    from rom.archive import LEAN, read_archive, read_datasets
+    fields it writes. Of a dictionary of local ROMs, ``member`` or the one selected
+    for the loading (:func:`open_for_case`)."""
+    from rom.archive import LEAN, read_datasets
     from rom.snapshots import prepare_output
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     t0 = time.perf_counter()
     case = case.with_loading(loading)
-    if comm.rank == 0:
-        archive, data = agree(comm, open_for_case, archive_path, case, LEAN)
-    else:
-        archive, data = agree(comm, read_archive, archive_path, LEAN), None
+    archive, data = open_collective(archive_path, case, comm, LEAN, member)
+    if archive["member"] is not None:
+        sel = archive.get("selection")
+        say(f"local ROM {archive['member']} of the dictionary "
+            + (f"selected for loading {case.loading} (sine dissimilarity of the "
+               "temperature signatures to the medoids: "
+               + ", ".join(f"{d:.3f}" for d in sel) + ")" if sel is not None else "given"))
     # the result replaces an existing one only once complete (SeriesWriter)
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     t1 = time.perf_counter()
@@ -461,7 +490,7 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     path = None
     if comm.rank == 0:
         full = read_datasets(archive_path, ["basis/U", "basis/qp_weights"] + [
-            f"gappy/{name}/basis" for name in WRITTEN_FIELDS])
+            f"gappy/{name}/basis" for name in WRITTEN_FIELDS], root=archive["root"])
         archive["basis"].update(U=full["basis/U"], qp_weights=full["basis/qp_weights"])
         for name in WRITTEN_FIELDS:
             if f"gappy/{name}/basis" in full:
@@ -480,6 +509,9 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
         writer.close()
     path = comm.bcast(path, root=0)
     timings = {"open": t1 - t0, "online": t2 - t1, "write": time.perf_counter() - t2}
+    sel = archive.get("selection") if comm.rank == 0 else None
     return {"res": res, "time_online": t2 - t1, "timings": timings,
             "files": (path, os.path.splitext(path)[0] + ".xdmf"),
-            "n_modes": model.n_modes, "n_points": model.m, "loading": case.loading}
+            "n_modes": model.n_modes, "n_points": model.m, "loading": case.loading,
+            "member": archive["member"],
+            "selection": comm.bcast(None if sel is None else list(sel), root=0)}

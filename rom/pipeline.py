@@ -47,17 +47,20 @@ def _archive_up_to_date(path, case, snapshot_files):
     older version of this code may not hold what the current one checks)."""
     if not os.path.isfile(path):
         return False
-    from rom.archive import LEAN
+    from rom.archive import LEAN, read_clusters
     from rom.online import open_for_case
 
+    dictionary = read_clusters(path) is not None
     try:
-        a = open_for_case(path, case, LEAN)[0]
+        a = open_for_case(path, case, LEAN, member=0 if dictionary else None)[0]
     except RomError:
         return False
+    if case.rom.clusters != "auto" and dictionary != (case.rom.clusters not in (None, 1)):
+        return False  # a dictionary asked for and a single ROM found, or the reverse
     files = "\n".join(os.path.abspath(p) for p in snapshot_files)
     newer = all(os.path.getmtime(path) > os.path.getmtime(p) for p in snapshot_files)
-    return (a["attrs"].get("case_text") == case.text and a["summary"].get(
-        "snapshot_files") == files and newer
+    listed = (a["attrs"] if dictionary else a["summary"]).get("snapshot_files")
+    return (a["attrs"].get("case_text") == case.text and listed == files and newer
         and bool(a["attrs"].get("gappy_normalized"))  # else: built by an older version,
         and all("coefficients" in g for g in a["gappy"].values()))  # or uncalibrated
 

@@ -133,6 +133,10 @@ def _correlation_modes(C, eps, n_max):
     lam, xi = np.linalg.eigh(0.5 * (C + C.T))
     order = np.argsort(lam)[::-1]
     lam, xi = np.clip(lam[order], 0.0, None), xi[:, order]
+    # a sign convention (the largest coefficient of each eigenvector positive): the
+    # modes do not flip with the round-off of C (on another number of ranks)
+    big = np.argmax(np.abs(xi), axis=0)
+    xi = xi * np.where(xi[big, np.arange(xi.shape[1])] < 0, -1.0, 1.0)
     N = truncation(lam, eps)
     # drop numerically null directions (they cannot be normalized)
     N = min(N, int(np.sum(lam > 1e-13 * lam[0])) if lam.size and lam[0] > 0 else 0)

@@ -108,10 +108,11 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     times, setup included) is listed below it. ``adaptive``: ``(loading, adaptive
     summary, plain online file, HF reference or None)`` of each adaptive run, a
     section each (:func:`adaptive_section`)."""
-    from rom.archive import LEAN, read_archive
+    from rom.archive import LEAN, read_archive, read_clusters
     from rom.snapshots import read_snapshots
 
-    archive = read_archive(rom_path, skip=LEAN)
+    # of a dictionary of local ROMs: the member the test run used
+    archive = read_archive(rom_path, skip=LEAN, member=online.get("member"))
     s = archive["summary"]
     on_path = online["files"][0]
     res = online["res"]
@@ -126,11 +127,18 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
                "test": case.rom.test}
     lines = [f"# ROM report: case {case.name}", "",
              f"Training loadings: {', '.join(case.rom.training)}; test loading: "
-             f"{case.rom.test} ({n} steps).", "",
-             f"ROM: {s['n_snapshots']} snapshots, {s['n_modes']} displacement modes, "
-             f"{s['n_ecm_points']} ECM points of {s['n_qp']} quadrature points (residual "
-             f"{s['ecm_residual']:.2e}), {s['n_reduced_points']} reduced points with the "
-             "Gappy points.", "", "![POD spectra](rom_spectrum.png)", ""]
+             f"{case.rom.test} ({n} steps).", ""]
+    clusters = read_clusters(rom_path)
+    if clusters is not None:
+        lines += _clusters_section(out, rom_path, clusters, online, case)
+        summary.update(clusters=clusters["members"], member=online.get("member"))
+    spectrum = ("rom_spectrum.png" if clusters is None
+                else f"rom_spectrum_{online.get('member')}.png")
+    lines += [("Local ROM used for the test loading: " if clusters is not None else "")
+              + f"ROM: {s['n_snapshots']} snapshots, {s['n_modes']} displacement modes, "
+              f"{s['n_ecm_points']} ECM points of {s['n_qp']} quadrature points (residual "
+              f"{s['ecm_residual']:.2e}), {s['n_reduced_points']} reduced points with the "
+              "Gappy points.", "", f"![POD spectra]({spectrum})", ""]
     if ref_path:
         hf = read_snapshots(ref_path, ("U",), ("p",) if "p" in archive["gappy"] else ())
         on = read_snapshots(on_path, ("U",), ("p",) if "p" in archive["gappy"] else ())
@@ -201,6 +209,69 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     summary["report"] = os.path.join(out, "report.md")
     summary["reference"] = ref_path
     return summary
+
+
+def _clusters_section(out, rom_path, clusters, online, case):
+    """Markdown lines of a dictionary of local ROMs: its members (training loadings,
+    medoid, modes and reduced points), the a priori criterion when it chose ``k``
+    (also as ``criterion.png``), and the member selected for the test loading with the
+    dissimilarities that chose it."""
+    import json
+
+    from rom.archive import LEAN, read_archive
+
+    loadings = json.loads(clusters["loadings"])
+    labels, medoids = np.asarray(clusters["labels"]), np.asarray(clusters["medoids"])
+    k = int(clusters["members"])
+    lines = ["## Local reduced bases", "",
+             f"A dictionary of {k} ROMs: the training runs clustered by k-medoids on the "
+             + ("sine dissimilarity of their loadings' temperature fields"
+                if clusters["by"] == "temperature" else
+                "sine of the largest principal angle between their displacement "
+                "subspaces") + "; each member has its own POD, reduced quadrature and "
+             "Gappy bases (rom.dictionary).", "",
+             "| member | training loadings | medoid | modes | reduced points |",
+             "|---|---|---|---|---|"]
+    for c in range(k):
+        m = read_archive(rom_path, skip=LEAN, member=c)["summary"]
+        names = [loadings[j] for j in np.flatnonzero(labels == c)]
+        lines.append(f"| {c} | {', '.join(names)} | {loadings[medoids[c]]} | "
+                     f"{int(m['n_modes'])} | {int(m['n_reduced_points'])} |")
+    if "criterion_costs" in clusters:
+        costs = np.asarray(clusters["criterion_costs"])
+        dims = json.loads(clusters["criterion_dimensions"])
+        lines += ["", "A priori criterion (POD dimension of each cluster at eps_u, expected "
+                  "online cost sum_c w_c (N_c / N_1)^2 relative to the global basis of "
+                  f"dimension {int(clusters['global_dimension'])}):", "",
+                  "| k | dimensions | expected cost |", "|---|---|---|"]
+        lines += [f"| {kk} | {', '.join(map(str, d))} | {c:.3f} |"
+                  for kk, d, c in zip(np.asarray(clusters["criterion_ks"]), dims, costs)]
+        lines += ["", f"k = {k} recommended.", "", "![criterion](criterion.png)"]
+        _criterion_plot(os.path.join(out, "criterion.png"), clusters["criterion_ks"], costs, k)
+    sel = online.get("selection")
+    lines += ["", f"Test loading {case.rom.test}: member {online.get('member')} selected"
+              + (" (sine dissimilarity of its temperature signature to the medoids': "
+                 + ", ".join(f"{d:.3f}" for d in sel) + ")" if sel is not None else "")
+              + ".", ""]
+    return lines
+
+
+def _criterion_plot(path, ks, costs, k):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(ks, costs, "o-")
+    ax.axvline(k, color="k", ls=":", lw=1)
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("expected online cost / global")
+    ax.set_title("a priori criterion of local bases")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _predicted_errors(ada_path, ref_path, times, fields, floor, peaks=None):
