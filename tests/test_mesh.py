@@ -152,3 +152,56 @@ def test_partition_is_balanced_and_connected(method, comm):
     mesh = load_mesh(d, comm, partitioner=method)
     lo, hi = mesh.node_range
     assert np.array_equal(mesh.node_petsc[: mesh.n_owned], np.arange(lo, hi))
+
+
+def _gmsh_box_med(folder, kind, order):
+    """A 1 x 2 x 3 box meshed by gmsh (structured hexahedra or tetrahedra, of ``order``
+    1 or 2) written both as MED and as gmsh 4.1; returns the two paths."""
+    import gmsh
+
+    gmsh.initialize()
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("box")
+        gmsh.model.occ.addBox(0, 0, 0, 1, 2, 3)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [1], name="solid")
+        if kind == "hex":
+            for _, c in gmsh.model.getEntities(1):
+                gmsh.model.mesh.setTransfiniteCurve(c, 3)
+            for _, s in gmsh.model.getEntities(2):
+                gmsh.model.mesh.setTransfiniteSurface(s)
+                gmsh.model.mesh.setRecombine(2, s)
+            gmsh.model.mesh.setTransfiniteVolume(1)
+        else:
+            gmsh.option.setNumber("Mesh.MeshSizeMax", 0.8)
+        gmsh.option.setNumber("Mesh.SecondOrderIncomplete", 1)
+        gmsh.model.mesh.generate(3)
+        gmsh.model.mesh.setOrder(order)
+        paths = [str(folder / f"box_{kind}{order}.{ext}") for ext in ("med", "msh")]
+        for p in paths:
+            gmsh.write(p)
+    finally:
+        gmsh.finalize()
+    return paths
+
+
+@pytest.mark.parametrize("kind,order", [("hex", 1), ("hex", 2), ("tet", 1), ("tet", 2)])
+def test_med_files_written_by_gmsh_read_in_vtk_order(kind, order, tmp_path):
+    """gmsh's MED files number the nodes of a cell in MED's order: read, every cell has
+    a positive Jacobian, the box's volume is exact, and every cell lists the nodes of
+    the same cell of the gmsh-format file in the same order (mid-edge nodes too)."""
+    from rom.fem import CellBasis
+
+    med, msh = _gmsh_box_med(tmp_path, kind, order)
+    a, b = read_mesh_file(med), read_mesh_file(msh)
+    assert a.cell_type == b.cell_type == {("hex", 1): "hexahedron", ("hex", 2):
+                                          "hexahedron20", ("tet", 1): "tetra",
+                                          ("tet", 2): "tetra10"}[kind, order]
+    dx = CellBasis(a.element, a.points[a.cells]).dx
+    assert dx.min() > 0 and np.isclose(dx.sum(), 6.0)
+    xa, xb = np.round(a.points[a.cells], 9), np.round(b.points[b.cells], 9)
+    key = {tuple(sorted(map(tuple, c))): c for c in xb}
+    assert len(key) == len(xa) == len(xb)
+    for c in xa:
+        assert np.array_equal(c, key[tuple(sorted(map(tuple, c)))])

@@ -3,7 +3,8 @@
 Abaqus/CalculiX decks (``.inp``: NSET, ELSET, SURFACE, INCLUDE) are read by
 :mod:`rom.io.abaqus`, Z-set meshes (``.geof``) by :mod:`rom.io.zset`; any other
 format meshio reads (gmsh ``.msh`` v2/v4 with physical groups, VTU, XDMF, MED, ...)
-by meshio. Named groups come from, in order: meshio's ``cell_sets`` (gmsh 4
+by meshio (MED's volume cells put from MED's node order into VTK's). Named groups
+come from, in order: meshio's ``cell_sets`` (gmsh 4
 physical names),
 gmsh 2 physical names (``field_data`` + ``gmsh:physical``), MED families, and
 ``point_sets`` for node groups.
@@ -50,7 +51,32 @@ def read_mesh_file(path):
     except (KeyError, ValueError, IndexError, OSError) as exc:
         raise RomError(f"cannot read mesh file {path} ({type(exc).__name__}: {exc}); "
                        "is it a mesh format meshio knows?") from None
+    if path.lower().endswith(".med"):
+        _med_to_vtk_order(m)
     return mesh_data_from_meshio(m, source=path)
+
+
+# MED numbers the nodes of a cell in its own order (the first face seen from outside
+# for volumes): meshio's cell ``[MED[p[0]], MED[p[1]], ...]`` in VTK's order, for
+# the volume cells this project takes (found on gmsh-written MED files against the
+# same meshes in gmsh format: one permutation for every cell; tests/test_mesh.py)
+MED_TO_VTK = {
+    "tetra": (0, 2, 1, 3),
+    "tetra10": (0, 2, 1, 3, 6, 5, 4, 7, 9, 8),
+    "hexahedron": (0, 3, 2, 1, 4, 7, 6, 5),
+    "hexahedron20": (0, 3, 2, 1, 4, 7, 6, 5, 11, 10, 9, 8, 15, 14, 13, 12, 16, 19, 18, 17),
+}
+
+
+def _med_to_vtk_order(m):
+    """Reorder, in place, the volume cells of the meshio mesh ``m`` read from a MED
+    file from MED's node order to VTK's (:data:`MED_TO_VTK`)."""
+    import meshio
+
+    for i, block in enumerate(m.cells):
+        p = MED_TO_VTK.get(block.type)
+        if p is not None:
+            m.cells[i] = meshio.CellBlock(block.type, np.asarray(block.data)[:, p])
 
 
 def _block_names_gmsh2(m):
@@ -173,6 +199,7 @@ def write_mesh_file(path, data, file_format=None):
     Named groups are written for gmsh (``.msh``, format 2.2, as physical groups:
     one group per element, the volume group first) and Abaqus (``.inp``, as ELSET
     and NSET); other formats get the geometry only (define sets in the case file).
+    MED files get their cells in MED's node order (:data:`MED_TO_VTK`).
     """
     import meshio
 
@@ -204,6 +231,9 @@ def write_mesh_file(path, data, file_format=None):
                         cell_data={"gmsh:physical": tags, "gmsh:geometrical": tags},
                         field_data=field_data)
     else:
+        if ext.lower() == ".med":  # MED's node order (meshio writes cells as given)
+            cells = [(t, c[:, np.argsort(MED_TO_VTK[t])] if t in MED_TO_VTK else c)
+                     for t, c in cells]
         m = meshio.Mesh(data.points, cells, cell_sets=cell_sets or None,
                         point_sets=dict(data.node_groups) if groups else None)
     meshio.write(path, m, file_format=file_format)
