@@ -4,9 +4,8 @@ Abaqus/CalculiX decks (``.inp``: NSET, ELSET, SURFACE, INCLUDE) are read by
 :mod:`rom.io.abaqus`, Z-set meshes (``.geof``) by :mod:`rom.io.zset`; any other
 format meshio reads (gmsh ``.msh`` v2/v4 with physical groups, VTU, XDMF, MED, ...)
 by meshio (MED's volume cells put from MED's node order into VTK's). Named groups
-come from, in order: meshio's ``cell_sets`` (gmsh 4
-physical names),
-gmsh 2 physical names (``field_data`` + ``gmsh:physical``), MED families, and
+come from, in order: meshio's ``cell_sets`` (gmsh 4 physical names), gmsh 2
+physical names (``field_data`` + ``gmsh:physical``), MED families, and
 ``point_sets`` for node groups.
 """
 
