@@ -281,6 +281,8 @@ class AdaptiveRom:
         summary["n_enrichments"] = int(summary.get("n_enrichments", 0)) + 1
         content = rb.content(everywhere=True, summary=summary)
         content["attrs"] = dict(self.archive["attrs"])
+        for key in ("path", "root", "member"):  # where it came from (a dictionary's member)
+            content[key] = self.archive.get(key)
         self.archive = content
         timings = self.model.timings
         self.model = ReducedModel(content, self.case)
@@ -440,38 +442,59 @@ class AdaptiveRom:
         return dict(rec, enrichments=self.enrichments[first_enrichment:],
                     timings=dict(self.timings))
 
+    def content(self, parent=""):
+        """Rank 0. The current (enriched) ROM as an archive's content: ``revision`` is
+        the parent's plus one, ``enrichments`` lists the HF steps (JSON), and each
+        indicator field's learned correction (``gappy/<field>/indicator_learned``)
+        starts the next run from it."""
+        content = dict(self.archive)
+        content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
+        for f, c in self.learned.items():
+            content["gappy"][f]["indicator_learned"] = np.float64(c)
+        attrs = {k: v for k, v in content["attrs"].items()
+                 if k not in ("created", "code_version", "format", "format_version")}
+        previous = json.loads(attrs.get("enrichments", "[]") or "[]")
+        attrs.update(revision=int(attrs.get("revision", 0)) + (1 if self.enrichments else 0),
+                     parent=os.path.abspath(parent) if parent else "",
+                     enrichments=json.dumps(previous + self.enrichments))
+        content["attrs"] = attrs
+        return content
+
     def save(self, path, parent=""):
-        """Rank 0 writes the current (enriched) ROM as an archive: ``revision`` is the
-        parent's plus one, ``enrichments`` lists the HF steps (JSON), and each indicator
-        field's learned correction (``gappy/<field>/indicator_learned``) starts the
-        next run from it."""
-        from rom.archive import write_archive
+        """Collective (rank 0 writes). The current (enriched) ROM as an archive
+        (:meth:`content`); a member of a dictionary of local ROMs is written back into
+        a copy of its dictionary, the other members unchanged
+        (:func:`rom.dictionary.rewrite_members`)."""
+        save_contents(self.comm, path, self.archive, {self.archive.get("member"):
+                                                      self.content(parent)
+                                                      if self.comm.rank == 0 else None})
 
-        if self.comm.rank == 0:
-            content = dict(self.archive)
-            content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
-            for f, c in self.learned.items():
-                content["gappy"][f]["indicator_learned"] = np.float64(c)
-            attrs = {k: v for k, v in content["attrs"].items()
-                     if k not in ("created", "code_version", "format", "format_version")}
-            previous = json.loads(attrs.get("enrichments", "[]") or "[]")
-            attrs.update(revision=int(attrs.get("revision", 0)) + (1 if self.enrichments
-                                                                    else 0),
-                         parent=os.path.abspath(parent) if parent else "",
-                         enrichments=json.dumps(previous + self.enrichments))
-            content["attrs"] = attrs
 
-        def write():
-            if self.comm.rank == 0:
-                try:
-                    write_archive(path, content)
-                except RomError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - rank 0's failure, on every rank
-                    raise RomError(f"cannot write the enriched archive {path}: "
-                                   f"{exc}") from None
+def save_contents(comm, path, archive, contents):
+    """Collective (rank 0 writes). Write ``contents`` (``{member: content}``, member None
+    for a single ROM) of the archive ``archive`` (a dict of :func:`rom.archive.read_archive`)
+    to ``path``: a single ROM as it is; members of a dictionary into a copy of it."""
+    from rom.archive import write_archive
 
-        agree(self.comm, write)
+    def write():
+        if comm.rank != 0:
+            return
+        try:
+            if None in contents:
+                content = dict(contents[None])
+                content["attrs"] = {k: v for k, v in content["attrs"].items()
+                                    if k not in ("members", "member_loadings")}
+                write_archive(path, content)
+            else:
+                from rom.dictionary import rewrite_members
+
+                rewrite_members(path, archive["path"], contents)
+        except RomError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - rank 0's failure, on every rank
+            raise RomError(f"cannot write the enriched archive {path}: {exc}") from None
+
+    agree(comm, write)
 
 
 def adaptive_command(case, archive_path, comm, out_dir, loading=None, tol=None,

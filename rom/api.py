@@ -195,6 +195,10 @@ class Study:
         # reduced operators (as the adaptive command)
         archive = open_collective(archive_path, case, comm)[0]
         self.rom = AdaptiveRom(archive, case, comm, self.tol, log=log)
+        self.log = log
+        # of a dictionary of local ROMs: one adaptive ROM per member used, chosen by
+        # each run's loading (rom.dictionary.select_member)
+        self.roms = {archive["member"]: self.rom}
         self.fields = [f for f in ("sigma", "p") if f == "sigma"
                        or f in self.rom.model.law.state_shapes]
         points = self.rom.rb.model.quadrature_points()
@@ -205,7 +209,29 @@ class Study:
         t1 = _clock()
         self.setup_seconds = {"wall": t1[0] - t0[0], "cpu": t1[1] - t0[1]}
 
+    def _select(self, case):
+        """Collective. Of a dictionary of local ROMs, the member for ``case``'s loading
+        becomes the study's ROM (opened on its first use)."""
+        if self.rom.archive.get("member") is None:
+            return
+        from rom import agree
+        from rom.adaptive import AdaptiveRom
+        from rom.archive import read_clusters, read_mesh
+        from rom.dictionary import select_member
+        from rom.online import open_collective
+
+        path = self.archive_path
+        member = agree(self.comm, lambda: select_member(read_clusters(path), case,
+                                                        read_mesh(path))[0]
+                       if self.comm.rank == 0 else None)
+        member = self.comm.bcast(member, root=0)
+        if member not in self.roms:
+            archive = open_collective(path, case, self.comm, member=member)[0]
+            self.roms[member] = AdaptiveRom(archive, case, self.comm, self.tol, log=self.log)
+        self.rom = self.roms[member]
+
     def _prepare(self, case):
+        self._select(case)
         thermal_fields(case, self.comm, mesh=self.rom.rb.mesh)
         self.rom.use_loading(case)
 
@@ -266,12 +292,20 @@ class Study:
         return {"seconds": t1[0] - t0[0], "cpu_seconds": t1[1] - t0[1]}
 
     def save(self, path):
-        """Write the enriched ROM as an archive (its parent: the study's archive); an
-        existing file is replaced only if it is a ROM archive."""
+        """Write the enriched ROM as an archive (its parent: the study's archive; of a
+        dictionary of local ROMs, the dictionary with every member the study used
+        enriched); an existing file is replaced only if it is a ROM archive."""
         from rom.archive import FORMAT
         from rom.snapshots import prepare_output
 
         if os.path.abspath(path) == os.path.abspath(self.archive_path):
             raise RomError(f"Study.save: {path} is the archive the study started from")
         prepare_output(path, self.comm, overwrite=True, expect=FORMAT)
-        self.rom.save(path, self.archive_path)
+        if self.rom.archive.get("member") is None:
+            self.rom.save(path, self.archive_path)
+            return
+        from rom.adaptive import save_contents  # every member used, enriched
+
+        save_contents(self.comm, path, self.rom.archive, {
+            m: r.content(self.archive_path) if self.comm.rank == 0 else None
+            for m, r in self.roms.items()})

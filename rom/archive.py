@@ -57,7 +57,8 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /mesh/element_groups/<i>/cells     instead of reading and parsing the file; groups
     /mesh/element_groups/<i>/faces/<type>   are numbered, their names in attrs name
 
-A dictionary of local ROMs (``[rom] clusters``, :mod:`rom.dictionary`) holds instead
+A dictionary of local ROMs (``[rom] clusters``, :mod:`rom.dictionary`; format version
+:data:`DICTIONARY_VERSION`, which readers of version 3 refuse by name) holds instead
 of the operators above one group per member, ``/members/<j>/`` (``basis``,
 ``reduced``, ``gappy``, ``loads``, ``supports``, ``summary``, and the member's
 attrs), the attr ``members`` (their number), and ``/clusters`` (the partition of the
@@ -85,6 +86,8 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "write_archive", "read_archive", "read_cl
 FORMAT = "rom-archive"
 FORMAT_VERSION = 3  # 3: the mesh and its file hash; 2: reduced loads of unit load terms
 # (1: at the training magnitudes)
+DICTIONARY_VERSION = 4  # a dictionary of local ROMs (members/, clusters/): version 4
+READ_VERSIONS = (FORMAT_VERSION, DICTIONARY_VERSION)
 
 # datasets an archive must hold (a reader names the first one missing)
 REQUIRED = ("basis/U", "basis/singular_values", "basis/qp_weights", "reduced/points",
@@ -198,6 +201,7 @@ def write_archive(path, content, members=None, clusters=None):
         if members is None:
             _write_member(f, content)
         else:
+            f.attrs["format_version"] = DICTIONARY_VERSION  # older readers refuse it
             f.attrs["members"] = len(members)
             for j, m in enumerate(members):
                 g = f.create_group(f"members/{j}")
@@ -220,13 +224,21 @@ def read_clusters(path):
     ROM."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        if "members" not in f.attrs:
-            return None
-        out = {k: _py(v) for k, v in f["clusters"].attrs.items()}
-        out.update({k: d[...] for k, d in f["clusters"].items()})
-        out["members"] = int(f.attrs["members"])
-        return out
+    if not os.path.isfile(path):
+        raise RomError(f"ROM archive not found: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            if "members" not in f.attrs:
+                return None
+            out = {k: _py(v) for k, v in f["clusters"].attrs.items()}
+            out.update({k: d[...] for k, d in f["clusters"].items()})
+            out["members"] = int(f.attrs["members"])
+            return out
+    except OSError as exc:
+        raise RomError(f"cannot open ROM archive {path}: {exc} (truncated or not HDF5)") \
+            from None
+    except KeyError as exc:
+        raise RomError(f"ROM archive {path} is incomplete: missing {exc}") from None
 
 
 def read_archive(path, skip=(), member=None):
@@ -262,9 +274,10 @@ def read_archive(path, skip=(), member=None):
         if fmt != FORMAT:
             raise RomError(f"{path} is not a ROM archive (format attribute {fmt!r})")
         version = f.attrs.get("format_version")
-        if version is None or int(version) != FORMAT_VERSION:
+        if version is None or int(version) not in READ_VERSIONS:
             raise RomError(f"{path} has ROM archive format version {version}; this code "
-                           f"reads version {FORMAT_VERSION} (rebuild it with run.py offline)")
+                           f"reads versions {', '.join(map(str, READ_VERSIONS))} (rebuild "
+                           "it with run.py offline)")
         n_members = int(f.attrs.get("members", 0))
         root = ""
         if n_members:

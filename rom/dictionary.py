@@ -28,9 +28,12 @@ Offline (:func:`build_dictionary`, ``[rom] clusters = k`` or ``"auto"``):
    the medoids' temperature signatures with the nodal weights and times that select a
    member online.
 
-Online (:func:`select_member`): the new loading's temperature signature, its sine
-dissimilarity to each medoid's, the nearest member (whatever ``cluster_by``: the
-selection must not need the solution it selects the ROM for).
+Online (:func:`select_member`): the new loading's temperature signature and the
+nearest medoid's member (whatever ``cluster_by``: the selection must not need the
+solution it selects the ROM for), the distance combining the sine dissimilarity (the
+shapes) with the relative difference of the signatures' norms (the levels, which the
+sine does not see: a cold and a hot loading of one shape clustered apart by their
+trajectories are told apart by it).
 """
 
 import json
@@ -117,13 +120,12 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
     snapshot files ``files`` of its training runs, written to ``out_path`` (rank 0).
     Returns the summary of :func:`rom.offline.build_rom` (of the whole dictionary:
     ``members``, ``labels``, ``n_modes`` per member...), on every rank."""
-    from mpi4py import MPI
-
     from rom import agree
     from rom.archive import write_archive
     from rom.cluster import kmedoids, local_bases_criterion, sine_dissimilarity
     from rom.io.meshfile import read_mesh_file
     from rom.offline import build_one
+    from rom.parallel import SerialComm
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
     rom = case.rom
@@ -136,15 +138,15 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
     n = len(files)
     times = signature_times(case)
     # 1. the temperature signatures (rank 0: every node), the dissimilarity between runs
-    sig = weights = None
-    if comm.rank == 0:
+    def signatures():
         data = read_mesh_file(case.mesh_file)
-        weights = node_weights(data)
         names = list(dict.fromkeys(loadings))
-        sig = agree(MPI.COMM_SELF, temperature_signatures, case, names, data, times)
-        sig = sig[:, [names.index(name) for name in loadings]]
+        sig = temperature_signatures(case, names, data, times)
+        return node_weights(data), sig[:, [names.index(name) for name in loadings]]
+
+    weights, sig = agree(comm, lambda: signatures() if comm.rank == 0 else (None, None))
     W = np.tile(weights, len(times)) if comm.rank == 0 else None
-    D = (sine_dissimilarity(sig, None, MPI.COMM_SELF, W) if comm.rank == 0 else None)
+    D = sine_dissimilarity(sig, None, SerialComm(), W) if comm.rank == 0 else None
     trajs = product = None
     if rom.cluster_by == "trajectory" or rom.clusters == "auto":
         from rom.cluster import subspace_dissimilarity
@@ -172,8 +174,6 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
         labels, medoids = km.labels, km.medoids
     del trajs
     if k == 1:  # the global ROM: the same archive as without clusters
-        from rom.archive import write_archive
-
         content, summary = build_one(case, files, comm, log=log, block_bytes=block_bytes,
                                      work=work,
                                      spectrum=os.path.splitext(out_path)[0] + "_spectrum.png")
@@ -225,21 +225,60 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
     return summary
 
 
+MEMBER_ATTRS = ("member_loadings", "revision", "parent", "enrichments")  # per member
+
+
+def rewrite_members(path, original, replaced):
+    """Serial (rank 0). A copy of the dictionary of local ROMs ``original`` into
+    ``path`` with the members ``replaced`` (``{member: content}``, e.g. enriched by an
+    adaptive run), the others and the clustering unchanged."""
+    from rom.archive import read_archive, read_clusters, write_archive
+
+    clusters = read_clusters(original)
+    if clusters is None:
+        raise RomError(f"{original} is not a dictionary of local ROMs")
+    members = [replaced.get(j) or read_archive(original, member=j)
+               for j in range(clusters["members"])]
+    shared = dict(members[0])
+    shared["attrs"] = {k: v for k, v in members[0]["attrs"].items()
+                       if k not in MEMBER_ATTRS + ("members", "created", "code_version",
+                                                   "format", "format_version")}
+    write_archive(path, shared,
+                  members=[dict(m, attrs={k: m["attrs"][k] for k in MEMBER_ATTRS
+                                          if k in m["attrs"]}) for m in members],
+                  clusters={k: v for k, v in clusters.items() if k != "members"})
+
+
+def selection_distances(mine, medoids, weights):
+    """``(k,)`` distances of a temperature signature ``mine (n,)`` to the medoids'
+    ``(n, k)`` in the diagonal product ``weights (n,)``: ``sqrt(delta^2 + a^2)`` with
+    ``delta`` the sine dissimilarity (the fields' shapes) and ``a = ||m| - |s|| /
+    max(|m|, |s|)`` the relative difference of their norms (their levels: two levels
+    of one shape have ``delta = 0``)."""
+    from rom.cluster import sine_dissimilarity
+    from rom.parallel import SerialComm
+
+    delta = sine_dissimilarity(mine[:, None], medoids, SerialComm(), weights)[0]
+    n_mine = np.sqrt(np.sum(weights * mine ** 2))
+    n_med = np.sqrt(np.sum(weights[:, None] * medoids ** 2, axis=0))
+    top = np.maximum(n_med, n_mine)
+    a = np.divide(np.abs(n_med - n_mine), top, out=np.zeros_like(top), where=top > 0)
+    return np.sqrt(delta ** 2 + a ** 2), n_med
+
+
 def select_member(clusters, case, data):
     """Serial. The member of a dictionary (``clusters``: :func:`rom.archive.read_clusters`)
-    for ``case``'s temperature loading: ``(member, dissimilarities (k,))``, the member
-    whose medoid's temperature signature is nearest (sine dissimilarity in the stored
-    nodal weights) to the case's, computed at the stored times on the mesh ``data``."""
-    from mpi4py import MPI
-
-    from rom.cluster import sine_dissimilarity
-
+    for ``case``'s temperature loading: ``(member, distances (k,))``, the member whose
+    medoid's temperature signature is nearest the case's (:func:`selection_distances`,
+    at the stored times and in the stored nodal weights, on the mesh ``data``); ties
+    (a loading at the reference temperature: at distance 1 from every medoid) go to
+    the coolest medoid."""
     times = np.asarray(clusters["times"], dtype=float)
     weights = np.asarray(clusters["node_weights"], dtype=float)
     if len(weights) != data.n_nodes:
         raise RomError(f"dictionary of ROMs: its signatures have {len(weights)} nodes, "
                        f"the mesh {data.n_nodes}")
-    mine = temperature_signatures(case, [case.loading], data, times)
-    d = sine_dissimilarity(mine, np.asarray(clusters["medoid_signatures"]).T,
-                           MPI.COMM_SELF, np.tile(weights, len(times)))[0]
-    return int(np.argmin(d)), d
+    mine = temperature_signatures(case, [case.loading], data, times)[:, 0]
+    d, n_med = selection_distances(mine, np.asarray(clusters["medoid_signatures"]).T,
+                                   np.tile(weights, len(times)))
+    return int(np.lexsort((n_med, np.round(d, 12)))[0]), d

@@ -133,8 +133,9 @@ def _correlation_modes(C, eps, n_max):
     lam, xi = np.linalg.eigh(0.5 * (C + C.T))
     order = np.argsort(lam)[::-1]
     lam, xi = np.clip(lam[order], 0.0, None), xi[:, order]
-    # a sign convention (the largest coefficient of each eigenvector positive): the
-    # modes do not flip with the round-off of C (on another number of ranks)
+    # a sign convention (each mode's largest snapshot coordinate, the largest entry of
+    # its eigenvector, positive; also StreamingPOD's): the modes do not flip with the
+    # round-off of C (on another number of ranks)
     big = np.argmax(np.abs(xi), axis=0)
     xi = xi * np.where(xi[big, np.arange(xi.shape[1])] < 0, -1.0, 1.0)
     N = truncation(lam, eps)
@@ -528,6 +529,9 @@ class StreamingPOD:
         the modes."""
         eps = self.eps if eps is None else eps
         U, s, Vt = np.linalg.svd(self.C, full_matrices=False)
+        # the batch POD's sign convention: each mode's largest snapshot coordinate > 0
+        sign = np.where(Vt[np.arange(len(Vt)), np.argmax(np.abs(Vt), axis=1)] < 0, -1.0, 1.0)
+        U, Vt = U * sign, Vt * sign[:, None]
         merged = np.sort(np.concatenate([s, self.tail]))[::-1]
         N = min(truncation(merged ** 2, eps), len(s))
         if N and s[0] > 0:  # numerically null directions (as snapshot_pod)

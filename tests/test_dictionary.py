@@ -165,3 +165,53 @@ def test_pipeline_with_local_roms_on_two_ranks(tmp_path, comm):
     r2 = run_cli(["pipeline", case.path, "--out", str(tmp_path / "out")], n=2,
                  timeout=600)
     assert r2.returncode == 0 and "offline: up to date" in r2.stdout, r2.stdout[-2000:]
+
+
+def test_selection_tells_levels_of_one_shape_apart(tmp_path):
+    """Cold (elastic) and hot (plastic) loadings of the same shape at other levels,
+    clustered apart by their trajectories: their temperature signatures have sine
+    dissimilarity 0, and the selection tells them apart by the signatures' norms; a
+    loading at the reference temperature goes to the coolest medoid."""
+    from mpi4py import MPI
+
+    loadings = {"cold_a": "20 + 40 * x * x * t", "cold_b": "20 + 60 * x * x * t",
+                "cold_t": "20 + 50 * x * x * t", "hot_a": "20 + 650 * x * x * t",
+                "hot_b": "20 + 750 * x * x * t", "hot_t": "20 + 700 * x * x * t",
+                "rest": "20 + 0 * x"}
+    case = two_regime_case(str(tmp_path), n=3, steps=4, loadings=loadings,
+                           rom='clusters = 2\ncluster_by = "trajectory"\n'
+                               'gappy = ["sigma", "p", "eps_vp", "X"]\n')
+    train = ["cold_a", "cold_b", "hot_a", "hot_b"]
+    files = [solve(case.with_loading(k), MPI.COMM_SELF, tmp_path / k)["files"][0]
+             for k in train]
+    s = build_rom(case, files, MPI.COMM_SELF, str(tmp_path / "rom.h5"), log=None)
+    labels = dict(zip(s["loadings"], s["labels"]))
+    assert labels["cold_a"] == labels["cold_b"] != labels["hot_a"] == labels["hot_b"]
+    for name, regime in (("cold_t", "cold_a"), ("hot_t", "hot_a"), ("cold_a", "cold_a"),
+                         ("hot_b", "hot_a"), ("rest", "cold_a")):
+        archive = open_for_case(str(tmp_path / "rom.h5"), case.with_loading(name))[0]
+        assert archive["member"] == labels[regime], (name, archive["selection"])
+    # the adaptive ROM runs and enriches the selected member; saved, the dictionary
+    # keeps its other member and its clustering; a study switches member per loading
+    from rom.adaptive import adaptive_command
+    from rom.api import Study
+    from rom.archive import read_archive, read_clusters
+
+    saved = str(tmp_path / "enriched.h5")
+    ada = adaptive_command(case, str(tmp_path / "rom.h5"), MPI.COMM_SELF,
+                           str(tmp_path / "ada"), "hot_t", tol=1e-3, save=saved, log=None)
+    assert ada["n_enrichments"] > 0
+    assert read_clusters(saved)["members"] == 2
+    hot, cold = labels["hot_a"], labels["cold_a"]
+    assert int(read_archive(saved, member=hot)["attrs"]["revision"]) == 1
+    assert "revision" not in read_archive(saved, member=cold)["attrs"]
+    a = read_archive(str(tmp_path / "rom.h5"), member=cold)
+    b = read_archive(saved, member=cold)
+    assert np.array_equal(a["basis"]["U"], b["basis"]["U"])
+    assert open_for_case(saved, case.with_loading("hot_t"))[0]["member"] == hot
+    study = Study(case, str(tmp_path / "rom.h5"), MPI.COMM_SELF, tol=1e-3)
+    for name, regime in (("hot_t", hot), ("cold_t", cold), ("hot_b", hot)):
+        study.run(case.with_loading(name))
+        assert study.rom.archive["member"] == regime, name
+    study.save(str(tmp_path / "study.h5"))
+    assert read_clusters(str(tmp_path / "study.h5"))["members"] == 2
