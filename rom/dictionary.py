@@ -179,6 +179,7 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
                                      spectrum=os.path.splitext(out_path)[0] + "_spectrum.png")
         if comm.rank == 0:
             write_archive(out_path, content)
+        comm.Barrier()  # the archive exists on return, on every rank
         summary["clusters"] = 1
         return summary
     # 3. one ROM per cluster
@@ -222,6 +223,7 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
         write_archive(out_path, shared, members=[
             dict(m, attrs={"member_loadings": m["attrs"]["member_loadings"]})
             for m in members], clusters=clusters)
+    comm.Barrier()  # the archive exists on return, on every rank
     return summary
 
 

@@ -546,6 +546,7 @@ def build_rom(case, snapshot_files, comm, out_path, log=print, block_bytes=None,
                                  spectrum=os.path.splitext(out_path)[0] + "_spectrum.png")
     if comm.rank == 0:
         write_archive(out_path, content)
+    comm.Barrier()  # the archive exists on return, on every rank
     return summary
 
 

@@ -173,3 +173,23 @@ def rom_replays_training(case, comm, hf_dir, rom_path):
     U = np.array([out["model"].displacement(g) for g in out["gamma"]])
     assert np.linalg.norm(U - hf["U"]) <= 1e-6 * np.linalg.norm(hf["U"])
     return out
+
+
+def split_rows(A, comm):
+    """This rank's rows (a scattered, rank-count dependent selection) of a global array."""
+    return A[comm.rank:: comm.size]
+
+
+def scattered_product(Mg, comm):
+    """Collective product for the scattered rows of :func:`split_rows` from a global
+    dense matrix ``Mg``."""
+    n = Mg.shape[0]
+    rows = np.arange(n)[comm.rank:: comm.size]
+
+    def apply(X):
+        full = np.zeros((n, X.shape[1]))
+        for r, part in zip(range(comm.size), comm.allgather(X)):
+            full[r:: comm.size] = part
+        return (Mg @ full)[rows]
+
+    return apply

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from helpers import scattered_product
+from helpers import split_rows as _split
 from rom import RomError
 from rom.cluster import (
     cluster_dimensions,
@@ -19,25 +21,6 @@ from rom.cluster import (
     subspace_dissimilarity,
 )
 from rom.pod import snapshot_pod
-
-
-def _split(A, comm):
-    """This rank's rows (a scattered, rank-count dependent selection) of a global array."""
-    return A[comm.rank:: comm.size]
-
-
-def _dense_product(Mg, comm):
-    """Collective product for the scattered rows of _split from a global dense matrix."""
-    n = Mg.shape[0]
-    rows = np.arange(n)[comm.rank:: comm.size]
-
-    def apply(X):
-        full = np.zeros((n, X.shape[1]))
-        for r, part in zip(range(comm.size), comm.allgather(X)):
-            full[r:: comm.size] = part
-        return (Mg @ full)[rows]
-
-    return apply
 
 
 def _same_partition(a, b):
@@ -104,7 +87,7 @@ def test_sine_products_against_formula(comm):
     # a non-diagonal SPD product (a 1D stiffness plus mass), as a collective callable
     M = np.diag(np.full(n, 2.5)) - np.diag(np.ones(n - 1), 1) - np.diag(np.ones(n - 1), -1)
     D = sine_dissimilarity(_split(A, comm), _split(B, comm), comm,
-                           product=_dense_product(M, comm))
+                           product=scattered_product(M, comm))
     np.testing.assert_allclose(D, ref(M), atol=1e-12)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from helpers import scattered_product, split_rows
 from rom.pod import gram, incremental_pod, snapshot_pod, truncation
 
 
@@ -21,25 +22,6 @@ def _spd(n, seed=1):
     return M
 
 
-def _split(A, comm):
-    """This rank's rows (a scattered, rank-count dependent selection) of a global array."""
-    return A[comm.rank:: comm.size]
-
-
-def _local_product(Mg, comm):
-    """Collective product for the scattered rows of _split from a global dense matrix."""
-    n = Mg.shape[0]
-    rows = np.arange(n)[comm.rank:: comm.size]
-
-    def apply(X):
-        full = np.zeros((n, X.shape[1]))
-        for r, part in zip(range(comm.size), comm.allgather(X)):
-            full[r:: comm.size] = part
-        return (Mg @ full)[rows]
-
-    return apply
-
-
 @pytest.mark.mpi
 @pytest.mark.parametrize("kind", ["euclidean", "weights", "matrix"])
 def test_pod_equals_dense_svd_in_the_same_product(kind, comm):
@@ -49,11 +31,11 @@ def test_pod_equals_dense_svd_in_the_same_product(kind, comm):
         Mg, product = np.eye(n), None
     elif kind == "weights":
         w = np.random.default_rng(3).uniform(0.5, 2.0, n)
-        Mg, product = np.diag(w), _split(w, comm)
+        Mg, product = np.diag(w), split_rows(w, comm)
     else:
         Mg = _spd(n)
-        product = _local_product(Mg, comm)
-    pod = snapshot_pod(_split(S, comm), comm, product, eps=1e-6)
+        product = scattered_product(Mg, comm)
+    pod = snapshot_pod(split_rows(S, comm), comm, product, eps=1e-6)
     L = np.linalg.cholesky(Mg)
     U, s, _ = np.linalg.svd(L.T @ S, full_matrices=False)
     np.testing.assert_allclose(pod.singular_values, s, rtol=0, atol=1e-10 * s[0])
@@ -95,10 +77,10 @@ def test_incremental_pod_matches_batch(comm):
     S = _data(n_s=24, decay=0.7)
     first, second = S[:, :14], S[:, 14:]
     w = np.random.default_rng(5).uniform(0.5, 2.0, S.shape[0])
-    product = _split(w, comm)
-    pod1 = snapshot_pod(_split(first, comm), comm, product, eps=1e-12)
-    pod = incremental_pod(pod1, _split(second, comm), comm, product, eps=1e-5)
-    batch = snapshot_pod(_split(S, comm), comm, product, eps=1e-5)
+    product = split_rows(w, comm)
+    pod1 = snapshot_pod(split_rows(first, comm), comm, product, eps=1e-12)
+    pod = incremental_pod(pod1, split_rows(second, comm), comm, product, eps=1e-5)
+    batch = snapshot_pod(split_rows(S, comm), comm, product, eps=1e-5)
     assert pod.n_modes == batch.n_modes
     k = batch.n_modes
     np.testing.assert_allclose(pod.singular_values[:k], batch.singular_values[:k],
@@ -114,15 +96,15 @@ def test_incremental_pod_stays_orthonormal_over_many_single_updates(comm):
     S = _data(n_s=36, decay=0.7)
     rng = np.random.default_rng(7)
     w = rng.uniform(0.5, 2.0, S.shape[0])
-    product = _split(w, comm)
-    pod = snapshot_pod(_split(S[:, :6], comm), comm, product, eps=1e-12)
+    product = split_rows(w, comm)
+    pod = snapshot_pod(split_rows(S[:, :6], comm), comm, product, eps=1e-12)
     for j in range(6, 36):
         col = S[:, j:j + 1].copy()
         if j % 5 == 0:  # nearly a combination of earlier snapshots
             col = S[:, :j] @ rng.normal(size=(j, 1)) + 1e-6 * col
         if j % 7 == 0:  # several new snapshots at once, two nearly parallel
             col = np.hstack([col, col + 1e-6 * S[:, j - 1:j], S[:, j - 2:j - 1]])
-        pod = incremental_pod(pod, _split(col, comm), comm, product, eps=1e-10)
+        pod = incremental_pod(pod, split_rows(col, comm), comm, product, eps=1e-10)
         G = gram(pod.modes, pod.modes, comm, product)
         np.testing.assert_allclose(G, np.eye(pod.n_modes), atol=1e-11)
 
@@ -150,7 +132,7 @@ def test_streaming_pod_equals_the_batch_pod(kind, comm):
     def stream(comm, split):
         if kind == "matrix":
             Mg = _spd(n)
-            product, P = _local_product(Mg, comm), Mg
+            product, P = scattered_product(Mg, comm), Mg
         else:
             product, P = split(w), np.diag(w)
         st = StreamingPOD(comm, product, eps=eps, work=work, normalize=normalize,
@@ -161,13 +143,13 @@ def test_streaming_pod_equals_the_batch_pod(kind, comm):
         eu = None if eu is None else (eu[0].copy(), eu[1])  # before result()
         return st.result(), eu, P
 
-    pod, eu, P = stream(comm, lambda A: _split(A, comm))
+    pod, eu, P = stream(comm, lambda A: split_rows(A, comm))
     keep = np.linalg.norm(S, axis=0) > 0
     Sn = S[:, keep] / np.sqrt(np.einsum("ij,ij->j", S[:, keep], P @ S[:, keep])) \
         if normalize else S
     L = np.linalg.cholesky(P)
     U, s, _ = np.linalg.svd(L.T @ Sn, full_matrices=False)
-    batch = (fields_pod(_split(S, comm).T.copy(), comm, _split(w, comm), eps=eps,
+    batch = (fields_pod(split_rows(S, comm).T.copy(), comm, split_rows(w, comm), eps=eps,
                         normalize=True) if normalize else None)
     from rom.pod import truncation
 
