@@ -153,7 +153,10 @@ class AdaptiveRom:
         """The fields ``names`` (``U``: displacement of the local dofs; ``sigma`` and
         internal variables at the local quadrature points, ``(n_qp, c)`` or ``(n_qp,)``)
         of the reduced state ``(gamma, state, sigma)``: ``Psi gamma`` and the Gappy
-        reconstructions (no communication)."""
+        reconstructions (no communication), clipped to their physical bounds as the
+        written fields are (:attr:`rom.online.ResultWriter.LOWER_BOUNDS`)."""
+        from rom.online import ResultWriter
+
         rb, out = self.rb, {}
         for k in names:
             if k == "U":
@@ -163,6 +166,8 @@ class AdaptiveRom:
             c = rb.gappy[k]["c"]
             v = (rb.gappy[k]["pod"].modes @ coef if coef is not None
                  else np.zeros(rb.model.n_qp * c))
+            lo = ResultWriter.LOWER_BOUNDS.get(k)  # as written: p >= 0
+            v = v if lo is None else np.maximum(v, lo)
             out[k] = v.reshape(rb.model.n_qp, c) if c > 1 else v
         return out
 
@@ -451,8 +456,9 @@ class AdaptiveRom:
         content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
         for f, c in self.learned.items():
             content["gappy"][f]["indicator_learned"] = np.float64(c)
-        attrs = {k: v for k, v in content["attrs"].items()
-                 if k not in ("created", "code_version", "format", "format_version")}
+        attrs = {k: v for k, v in content["attrs"].items()  # (run_info: the build's)
+                 if k not in ("created", "code_version", "format", "format_version",
+                              "run_info")}
         previous = json.loads(attrs.get("enrichments", "[]") or "[]")
         attrs.update(revision=int(attrs.get("revision", 0)) + (1 if self.enrichments else 0),
                      parent=os.path.abspath(parent) if parent else "",

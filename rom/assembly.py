@@ -17,7 +17,7 @@ other ranks are sent during assembly): no element-to-CSR map and no array of all
 the matrix values is ever held in Python.
 """
 
-import weakref
+import contextlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -275,6 +275,20 @@ class LinearSolver:
     """KSP wrapper: CG + GAMG (with the rigid-body near-nullspace for displacements)
     by default.
 
+    Options, the PETSc way (:mod:`rom.petsc`). The KSP and its PC read PETSc's global
+    options database through the public options ``prefix``: none for the HF solver
+    (``-ksp_type``, ``-pc_type``, ``-ksp_monitor``, ``-ksp_view`` ...), ``thermal_`` for
+    the steady thermal solver; the user gives them with ``PETSC_OPTIONS`` and the
+    commands' ``--petsc``. Below them come, in this order, the project's defaults
+    (:data:`DEFAULT_PETSC_OPTIONS`, or :data:`MUMPS_OPTIONS`) and the caller's
+    ``options`` (a case's ``[solver.petsc]`` table, an API argument): an option of
+    these applies only when the database has no value of it for this prefix. They
+    never stay in the database: each set-up and solve of this solver puts them there
+    for its duration (:meth:`_defaults`) and removes them after, so that several
+    solvers of the same prefix coexist, the database (512 entries at most in PETSc
+    3.18) holds only the user's options, and PETSc's ``-options_left`` names only the
+    user's options never used.
+
     A Krylov solver keeps its preconditioner when the operator's values change (the
     next Newton iteration's tangent, the next step's) as long as the solves stay
     cheap: a solve with a kept preconditioner may take at most ``REBUILD_GROWTH``
@@ -294,16 +308,28 @@ class LinearSolver:
     ----------
     dofmap : DofMap
     options : dict
-        PETSc options (without leading dash) overriding the defaults; the key
-        ``"linear_solver"`` = ``"mumps"`` selects the MUMPS direct solver.
+        PETSc options (without leading dash) overriding the project's defaults, below
+        the database's; the key ``"linear_solver"`` = ``"mumps"`` selects the MUMPS
+        direct solver's defaults.
     prefix : str
-        Options prefix of this solver.
+        Public options prefix of the KSP (default none: the HF solver's).
+
+    Attributes
+    ----------
+    options : dict
+        The options in effect: defaults, ``options``, then the database's of this
+        prefix (``ksp_type``, ``pc_type``, ``ksp_rtol`` ... as PETSc reads them).
+    given : list
+        The names of ``options`` (checked by :meth:`check_options`).
+    command_line : dict
+        The database's options of this prefix (prefix removed), as at construction.
     """
 
-    _count = 0
     REBUILD_GROWTH = 1.5
 
     def __init__(self, dofmap, options=None, prefix=None):
+        from rom.petsc import database
+
         options = dict(options or {})
         kind = options.pop("linear_solver", "gamg")
         opts = dict(DEFAULT_PETSC_OPTIONS)
@@ -313,15 +339,13 @@ class LinearSolver:
             raise RomError(f"unknown linear_solver '{kind}' (gamg or mumps)")
         self.given = sorted(k.lstrip("-") for k in options)  # checked by check_options
         opts.update({k.lstrip("-"): v for k, v in options.items()})
-        LinearSolver._count += 1
-        self.prefix = prefix or f"rom{LinearSolver._count}_"
-        db = PETSc.Options()
-        for k, v in opts.items():
-            db.setValue(self.prefix + k, _option_value(v))
-        # PETSc's options database holds at most 512 entries: this solver's leave it with
-        # the solver (a process that creates many solvers, e.g. a test run, fills it)
-        weakref.finalize(self, _forget_options, [self.prefix + k for k in opts])
-        self.options = opts
+        self.prefix = prefix or ""
+        self.defaults = opts  # below the database's options (_defaults)
+        self.command_line = {k[len(self.prefix):]: v for k, v in database().items()
+                             if k.startswith(self.prefix)}
+        self.options = {**opts, **self.command_line}
+        self._used = set()  # the given options PETSc read (check_options)
+        self._depth = 0  # nesting of _defaults
         self.dofmap = dofmap
         self.ksp = self._new_ksp()
         self._nullspace = None
@@ -333,6 +357,33 @@ class LinearSolver:
         self._rtol = None  # the configured relative tolerance
         self._base_tol = None  # the tolerance of the base solve
         self._kept = False
+
+    @contextlib.contextmanager
+    def _defaults(self):
+        """The defaults and the caller's options in PETSc's database, under this
+        solver's prefix, where the database has no value of theirs (the user's win),
+        for the duration of the block (a set-up or a solve: PETSc reads some options
+        only then, e.g. the multigrid levels' at the PC's set-up, ``-ksp_view`` at the
+        end of a solve); then removed. Notes which given options PETSc read."""
+        if self._depth:
+            yield
+            return
+        from rom.petsc import database, option_used
+
+        db = PETSc.Options()
+        present = database()
+        added = [k for k in self.defaults if self.prefix + k not in present]
+        for k in added:
+            db.setValue(self.prefix + k, _option_value(self.defaults[k]))
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            for k in added:
+                if k in self.given and option_used(self.prefix + k):
+                    self._used.add(k)
+                db.delValue(self.prefix + k)
 
     def near_nullspace(self):
         """Collective. The six rigid-body modes of the owned nodes' coordinates."""
@@ -346,7 +397,8 @@ class LinearSolver:
 
     def _new_ksp(self):
         ksp = PETSc.KSP().create(comm=self.dofmap.pcomm)
-        ksp.setOptionsPrefix(self.prefix)
+        if self.prefix:
+            ksp.setOptionsPrefix(self.prefix)
         return ksp
 
     def restart(self):
@@ -355,7 +407,9 @@ class LinearSolver:
 
     def set_operator(self, A):
         """Collective. Use ``A`` (its near-nullspace set for GAMG); the preconditioner
-        is kept or rebuilt as the class docstring says."""
+        is kept or rebuilt (and set up here, from the options: :meth:`_defaults`) as
+        the class docstring says. Raises :class:`rom.RomError` when PETSc refuses the
+        options (an unknown type, a bad value)."""
         if self.options.get("pc_type") == "gamg" and self.dofmap.bs == 3:
             A.setNearNullSpace(self.near_nullspace())  # (a scalar field: the constants)
         krylov = self.options.get("ksp_type") != "preonly"
@@ -374,7 +428,12 @@ class LinearSolver:
         self.ksp.destroy()
         self.ksp = self._new_ksp()
         self.ksp.setOperators(A)
-        self.ksp.setFromOptions()
+        try:
+            with self._defaults():
+                self.ksp.setFromOptions()
+                self.ksp.setUp()
+        except PETSc.Error as exc:
+            raise RomError(self._refused(exc)) from None
         if self._max_it is None:
             self._max_it = self.ksp.getTolerances()[3]
         self.ksp.setTolerances(max_it=self._max_it)
@@ -382,36 +441,60 @@ class LinearSolver:
         self.rebuilds += 1
         self._fresh = True
 
+    def _refused(self, exc):
+        """The message of PETSc's error ``exc`` while it read the options."""
+        given = " ".join(f"-{k} {_option_value(self.defaults[k])}".strip()
+                         for k in self.given)
+        given += "".join(f" -{self.prefix}{k} {v}".rstrip()
+                         for k, v in self.command_line.items())
+        lines = [ln.split("] ", 1)[-1].strip() for ln in str(exc).splitlines()[1:]]
+        cause = next((ln for ln in reversed(lines) if ln), f"error code {exc.ierr}")
+        return f"PETSc refuses the linear solver options ({given.strip()}): {cause}"
+
     def check_options(self, A):
-        """Collective. Set the solver up on ``A`` and solve ``A x = 0`` once, so that
-        PETSc reads every option it will use; raises :class:`rom.RomError` naming the
-        options when PETSc refuses one (unknown type, bad value) or when an option
-        given to this solver was never read (misspelt, or not applicable to the
-        chosen solver and preconditioner). Costs one preconditioner set-up."""
-        given = " ".join(f"-{k} {_option_value(self.options[k])}".strip() for k in self.given)
+        """Collective. Set the solver up on ``A`` and, if PETSc has not read every
+        option given by the caller yet, solve ``A x = 0`` once, so that it does;
+        raises :class:`rom.RomError` naming the options when PETSc refuses one (unknown
+        type, bad value) or when an option given by the caller (``options``) was never
+        read (misspelt, or not applicable to the chosen solver and preconditioner) nor
+        replaced by the user's. (The user's options of the database are reported, if
+        never used, when the command ends: :func:`rom.petsc.unused_report`.) Costs one
+        preconditioner set-up (in its own stage of ``-log_view``'s log)."""
+        stage = PETSc.Log.Stage("Options check")
+        stage.push()
         try:
             self.set_operator(A)
-            b = A.createVecLeft()
-            x = A.createVecRight()
-            b.set(0.0)
-            self.ksp.solve(b, x)
+            if self._unused_given():  # options PETSc reads only when it solves
+                with self._defaults():
+                    b = A.createVecLeft()
+                    x = A.createVecRight()
+                    b.set(0.0)
+                    self.ksp.solve(b, x)
         except PETSc.Error as exc:
-            lines = [ln.split("] ", 1)[-1].strip() for ln in str(exc).splitlines()[1:]]
-            cause = next((ln for ln in reversed(lines) if ln), f"error code {exc.ierr}")
-            raise RomError(f"PETSc refuses the linear solver options ({given}): "
-                           f"{cause}") from None
-        unused = [k for k in self.given if not _option_used(self.prefix + k)]
+            raise RomError(self._refused(exc)) from None
+        finally:
+            stage.pop()
+        unused = self._unused_given()
         if unused:
             raise RomError("PETSc option(s) " + ", ".join(f"-{k}" for k in unused) +
                            " not used by the linear solver (misspelt, or not applicable to "
                            f"-ksp_type {self.ksp.getType()} -pc_type "
                            f"{self.ksp.getPC().getType()})")
 
+    def _unused_given(self):
+        """The caller's options PETSc has not read so far (nor replaced by the
+        user's)."""
+        return [k for k in self.given if k not in self._used and k not in self.command_line]
+
     def solve(self, b, x, rtol=None):
         """Collective. Solve ``A x = b`` (to the relative tolerance ``rtol`` if given,
         never below the configured ``ksp_rtol``); raises on divergence of the Krylov
         solver (after a second try with a rebuilt preconditioner if it had been
         kept)."""
+        with self._defaults():
+            return self._solve(b, x, rtol)
+
+    def _solve(self, b, x, rtol):
         if self._rtol is None:
             self._rtol = self.ksp.getTolerances()[0]
         tol = self._rtol if rtol is None else max(rtol, self._rtol)
@@ -447,36 +530,6 @@ class LinearSolver:
                            "multigrid smoothing), or linear_solver = 'mumps' in "
                            "[solver]")
         return x
-
-
-def _forget_options(names):
-    """Remove options ``names`` from PETSc's database (when their solver is freed)."""
-    try:
-        db = PETSc.Options()
-        for name in names:
-            db.delValue(name)
-    except Exception:  # noqa: BLE001 - PETSc already finalized at the interpreter's exit
-        pass
-
-
-def _option_used(name):
-    """Has PETSc read option ``name`` (without its dash) from the options database?
-    (``PetscOptionsUsed``, which petsc4py 3.18 does not wrap: called through ctypes
-    in the library petsc4py itself loaded.)"""
-    import ctypes
-
-    global _PETSC_LIB
-    if _PETSC_LIB is None:
-        _PETSC_LIB = ctypes.CDLL(PETSc.__file__)
-        _PETSC_LIB.PetscOptionsUsed.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                                ctypes.POINTER(ctypes.c_int)]
-    used = ctypes.c_int(0)
-    if _PETSC_LIB.PetscOptionsUsed(None, name.encode(), ctypes.byref(used)) != 0:
-        return True  # cannot tell: do not accuse the option
-    return bool(used.value)
-
-
-_PETSC_LIB = None
 
 
 def _option_value(v):

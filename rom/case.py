@@ -20,6 +20,9 @@ and ``[material]`` optional)::
     alpha = 2e-5
     T_ref = 20.0
     rho = 7.8e-9                        # density (for centrifugal loads)
+    # law = "j2": R0 = 250.0, H = 1e4 (linear hardening), Hk = 0.0, or a curve:
+    # hardening = [[0.0, 250.0], [0.01, 300.0], [0.05, 330.0]]   # [p, R] rows, or
+    #                                   # [p, R, T]: a curve per temperature
     [[dirichlet]]
     set = "fixed"
     components = ["x", "y", "z"]        # or [0, 1, 2]

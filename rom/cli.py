@@ -9,12 +9,16 @@
     python run.py import CASE.toml --from RESULTS.frd [--format frd] [--loading NAME] --out DIR
     python run.py render RESULT.xdmf [--compare HF.xdmf] [--fields T von_mises_nodal]
     python run.py mesh box --n 8 8 8 --type hexahedron20 --out meshes/cube.msh
+
+Every command that builds PETSc objects takes ``--petsc "-ksp_monitor -log_view ..."``,
+PETSc's command line (:mod:`rom.petsc`).
 """
 
 import argparse
 import math
 import os
 import shlex
+import sys
 import time
 
 from rom import RomError
@@ -23,12 +27,26 @@ from rom.io import RESULT_FORMATS
 __all__ = ["main"]
 
 
+# commands that build PETSc objects: PETSc starts with their --petsc options as its
+# command line (rom.petsc); `online` builds none, and reports its --petsc as unused
+PETSC_COMMANDS = ("hf", "solve", "offline", "adaptive", "pipeline", "thermal", "import")
+PETSC_HELP = ("PETSc options, as on PETSc's command line (after those of the environment "
+              "variable PETSC_OPTIONS): unprefixed for the HF solver's KSP and PC (e.g. "
+              '"-ksp_monitor -ksp_rtol 1e-9 -ksp_view"), -thermal_ for the thermal '
+              "solver's (-thermal_ksp_monitor), -log_view (PETSc's log at the end), "
+              "-options_left; they override the case file's [solver.petsc], and those never "
+              "used are named at the end")
+
+
 def _parse_petsc(text):
-    """``"-ksp_type cg -ksp_monitor"`` -> ``{"ksp_type": "cg", "ksp_monitor": ""}``."""
+    """``"-ksp_type cg -ksp_monitor"`` -> ``{"ksp_type": "cg", "ksp_monitor": ""}``
+    (in the order given; a repeated option keeps its last value, as in PETSc)."""
     opts, key = {}, None
     for tok in shlex.split(text or ""):
         if tok.startswith("-") and not _is_number(tok):
             key = tok.lstrip("-")
+            if not key:
+                raise RomError(f"--petsc: '{tok}' without an option name")
             opts[key] = ""
         elif key is not None:
             opts[key] = tok
@@ -36,6 +54,18 @@ def _parse_petsc(text):
         else:
             raise RomError(f"--petsc: value '{tok}' without an option name")
     return opts
+
+
+def _petsc_value_attached(argv):
+    """``argv`` with ``--petsc -log_view`` as ``--petsc=-log_view``: argparse takes a
+    value that starts with a dash and has no space for an option of its own."""
+    out = []
+    for arg in argv:
+        if out and out[-1] == "--petsc" and arg.startswith("-") and not arg.startswith("--"):
+            out[-1] = f"--petsc={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _is_number(tok):
@@ -82,7 +112,8 @@ def _positive_float(text):
 
 
 def build_parser():
-    p = _Parser(prog="run.py", description=__doc__,
+    p = _Parser(prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0].endswith(
+        ("run.py", "rom")) else "run.py", description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in ("hf", "solve"):
@@ -98,13 +129,14 @@ def build_parser():
         s.add_argument("--max-steps", type=_positive_int, help="stop after this many steps")
         s.add_argument("--loading", help="a named loading of the case ([loadings.NAME]) "
                        "instead of its [temperature]")
-        s.add_argument("--petsc", default="", help='PETSc options, e.g. "-ksp_type preonly '
-                       '-pc_type lu"; they override the case file')
+        s.add_argument("--petsc", default="", help=PETSC_HELP)
     o = sub.add_parser("offline", help="build a ROM archive (POD, ECM, Gappy-POD) from "
                        "snapshot files")
     o.add_argument("case", help="case file (TOML): mesh, material, loads, [rom] settings")
     o.add_argument("--snapshots", nargs="+", required=True, help="snapshot files (hf runs)")
     o.add_argument("--out", required=True, help="ROM archive to write (e.g. rom.h5)")
+    o.add_argument("--petsc", default="", help=PETSC_HELP + " (offline builds the POD "
+                   "product's matrix, no solver)")
     n = sub.add_parser("online", help="run a ROM archive on a loading (hyper-reduced Newton)")
     n.add_argument("case", help="case file (TOML) the ROM was built for")
     n.add_argument("--rom", required=True, help="ROM archive (rom.h5)")
@@ -115,6 +147,8 @@ def build_parser():
                    "written step")
     n.add_argument("--member", type=int, help="of a dictionary of local ROMs: this member "
                    "(default: the one whose medoid's temperature is nearest the loading's)")
+    n.add_argument("--petsc", default="", help="accepted as by the other commands, but "
+                   "the online run builds no PETSc object: its options are reported unused")
     a = sub.add_parser("adaptive", help="run a ROM archive on a loading with the error "
                        "indicator and HF enrichment")
     a.add_argument("case", help="case file (TOML) the ROM was built for")
@@ -129,19 +163,26 @@ def build_parser():
     a.add_argument("--save", help="write the enriched ROM to this archive")
     a.add_argument("--max-enrichments", type=_positive_int, help="at most this many HF steps")
     a.add_argument("--write-every", type=_positive_int, default=1, help="write every K-th step")
+    a.add_argument("--petsc", default="", help=PETSC_HELP + " (the HF steps' solver)")
     q = sub.add_parser("pipeline", help="HF on the training loadings, offline build, online "
                        "on the test loading, HF reference, report")
     q.add_argument("case", help="case file with [rom] training and test loadings")
     q.add_argument("--no-reference", action="store_true",
                    help="skip the HF reference run on the test loading")
     q.add_argument("--out", help="output directory (default: the case's [output] dir)")
+    q.add_argument("--petsc", default="", help=PETSC_HELP + " (every HF run's and thermal "
+                   "solve's of the pipeline)")
     t = sub.add_parser("thermal", help="compute the temperature fields the loadings take "
                        "from the case's [thermal] problem (steady conduction)")
     t.add_argument("case", help="case file (TOML) with a [thermal] section")
     t.add_argument("--loading", nargs="+", help="only these loadings (default: every loading "
                    "and [temperature])")
     t.add_argument("--force", action="store_true", help="recompute fields already computed")
-    t.add_argument("--petsc", default="", help="PETSc options of the thermal solver")
+    t.add_argument("--petsc", default="", help="PETSc options, as on PETSc's command line "
+                   "(after those of PETSC_OPTIONS): the thermal solver's KSP and PC take the "
+                   'prefix -thermal_ (e.g. "-thermal_ksp_monitor -thermal_ksp_view"), '
+                   "-log_view (PETSc's log at the end), -options_left; those never used "
+                   "are named at the end")
     r = sub.add_parser("render", help="pictures of a result with ParaView (pvbatch), and a "
                        "ParaView state file of the same view")
     r.add_argument("result", help="a result's XDMF file (snapshots.xdmf, online.xdmf)")
@@ -169,6 +210,8 @@ def build_parser():
     i.add_argument("--out", required=True, help="output directory")
     i.add_argument("--overwrite", action="store_true",
                    help="replace an existing snapshot file in --out")
+    i.add_argument("--petsc", default="", help=PETSC_HELP + " (the replay solves only "
+                   "the thermal problem, if the case has one)")
     m = sub.add_parser("mesh", help="generate a structured box mesh")
     m.add_argument("kind", choices=["box"])
     m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
@@ -180,8 +223,32 @@ def build_parser():
 
 
 def main(argv, comm):
-    """Run one subcommand on communicator ``comm``; raises RomError on bad input."""
-    args = build_parser().parse_args(argv)
+    """Run one subcommand on communicator ``comm``; raises RomError on bad input.
+
+    A command that builds PETSc objects (:data:`PETSC_COMMANDS`) starts PETSc with its
+    ``--petsc`` options as PETSc's command line (:func:`rom.petsc.initialize`); when
+    it ends, rank 0 names the options given (``--petsc``, ``PETSC_OPTIONS``) but
+    never used (:func:`rom.petsc.unused_report`)."""
+    args = build_parser().parse_args(_petsc_value_attached(argv))
+    options = _parse_petsc(getattr(args, "petsc", ""))
+    added, petsc = [], args.command in PETSC_COMMANDS
+    if petsc:
+        from rom.petsc import initialize
+
+        added = initialize(options)
+    code = _command(args, comm)
+    if petsc or options:
+        from rom.petsc import forget, unused_report
+
+        report = (unused_report() if petsc else
+                  unused_report(options, f"the {args.command} command builds no PETSc object"))
+        if report and comm.rank == 0:
+            print(report, flush=True)
+        forget(added)
+    return code
+
+
+def _command(args, comm):
     if args.command in ("hf", "solve"):
         return _hf(args, comm)
     if args.command == "offline":
@@ -260,7 +327,7 @@ def _hf(args, comm):
     t0 = time.perf_counter()
     case = load_case(args.case).with_loading(args.loading)
     res = run_hf(case, comm, out_dir=args.out, resume=args.resume, max_steps=args.max_steps,
-                 petsc_options=_parse_petsc(args.petsc), overwrite=args.overwrite)
+                 overwrite=args.overwrite)
     wall = time.perf_counter() - t0
     if comm.rank == 0:
         t = res["timings"]
@@ -270,6 +337,13 @@ def _hf(args, comm):
               f"step(s) on {comm.size} rank(s), {3 * res['mesh'].n_nodes_global} dofs")
         print(f"  max |u|            {res['max_abs_u']:.6e}")
         print(f"  max von Mises      {res['max_von_mises']:.6e}")
+        reac = res["reactions"]
+        if reac is not None and reac["sets"]:
+            print(f"  reactions at t = {reac['time']:g} (force of the supports on the "
+                  "structure, Fx Fy Fz)")
+            width = max(len(n) for n in reac["sets"])
+            for name, r in zip(reac["sets"], reac["values"]):
+                print(f"    {name:<{width}}  " + "  ".join(f"{v:13.6e}" for v in r))
         its = [sum(h["iterations"]) for h in res["history"]]
         subs = sum(h["substeps"] for h in res["history"])
         restarts = sum(h.get("restarts", 0) for h in res["history"])
@@ -389,6 +463,7 @@ def _adaptive(args, comm):
 def _pipeline(args, comm):
     from rom.case import load_case
     from rom.pipeline import run_pipeline
+    from rom.report import speed_text
 
     t0 = time.perf_counter()
     case = load_case(args.case)
@@ -405,16 +480,16 @@ def _pipeline(args, comm):
             print(f"  errors vs HF       U {s['error_u']:.2e}, p {ep} (L2 over all steps)")
             if math.isfinite(s["hf_time_per_step"]):  # not for another solver's run
                 print(f"  time per step [s]  HF {s['hf_time_per_step']:.3e}, online "
-                      f"{s['online_time_per_step']:.3e}: speedup "
-                      f"{s['speedup_per_step']:.0f}x ({s['speedup_trajectory']:.0f}x for "
-                      "the trajectory)")
+                      f"{s['online_time_per_step']:.3e}: {speed_text(s['speedup_per_step'])}"
+                      f" per step ({speed_text(s['speedup_trajectory'])} for the "
+                      "trajectory)")
         for a in s.get("adaptive", []):
             line = (f"  adaptive, {a['loading']:<8s} {a['n_enrichments']} HF step(s) of "
                     f"{a['n_steps']} (tol {a['tol']:g})")
             if "error_u" in a:
                 line += (f": errors U {a['error_u']:.2e}, p {a['error_p']:.2e} (plain ROM: "
                          f"U {a['plain_error_u']:.2e}, p {a['plain_error_p']:.2e})"
-                         + (f", {a['speedup']:.1f}x faster than HF"
+                         + (f", {speed_text(a['speedup'], 'HF')}"
                             if math.isfinite(a["speedup"]) else ""))
             print(line)
         print(f"  total time [s]     {time.perf_counter() - t0:.1f}")
@@ -442,7 +517,7 @@ def _thermal(args, comm):
         case.with_loading(name)  # an unknown name is an error that lists the loadings
     specs = case.thermal_fields(names)
     done = compute_thermal_fields(case, comm, names, force=args.force,
-                                  petsc_options=_parse_petsc(args.petsc), log=print)
+                                  log=print)
     if comm.rank == 0:
         print("-" * 72)
         print(f"thermal fields of {case.name}: {len(done)} computed, "

@@ -11,6 +11,10 @@ imposed on ``u`` before the first iteration; the Newton corrections vanish on
 constrained dofs (rows and columns eliminated symmetrically). A linear law
 converges in one iteration with a direct solver, in one or two with a Krylov solver
 (:meth:`NewtonSolver._forcing`).
+
+After each step, the reaction force on each Dirichlet set is ``F_int (+ K_s u) -
+F_ext`` summed over the set's constrained dofs (:class:`ReactionForces`): the force
+the supports exert on the structure, logged, written with the step and reported.
 """
 
 import os
@@ -24,7 +28,8 @@ from rom.fem import CellBasis, von_mises
 from rom.petsc import PETSc
 from rom.stepping import StepFailure, advance_with_cuts, newton_converged
 
-__all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "advance_with_cuts", "run_hf"]
+__all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "advance_with_cuts", "run_hf",
+           "ReactionForces"]
 
 
 class StructuralModel:
@@ -188,6 +193,56 @@ def free_residual(model, loading, u, sigma, F_ext_local, rows, R, work):
     return R.norm(), dm.local_to_vector(F_int, work, add=True).norm()
 
 
+class ReactionForces:
+    """Collective construction. The reaction forces on the Dirichlet sets of a loading.
+
+    For each set named by the case's ``[[dirichlet]]`` entries (in their order; the
+    entries naming the same set together), the reaction is the vector ``(3,)`` of the
+    sums, per component, of the assembled ``F_int(sigma) (+ K_s u of the elastic
+    supports) - F_ext(t)`` over the set's constrained dofs (each dof once): the force
+    the supports exert on the structure. At equilibrium the free dofs' residual
+    vanishes, so the reactions of all sets balance the applied loads (to the Newton
+    tolerance); a component the set does not constrain is 0. A dof constrained by
+    two sets counts in both. Sums over the owned dofs, then over the ranks: rank-count
+    independent to round-off.
+
+    Attributes
+    ----------
+    names : tuple of str, the sets
+    dofs : list of (k,) owned local dofs of each set
+    """
+
+    def __init__(self, model, loading):
+        dm = model.dofmap
+        self.model, self.loading = model, loading
+        groups = {}
+        for dofs, _, spec, _ in loading.dirichlet:
+            groups.setdefault(spec.set, []).append(dofs[dofs < dm.n_owned])
+        self.names = tuple(groups)
+        self.dofs = [np.unique(np.concatenate(g)) for g in groups.values()]
+        self.vec = dm.create_vector()
+
+    def __call__(self, u, sigma, t_load):
+        """Collective. Reactions ``(n_sets, 3)`` (every rank) for local displacements
+        ``u (n_local_dofs,)``, stresses ``sigma (n_qp, 6)`` and the loads at the load
+        time ``t_load``."""
+        m, loading = self.model, self.loading
+        F = m.internal_forces(sigma)
+        if loading.supports:
+            F += loading.support_forces(u)
+        F -= loading.external_forces(t_load)
+        owned = m.dofmap.local_to_vector(F, self.vec, add=True).array_r
+        out = np.zeros((len(self.names), 3))
+        for i, d in enumerate(self.dofs):
+            out[i] = np.bincount(d % 3, weights=owned[d], minlength=3)
+        return m.comm.allreduce(out)
+
+    def format(self, values):
+        """One line: each set and its reaction ``[Fx Fy Fz]``."""
+        return "  ".join(f"{n} [{' '.join(f'{v:.4e}' for v in r)}]"
+                         for n, r in zip(self.names, values))
+
+
 class _Diverging(Exception):
     """Raised inside :meth:`NewtonSolver._newton` to restart the step with accurate
     linear solves."""
@@ -271,6 +326,8 @@ class NewtonSolver:
             if kind == "mumps":
                 options.setdefault("pc_type", "lu")
         self.linear = LinearSolver(self.dm, options)
+        # and the user's: PETSc's options database (PETSC_OPTIONS, --petsc: rom.petsc)
+        self.user_options = sorted({*self.user_options, *self.linear.command_line})
         self.R = self.dm.create_vector()
         self.du = self.dm.create_vector()
         self.work = self.dm.create_vector()  # for norms of assembled force vectors
@@ -444,12 +501,15 @@ def nodal_fields(model, sigma, state, n=None):
     return out
 
 
-def write_step(store, model, t, u, sigma, state, T_nodal):
+def write_step(store, model, t, u, sigma, state, T_nodal, reactions=None):
     """Collective. Append the step at ``t`` to the snapshot ``store``: the owned nodal
     displacements and temperatures (``T_nodal`` local), the quadrature fields
     (``sigma``, ``eps`` of ``u``, the law's state), their cell averages (and von
-    Mises, ``p``) and the nodal fields of :func:`nodal_fields`."""
+    Mises, ``p``), the nodal fields of :func:`nodal_fields` and ``reactions``
+    (``(names, values (n_sets, 3))`` of :class:`ReactionForces`, if given)."""
     n = model.mesh.n_owned
+    if reactions is not None and len(reactions[0]):
+        store.write_reactions(*reactions)
     eps = model.strain(u)
     qp = {"sigma": sigma, "eps": eps, **state}
     cells = {"eps": model.cell_average(eps), "sigma": model.cell_average(sigma),
@@ -494,7 +554,9 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     the run had been killed there). An existing file is refused unless ``resume`` or
     ``overwrite``. Every input (sets, law parameters, temperature fields and
     expressions at every step time, PETSc options, the output folder) is checked
-    before the file is touched.
+    before the file is touched. The summary's ``reactions`` are those of the last
+    step (``{"time", "sets", "values" (n_sets, 3)}``, :class:`ReactionForces`; None
+    when no step was run or resumed).
     """
     from rom import inject_fault
     from rom.loads import Loading
@@ -520,6 +582,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     options.update(petsc_options or {})
     newton = NewtonSolver(model, loading, case.solver.rtol, case.solver.max_iterations,
                           options, load_time=case.load_time, log=say)
+    reactions = ReactionForces(model, loading)
     check_loading(case, loading, comm)
     newton.check_options()
     timings["setup"] = time.perf_counter() - t0
@@ -533,6 +596,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     state = law.initial_state(model.n_qp)
     first = 0
     store = None
+    last_reactions = None  # (time, (n_sets, 3)) of the last step
     if write and resume:
         store, first, saved = SnapshotStore.open_resume(path, model, comm, case.text,
                                                         case.loading or "")
@@ -540,6 +604,9 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
             u = model.dofmap.vector_to_local(model.dofmap.local_to_vector(
                 saved["u_owned"].ravel()))
             state = {k: saved["qp"][k] for k in state}
+            t_saved = case.times[first - 1]
+            last_reactions = (t_saved, reactions(u, saved["qp"]["sigma"],
+                                                 case.load_time(t_saved)))
         say(f"resuming {path} after {first} complete step(s)")
     elif write:
         store = SnapshotStore.create(path, model, comm, case.text, case.name, case.law,
@@ -558,10 +625,14 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
         say(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}  "
             f"|R|/|F| = {' '.join(f'{r:.1e}' for r in info['residuals'])}  "
             f"({time.perf_counter() - ts:.2f} s)")
+        last_reactions = (t, reactions(u, sigma, case.load_time(t)))
+        if reactions.names:
+            say(f"    reactions {reactions.format(last_reactions[1])}")
         inject_fault(f"step{n + 1}", comm)
         if store is not None:
             write_step(store, model, t, u, sigma, state,
-                       loading.temperature.nodal(case.load_time(t)))
+                       loading.temperature.nodal(case.load_time(t)),
+                       reactions=(reactions.names, last_reactions[1]))
     timings["steps"] = time.perf_counter() - t_run
     if store is not None:
         store.record_time(timings["steps"], last - first)
@@ -572,5 +643,8 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     return {"mesh": mesh, "model": model, "u": u, "sigma": sigma, "state": state,
             "timings": timings, "history": history, "max_abs_u": umax, "max_von_mises": vm,
             "out_dir": out_dir, "ksp_iterations": newton.linear.iterations,
+            "reactions": None if last_reactions is None else {
+                "time": last_reactions[0], "sets": reactions.names,
+                "values": last_reactions[1]},
             "steps_done": last, "files": (path, store.xdmf_path) if store else None}
 

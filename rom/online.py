@@ -369,7 +369,27 @@ class ReducedModel:
 class ResultWriter:
     """Rank 0's writer of ROM results (the snapshot layout, :class:`SeriesWriter`):
     nodal U and T, quadrature p and sigma with their cell averages and the von Mises
-    cell averages, from global arrays."""
+    cell averages, nodal stresses (tensor, von Mises, principal values) and nodal p,
+    from global arrays.
+
+    Physical bounds: a Gappy reconstruction is a least-squares fit by POD modes, which
+    can undershoot a bound that every snapshot satisfies (the cumulated plasticity
+    ``p >= 0``: values down to -5e-6 reported; -1.6e-8 in the small Chaboche case of
+    the tests, at points nearly elastic, HF p <= 1.2e-8). The fields written are
+    clipped to :data:`LOWER_BOUNDS` (``p`` and the adaptive run's ``p_rom``, hence their
+    cell averages and ``p_nodal``); nothing else changes: the ROM's state (the law's
+    ``p`` at the reduced points, which the law keeps non-negative) and the Gappy
+    coefficients and residuals (the adaptive indicator's) are untouched, and clipping
+    towards a bound the true field satisfies can only reduce the pointwise error. Each
+    step records what was clipped (attributes ``<name>_clipped``, the count of
+    quadrature points, and ``<name>_min_unclipped``, the lowest value before
+    clipping). The linear constraints (``eps_vp`` and ``X`` trace-free) hold exactly
+    for any combination of modes and need no correction. The fields of
+    :meth:`rom.adaptive.AdaptiveRom.step_fields` (the API's in-memory results) are not
+    clipped yet."""
+
+    # lower bound of a written quadrature field (by name; ``<name>_rom`` alike)
+    LOWER_BOUNDS = {"p": 0.0}
 
     def __init__(self, path, archive, case, data, law, source):
         from rom.snapshots import SeriesWriter
@@ -382,7 +402,9 @@ class ResultWriter:
         self.writer = SeriesWriter(path, data, self.w,
                                    {"case_text": case.text, "case_name": case.name,
                                     "law": case.law, "loading": case.loading or "",
-                                    "source": source})
+                                    "source": source,
+                                    "lower_bounds": ", ".join(
+                                        f"{k} >= {v:g}" for k, v in self.LOWER_BOUNDS.items())})
         self.path, self.xdmf_path = path, self.writer.xdmf_path
 
     def _cell_avg(self, v):
@@ -402,23 +424,43 @@ class ResultWriter:
         sums, counts = nodal_sums(data.cells, data.n_nodes, self._P, v)
         return sums / np.maximum(counts, 1)[:, None]
 
+    def bounded(self, qp):
+        """``(fields, record)``: the quadrature fields ``qp`` (name -> array) with those
+        of :data:`LOWER_BOUNDS` clipped (new arrays; the arguments are not modified),
+        and the record of the step's attributes (names clipped: count, lowest value)."""
+        out, record = dict(qp), {}
+        for name, v in qp.items():
+            lo = self.LOWER_BOUNDS.get(name.removesuffix("_rom"))
+            if lo is None:
+                continue
+            below = np.count_nonzero(v < lo)
+            if below:
+                record[f"{name}_clipped"] = below
+                record[f"{name}_min_unclipped"] = float(v.min())
+                out[name] = np.maximum(v, lo)
+        return out, record
+
     def write(self, t, U, qp):
         """Write the step at ``t``: ``U (n_nodes, 3)``, ``qp`` name -> full field or
-        None; nodal ``sigma_nodal`` (XDMF Tensor6), ``von_mises_nodal`` and ``p_nodal``
-        beside the cell averages."""
+        None (clipped to their bounds, :meth:`bounded`); nodal ``sigma_nodal`` (XDMF
+        Tensor6), ``von_mises_nodal``, ``principal_stress_nodal``,
+        ``max_principal_nodal`` (:func:`rom.snapshots.principal_node_fields`) and
+        ``p_nodal`` beside the cell averages."""
         from rom.fem import von_mises
         from rom.io.xdmf import mandel_to_tensor6
+        from rom.snapshots import principal_node_fields
 
-        qp = {k: v for k, v in qp.items() if v is not None}
+        qp, record = self.bounded({k: v for k, v in qp.items() if v is not None})
         cells = {k: self._cell_avg(v) for k, v in qp.items()}
         nodal = {"U": U, "T": self.temperature.nodal(self.case.load_time(t))}
         if "sigma" in qp:
             cells["von_mises"] = self._cell_avg(von_mises(qp["sigma"]))
             s = self._nodal(qp["sigma"])
-            nodal.update(sigma_nodal=mandel_to_tensor6(s), von_mises_nodal=von_mises(s))
-        if "p" in qp:
-            nodal["p_nodal"] = np.maximum(self._nodal(qp["p"])[:, 0], 0.0)
-        self.writer.write_step(t, nodal, qp, cells)
+            nodal.update(sigma_nodal=mandel_to_tensor6(s), von_mises_nodal=von_mises(s),
+                         **principal_node_fields(s))
+        if "p" in qp:  # extrapolation overshoots: clipped again
+            nodal["p_nodal"] = np.maximum(self._nodal(qp["p"])[:, 0], self.LOWER_BOUNDS["p"])
+        self.writer.write_step(t, nodal, qp, cells, attrs=record)
 
     def close(self):
         self.writer.close()

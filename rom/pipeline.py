@@ -13,16 +13,35 @@ HF reference, report.
                                                    ``[rom] adaptive`` loading (and hf_<a>)
     results/<case>/report.md, *.png                errors, timings, plots
 
-Each stage is skipped when its output is up to date: a complete snapshot file of the
-same case text and loading (for an imported run: a replay of the same result file,
-unchanged since); an archive of the same case text built from the same
-snapshot files, newer than them.
+Each stage is skipped when its output is up to date (and the report says which were
+reused):
+
+* an HF run: a complete snapshot file of the same case text and loading (for an
+  imported run: a replay of the same result file, unchanged since);
+* the archive: the same case text, built from the same snapshot files, newer than
+  them, and accepted by the online command;
+* an online or adaptive run: its ``online.h5`` complete and stamped with the key
+  (:func:`rom.provenance.inputs_key`) of the same inputs: the archive file (path,
+  size, modification time; the archive not newer than the output), the case text,
+  the loading (and the files it reads: mesh, temperature fields, pressure values),
+  the code version, and for an adaptive run its tolerance, indicator fields and
+  floor (and its ``adaptive.json``, whose SHA-256 the stamp holds).
+
+A run made here is stamped when made (HDF5 attributes of its output, rank 0):
+``run_info``, the environment of the run (date, ranks, machine, versions:
+:func:`rom.provenance.environment`), and for online and adaptive runs
+``pipeline_key`` and ``run_summary`` (the online time and timings, the member of a
+dictionary of local ROMs and the dissimilarities that chose it, the ROM's size). A
+reused run is read back from them, so that the report shows the timings recorded
+when each run was made, not those of the machine's load of a later pipeline run.
 """
 
+import hashlib
+import json
 import os
 import time
 
-from rom import RomError
+from rom import RomError, __version__, agree
 
 __all__ = ["run_pipeline"]
 
@@ -65,6 +84,77 @@ def _archive_up_to_date(path, case, snapshot_files):
         and all("coefficients" in g for g in a["gappy"].values()))  # or uncalibrated
 
 
+def _loading_files(case):
+    """The files an online run of ``case`` (with its loading) reads besides the
+    archive: the mesh file, the temperature fields' files, the pressure values'."""
+    files = [case.mesh_file] + [f.file for f in case.temperature if f.file]
+    files += [p.file for p in case.pressure if getattr(p, "file", None)]
+    return list(dict.fromkeys(files))
+
+
+def run_inputs(case, rom_path, command, **settings):
+    """Rank 0. The inputs of an online or adaptive (``command``) run of ``case`` (with
+    its loading) from the archive ``rom_path``, as a JSON-able dict: the archive's and
+    the loading's files (:func:`rom.provenance.file_identity`), the case text, the
+    loading and its temperature fields, the code version, and ``settings``."""
+    from rom.provenance import file_identity
+
+    return {"command": command, "archive": file_identity(rom_path), "case_text": case.text,
+            "loading": case.loading or "", "temperature": repr(tuple(case.temperature)),
+            "files": [file_identity(p) for p in _loading_files(case)],
+            "code_version": __version__, **settings}
+
+
+def stored_run(path, case, rom_path, key):
+    """Rank 0. The ``run_summary`` stamped on the online or adaptive result ``path``
+    (with ``times``, the steps written) if that result is up to date: complete (every
+    step of ``case``, its XDMF index beside it), stamped with ``key`` (of
+    :func:`run_inputs`), not older than the archive ``rom_path``; else None."""
+    import h5py
+
+    if not (os.path.isfile(path) and os.path.isfile(os.path.splitext(path)[0] + ".xdmf")):
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            if (a.get("pipeline_key") != key
+                    or int(a.get("completed_steps", -1)) != len(case.times)):
+                return None
+            summary = json.loads(a["run_summary"])
+            summary["times"] = [float(t) for t in f["time"][...]]
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    if not os.path.isfile(rom_path) or os.path.getmtime(rom_path) > os.path.getmtime(path):
+        return None
+    return summary
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stored_adaptive(path, case, rom_path, key):
+    """Rank 0. The summary of the adaptive run whose result is ``path`` (its
+    ``adaptive.json`` beside it, the one stamped) if up to date (:func:`stored_run`),
+    else None."""
+    stored = stored_run(path, case, rom_path, key)
+    target = os.path.join(os.path.dirname(path), "adaptive.json")
+    if stored is None or not os.path.isfile(target):
+        return None
+    if _sha256(target) != stored.get("adaptive_json_sha256"):
+        return None
+    try:
+        with open(target) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return summary if int(summary.get("n_steps", -1)) == len(case.times) else None
+
+
 def _other_times(path, case, run):
     """Rank 0. A message if the replay ``path`` of another solver's ``run`` has not the
     case's steps (a reference is compared with the ROM step by step), else None."""
@@ -83,14 +173,26 @@ def _other_times(path, case, run):
             f"{', ...' if len(case.times) > 4 else ''}): give the case the run's steps")
 
 
+def _stamp(comm, path, **attrs):
+    """Collective. Rank 0 sets the attributes ``attrs`` of the file ``path`` (closed
+    on every rank: the barrier) (:func:`rom.provenance.stamp_file`)."""
+    from rom.provenance import stamp_file
+
+    comm.Barrier()
+    agree(comm, lambda: stamp_file(path, **attrs) if comm.rank == 0 else None)
+
+
 def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     """Collective. Run the pipeline of ``case`` (its ``[rom] training`` and ``test``
-    loadings, and the adaptive ROM on its ``[rom] adaptive`` loadings); returns a
-    summary dict and writes the report (rank 0)."""
-    from rom.adaptive import adaptive_command
+    loadings, and the adaptive ROM on its ``[rom] adaptive`` loadings), every stage
+    unless up to date (module docstring); returns a summary dict and writes the report
+    (rank 0). The summary's ``stages``: ``{"stage", "path", "reused"}`` of each
+    stage, in order."""
+    from rom.adaptive import DEFAULT_FLOOR, adaptive_command
     from rom.hf import run_hf
     from rom.offline import build_rom
     from rom.online import online_command
+    from rom.provenance import environment, inputs_key
     from rom.sources import imported_runs, snapshot_file
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
@@ -98,25 +200,41 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
         raise RomError(f"{os.path.basename(case.path)}: the pipeline needs [rom] training "
                        "(loading names) and test (a loading name)")
     out = out_dir or case.output_dir
-    timings, files = {}, []
+    timings, files, stages = {}, [], []
+
+    def record(stage, path, reused):
+        if path is None or all(s["path"] != path for s in stages):
+            stages.append({"stage": stage, "path": path, "reused": bool(reused)})
+
     if case.thermal is not None:  # the temperature fields of every loading run below
         from rom.thermal import compute_thermal_fields
 
         names = list(dict.fromkeys([*case.rom.training, case.rom.test, *case.rom.adaptive]))
         t0 = time.perf_counter()
-        if compute_thermal_fields(case, comm, names, log=say):
+        done = compute_thermal_fields(case, comm, names, log=say)
+        if done:
             timings["thermal"] = time.perf_counter() - t0
+        record(f"thermal fields ({len(done)} computed)" if done else "thermal fields",
+               None, not done)
 
     imported = imported_runs(case)
+
+    def identity(path):  # rank 0's view of a file, the same on every rank
+        from rom.provenance import file_identity
+
+        return comm.bcast(file_identity(path) if comm.rank == 0 else None, root=0)
 
     def hf_stage(name, folder, what):
         """HF run of loading ``name`` into ``folder`` unless up to date; its file. A
         loading run by another solver: its replay (rom.sources), unless up to date."""
         if name in imported:
             say(f"[pipeline] {what} {name}: the run of {imported[name].path}")
+            before = identity(os.path.join(out, f"import_{name}", "snapshots.h5"))
             t0 = time.perf_counter()
             path = snapshot_file(imported[name], case, comm, out, log=say)
             timings[f"import_{name}"] = time.perf_counter() - t0
+            record(f"replay of {os.path.basename(imported[name].path)} ({what} {name})",
+                   path, before[1] is not None and identity(path) == before)
             if what.startswith("reference"):  # compared step by step with the ROM's
                 problem = _other_times(path, case, imported[name]) if comm.rank == 0 else None
                 problem = comm.bcast(problem, root=0)
@@ -133,6 +251,8 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
             t0 = time.perf_counter()
             run_hf(c, comm, out_dir=os.path.dirname(path), log=None, overwrite=True)
             timings[f"hf_{name}"] = time.perf_counter() - t0
+            _stamp(comm, path, run_info=environment(comm))
+        record(f"HF {what} {name}", path, up)
         return path
 
     for name in case.rom.training:
@@ -147,30 +267,85 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
         t0 = time.perf_counter()
         build_rom(case, files, comm, rom_path, log=say)
         timings["offline"] = time.perf_counter() - t0
+        _stamp(comm, rom_path, run_info=environment(comm))
+    record("offline build (ROM archive)", rom_path, up)
+
+    def online_stage(name, what):
+        """The plain ROM on loading ``name`` unless up to date: its summary
+        (:func:`rom.online.online_command`'s, or read back from the stamped result)."""
+        c = case.with_loading(name)
+        folder = os.path.join(out, f"online_{name}")
+        path = os.path.join(folder, "online.h5")
+        key = stored = None
+        if comm.rank == 0:
+            key = inputs_key(run_inputs(c, rom_path, "online"))
+            stored = stored_run(path, c, rom_path, key)
+        key, stored = comm.bcast((key, stored), root=0)
+        record(f"online ROM, {what} {name}", path, stored is not None)
+        if stored is not None:
+            say(f"[pipeline] online run on {what} {name}: up to date ({path})")
+            times = stored.pop("times")
+            return dict(stored, res={"times": times}, reused=True,
+                        files=(path, os.path.splitext(path)[0] + ".xdmf"))
+        say(f"[pipeline] online run on {what} {name}")
+        t0 = time.perf_counter()
+        on = online_command(case, rom_path, comm, folder, name, log=None)
+        timings[f"online_{name}"] = time.perf_counter() - t0
+        sel = on.get("selection")
+        run = {"time_online": float(on["time_online"]),
+               "timings": {k: float(v) for k, v in on["timings"].items()},
+               "n_modes": int(on["n_modes"]), "n_points": int(on["n_points"]),
+               "loading": on["loading"],
+               "member": None if on["member"] is None else int(on["member"]),
+               "selection": None if sel is None else [float(d) for d in sel]}
+        _stamp(comm, path, pipeline_key=key, run_summary=run, run_info=environment(comm))
+        return dict(on, reused=False)
+
+    def adaptive_stage(name):
+        """The adaptive ROM on loading ``name`` unless up to date: its summary
+        (:func:`rom.adaptive.adaptive_command`'s, or its ``adaptive.json``)."""
+        c = case.with_loading(name)
+        folder = os.path.join(out, f"adaptive_{name}")
+        path = os.path.join(folder, "online.h5")
+        settings = {"tol": float(c.rom.tol), "floor": DEFAULT_FLOOR,
+                    "indicator": None if c.rom.indicator is None else list(c.rom.indicator)}
+        key = stored = None
+        if comm.rank == 0:
+            key = inputs_key(run_inputs(c, rom_path, "adaptive", **settings))
+            stored = _stored_adaptive(path, c, rom_path, key)
+        key, stored = comm.bcast((key, stored), root=0)
+        record(f"adaptive ROM, loading {name}", path, stored is not None)
+        files = (path, os.path.splitext(path)[0] + ".xdmf")
+        if stored is not None:
+            say(f"[pipeline] adaptive run on loading {name}: up to date ({path})")
+            return dict(stored, files=files, reused=True)
+        t0 = time.perf_counter()
+        ada = adaptive_command(case, rom_path, comm, folder, name, log=None)
+        timings[f"adaptive_{name}"] = time.perf_counter() - t0
+        digest = comm.bcast(_sha256(os.path.join(folder, "adaptive.json"))
+                            if comm.rank == 0 else None, root=0)
+        run = {"adaptive_json_sha256": digest,
+               "timings": {k: float(v) for k, v in ada["timings"].items()}, **settings}
+        _stamp(comm, path, pipeline_key=key, run_summary=run, run_info=environment(comm))
+        return dict(ada, reused=False)
+
     test = case.rom.test
-    say(f"[pipeline] online run on test loading {test}")
-    t0 = time.perf_counter()
-    on = online_command(case, rom_path, comm, os.path.join(out, f"online_{test}"), test,
-                        log=None)
-    timings["online_total"] = time.perf_counter() - t0
-    timings["online"] = on["time_online"]
+    on = online_stage(test, "test loading")
     ref_path = None
     if reference:
         ref_path = hf_stage(test, f"hf_{test}", "reference, test loading")
     adaptive = []
     for name in case.rom.adaptive:
         say(f"[pipeline] online and adaptive runs (tol {case.rom.tol:g}) on loading {name}")
-        plain = on if name == test else online_command(  # the test run is the plain run
-            case, rom_path, comm, os.path.join(out, f"online_{name}"), name, log=None)
-        t0 = time.perf_counter()
-        ada = adaptive_command(case, rom_path, comm, os.path.join(out, f"adaptive_{name}"),
-                               name, log=None)
-        timings[f"adaptive_{name}"] = time.perf_counter() - t0
+        plain = on if name == test else online_stage(name, "loading")  # the test run is
+        ada = adaptive_stage(name)                                      # the plain run
         ref = hf_stage(name, f"hf_{name}", "reference, loading") if reference else None
         adaptive.append((name, ada, plain["files"][0], ref))
+    report_env = environment(comm)
     summary = None
     if comm.rank == 0:
         from rom.report import write_report
 
-        summary = write_report(case, out, rom_path, on, ref_path, timings, files, adaptive)
+        summary = write_report(case, out, rom_path, on, ref_path, timings, files, adaptive,
+                               stages=stages, environment=report_env)
     return comm.bcast(summary, root=0)

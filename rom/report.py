@@ -1,19 +1,40 @@
-"""Pipeline report: errors of the ROM against an HF reference, timings, plots.
+"""Pipeline report: errors of the ROM against an HF reference, timings, plots, and
+where, when and with what each run was made.
 
 Writes ``report.md`` with ``errors.png`` (relative errors of U and p along time) and
-``probe.png`` (displacement magnitude and p at a probe point, HF versus ROM) next to
-the archive's ``rom_spectrum.png``. Serial (rank 0).
+``probe.png`` (displacement magnitude and p at a probe point, HF versus ROM, the
+point named by its coordinates) next to the archive's ``rom_spectrum.png``. The
+report lists the pipeline's stages, whether each was run or reused as up to date,
+and the date, number of ranks, machine and package versions recorded with each run
+(:mod:`rom.provenance`); its timings are those recorded when the runs were made.
+Plots are labelled in the case's units (``units``: the cases use mm, MPa, s).
+Serial (rank 0).
 """
 
 import os
 
 import numpy as np
 
-__all__ = ["write_report", "relative_errors"]
+__all__ = ["write_report", "relative_errors", "speed_text", "NORMS"]
+
+# the definition of the error table's two columns, as the report states it
+NORMS = ("U: the displacement, p: the cumulated plastic strain. Both columns are "
+         "relative errors of the ROM result a against the HF reference b, in the "
+         "Euclidean norm of all the values of a step, unweighted: for U the "
+         "three components of every node, for p the value at every quadrature point "
+         "(each point counts once, not weighted by its volume). *L2 over all steps*: "
+         "sqrt(sum_k ||a_k - b_k||^2) / sqrt(sum_k ||b_k||^2), over every step k. "
+         "*max over steps*: max_k ||a_k - b_k|| / max_k ||b_k||, the largest error of "
+         "a step relative to the HF reference's largest norm over the steps (not to "
+         "that step's own norm, so that a nearly unloaded step does not read large).")
+
+DEFAULT_UNITS = (("length", "mm"), ("stress", "MPa"), ("time", "s"))
 
 
 def relative_errors(a, b):
-    """Per-step ``||a_k - b_k|| / max_k ||b_k||`` and the all-steps L2 relative error."""
+    """Per-step ``||a_k - b_k|| / max_k ||b_k||`` and the all-steps relative error
+    ``||a - b|| / ||b||`` (:data:`NORMS`): ``a``, ``b`` of shape ``(n_steps, ...)``,
+    each step's values taken as one vector, Euclidean norm, unweighted."""
     a, b = np.asarray(a), np.asarray(b)
     diff = np.sqrt(((a - b) ** 2).reshape(len(a), -1).sum(axis=1))
     norm = np.sqrt((b ** 2).reshape(len(b), -1).sum(axis=1))
@@ -22,42 +43,87 @@ def relative_errors(a, b):
     return diff / scale, float(total)
 
 
-def _plots(out, times, err_u, err_p, probe):
+def speed_text(ratio, than=None):
+    """``ratio`` (reference time / ROM time) in words: ``"12x faster"``, ``"2.5x
+    faster"``, ``"1.7x slower"`` (for 0.6: never "0.6x faster"), ``"about as fast"``
+    within 5 %, ``"not timed"`` for NaN; with ``than``, compared to it (``"1.7x slower
+    than the HF run"``, ``"about as fast as the HF run"``)."""
+    ratio = float(ratio)
+    if not np.isfinite(ratio) or ratio <= 0:
+        return "not timed"
+    if abs(ratio - 1.0) < 0.05:
+        return "about as fast" + (f" as {than}" if than else "")
+    r = ratio if ratio > 1 else 1.0 / ratio
+    return ((f"{r:.0f}x" if r >= 10 else f"{r:.1f}x") + (" faster" if ratio > 1 else " slower")
+            + (f" than {than}" if than else ""))
+
+
+def _xyz(x, unit):
+    return "(" + ", ".join(f"{v:.4g}" for v in x) + f") {unit}"
+
+
+def _plots(out, times, err_u, err_p, probe, units):
+    """``errors.png`` (per-step relative errors of U and p, :data:`NORMS`) and
+    ``probe.png`` (|U| and p at the probe, named by its coordinates), axes labelled
+    with ``units`` (dict: length, time)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    L, T = units["length"], units["time"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.semilogy(times, np.maximum(err_u, 1e-16), "o-", ms=3, label="U")
     if err_p is not None:
         ax.semilogy(times, np.maximum(err_p, 1e-16), "s-", ms=3, label="p")
-    ax.set_xlabel("time [s]")
-    ax.set_ylabel("relative error")
-    ax.set_title("ROM versus HF reference")
+    ax.set_xlabel(f"time [{T}]")
+    ax.set_ylabel("relative error of the step [-]")
+    ax.set_title("ROM versus HF reference (relative to the HF peak norm)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "errors.png"), dpi=100)
     plt.close(fig)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     axes[0].plot(times, probe["u_hf"], "k-", label="HF")
     axes[0].plot(times, probe["u_rom"], "r--", label="ROM")
-    axes[0].set_title(f"|U| at node {probe['node']}")
+    axes[0].set_ylabel(f"displacement magnitude |U| [{L}]")
+    axes[0].set_title(f"|U| at node {_xyz(probe['node_xyz'], L)}", fontsize=9)
     if probe.get("p_hf") is not None:
         axes[1].plot(times, probe["p_hf"], "k-", label="HF")
         axes[1].plot(times, probe["p_rom"], "r--", label="ROM")
-        axes[1].set_title(f"p at quadrature point {probe['qp']}")
+        axes[1].set_ylabel("cumulated plastic strain p [-]")
+        where = (_xyz(probe["qp_xyz"], L) if probe.get("qp_xyz") is not None
+                 else "(coordinates not in the reference file)")
+        axes[1].set_title(f"p at the quadrature point {where}", fontsize=9)
     else:  # a law without plasticity
         axes[1].axis("off")
     for ax in axes:
-        ax.set_xlabel("time [s]")
+        ax.set_xlabel(f"time [{T}]")
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "probe.png"), dpi=100)
     plt.close(fig)
+
+
+def _probe_coordinates(path, node, qp):
+    """``(xyz of node, xyz of quadrature point qp or None)`` in the snapshot file
+    ``path``: its ``mesh/points`` and ``quadrature/points`` (else the centroid of the
+    point's cell, ``quadrature/cell``; None without either)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        x_node = np.asarray(f["mesh/points"][node], dtype=float)
+        x_qp = None
+        if qp is not None and "quadrature/points" in f:
+            x_qp = np.asarray(f["quadrature/points"][qp], dtype=float)
+        elif qp is not None and "quadrature/cell" in f and len(f["mesh/cells"]) == 1:
+            cells = next(iter(f["mesh/cells"].values()))
+            nodes = cells[int(f["quadrature/cell"][qp])]
+            x_qp = f["mesh/points"][...][nodes].mean(axis=0)
+    return x_node, x_qp
 
 
 def _pictures(out, rom_xdmf, hf_xdmf, hf_h5):
@@ -99,18 +165,25 @@ def _steps_time(path):
 
 
 def write_report(case, out, rom_path, online, ref_path, timings, training_files=(),
-                 adaptive=()):
+                 adaptive=(), stages=(), environment=None, units=None):
     """Write the report; returns its numbers as a dict.
 
     The timings table shows the recorded cost of every stage, also of those skipped
     this time because up to date: HF steps from each snapshot file's ``steps_time``,
-    the offline stages from the archive summary; ``timings`` (this run's stage wall
-    times, setup included) is listed below it. ``adaptive``: ``(loading, adaptive
-    summary, plain online file, HF reference or None)`` of each adaptive run, a
-    section each (:func:`adaptive_section`)."""
+    the offline stages from the archive summary, the online run's from ``online``
+    (read back from its result when reused, :mod:`rom.pipeline`); ``timings`` (this
+    run's stage wall times, setup included) is listed below it. ``adaptive``:
+    ``(loading, adaptive summary, plain online file, HF reference or None)`` of each
+    adaptive run, a section each (:func:`adaptive_section`). ``stages``: ``{"stage",
+    "path", "reused"}`` of each stage of the pipeline, listed with the environment
+    recorded with its output (``run_info``, :mod:`rom.provenance`); ``environment``:
+    the report's own (:func:`rom.provenance.environment`). ``units``: dict of the
+    ``length``, ``stress`` and ``time`` units of the case, for labels (default mm,
+    MPa, s: those of the cases shipped; the code takes the user's units as given)."""
     from rom.archive import LEAN, read_archive, read_clusters
     from rom.snapshots import read_snapshots
 
+    units = dict(DEFAULT_UNITS, **(units or {}))
     # of a dictionary of local ROMs: the member the test run used
     archive = read_archive(rom_path, skip=LEAN, member=online.get("member"))
     s = archive["summary"]
@@ -127,7 +200,19 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
                "test": case.rom.test}
     lines = [f"# ROM report: case {case.name}", "",
              f"Training loadings: {', '.join(case.rom.training)}; test loading: "
-             f"{case.rom.test} ({n} steps).", ""]
+             f"{case.rom.test} ({n} steps). Units: lengths in {units['length']}, stresses "
+             f"in {units['stress']}, time in {units['time']}.", ""]
+    if environment:
+        from rom.provenance import describe_machine, describe_versions
+
+        lines += [f"Report written {environment['date']} on {describe_machine(environment)}"
+                  f", {environment['ranks']} MPI rank(s); {describe_versions(environment)}. "
+                  "The timings are those recorded with each run when it was made (see "
+                  "Runs).", ""]
+    if stages:
+        sec, runs = _runs_section(stages)
+        lines += sec
+        summary["stages"] = runs
     clusters = read_clusters(rom_path)
     if clusters is not None:
         lines += _clusters_section(out, rom_path, clusters, online, case)
@@ -148,26 +233,41 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
         hf_time, hf_steps = _steps_time(ref_path)
         hf_steps = hf_steps or n
         node = int(np.argmax(np.linalg.norm(hf["U"][-1], axis=1)))
-        probe = {"node": node, "u_hf": np.linalg.norm(hf["U"][:, node], axis=1),
+        qp = int(np.argmax(hf["qp/p"][-1])) if err_p is not None else None
+        x_node, x_qp = _probe_coordinates(ref_path, node, qp)
+        probe = {"node_xyz": x_node, "u_hf": np.linalg.norm(hf["U"][:, node], axis=1),
                  "u_rom": np.linalg.norm(on["U"][:, node], axis=1)}
         if err_p is not None:
-            qp = int(np.argmax(hf["qp/p"][-1]))
-            probe.update(qp=qp, p_hf=hf["qp/p"][:, qp], p_rom=on["qp/p"][:, qp])
-        _plots(out, hf["time"], err_u, err_p, probe)
+            probe.update(qp_xyz=x_qp, p_hf=hf["qp/p"][:, qp], p_rom=on["qp/p"][:, qp])
+        _plots(out, hf["time"], err_u, err_p, probe, units)
         per_step_hf = hf_time / hf_steps
         summary.update(error_u=tot_u, error_p=tot_p, max_step_error_u=float(err_u.max()),
                        hf_time=hf_time, hf_time_per_step=per_step_hf,
                        speedup_per_step=per_step_hf / summary["online_time_per_step"],
-                       speedup_trajectory=hf_time * n / hf_steps / online["time_online"])
+                       speedup_trajectory=hf_time * n / hf_steps / online["time_online"],
+                       probe_node_xyz=[float(v) for v in x_node],
+                       probe_qp_xyz=None if x_qp is None else [float(v) for v in x_qp])
+        summary.update(speed_per_step=speed_text(summary["speedup_per_step"]),
+                       speed_trajectory=speed_text(summary["speedup_trajectory"]))
         lines += ["## Errors against the HF reference", "",
                   "| quantity | L2 over all steps | max over steps |", "|---|---|---|",
                   f"| U | {tot_u:.3e} | {err_u.max():.3e} |"]
         if err_p is not None:
             lines.append(f"| p | {tot_p:.3e} | {err_p.max():.3e} |")
-        lines += ["", "![errors along time](errors.png)", "", "![probe](probe.png)", ""]
+        L = units["length"]
+        lines += ["", NORMS, "", "![errors along time](errors.png)", "",
+                  f"Probe: |U| at the node {_xyz(x_node, L)}, the node of the largest "
+                  "displacement at the last step of the HF reference"
+                  + ("" if err_p is None else
+                     "; p at the quadrature point "
+                     + (_xyz(x_qp, L) if x_qp is not None else
+                        "of the largest p (its coordinates are not in the reference file)")
+                     + ", the point of the largest p at the last step")
+                  + ".", "", "![probe](probe.png)", ""]
         lines += _pictures(out, online["files"][1], os.path.splitext(ref_path)[0] + ".xdmf",
                            ref_path)
-    lines += ["## Timings", "", "Recorded cost of each stage (also when reused):", "",
+    lines += ["## Timings", "", "Recorded cost of each stage, when it was made (also when "
+              "reused this time; the ranks and machine of each run: see Runs):", "",
               "| stage | time [s] |", "|---|---|"]
     train = 0.0
     for path in training_files:
@@ -190,15 +290,16 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
                         "another solver's run, not timed |"))
     lines += ["", "Wall time of the stages run this time (setup and output included):",
               "", "| stage | time [s] |", "|---|---|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in timings.items()]
+    lines += [f"| {k} | {v:.3f} |" for k, v in timings.items()] or [
+        "| none: every stage up to date | - |"]
     if ref_path and np.isfinite(hf_time):
         lines += ["", f"HF time per step {summary['hf_time_per_step']:.3e} s, online "
-                  f"{summary['online_time_per_step']:.3e} s: speedup "
-                  f"{summary['speedup_per_step']:.0f}x per step, "
-                  f"{summary['speedup_trajectory']:.0f}x for the trajectory."]
+                  f"{summary['online_time_per_step']:.3e} s: the ROM is "
+                  f"{summary['speed_per_step']} per step, {summary['speed_trajectory']} "
+                  "for the trajectory."]
     summary["adaptive"] = []
     for name, ada, plain_path, ref in adaptive:
-        sec, nums = adaptive_section(out, name, ada, plain_path, ref)
+        sec, nums = adaptive_section(out, name, ada, plain_path, ref, units)
         lines += [""] + sec
         summary["adaptive"].append(nums)
     lines += ["", f"Files: archive `{rom_path}`, ROM results `{on_path}` (ParaView: "
@@ -209,6 +310,57 @@ def write_report(case, out, rom_path, online, ref_path, timings, training_files=
     summary["report"] = os.path.join(out, "report.md")
     summary["reference"] = ref_path
     return summary
+
+
+def _run_record(path):
+    """``(date, ranks, environment or None, note)`` recorded with the output ``path``
+    of a run: its ``run_info`` (:mod:`rom.provenance`), else what the file says of
+    itself (an archive's ``created`` and ``code_version``)."""
+    import h5py
+
+    from rom.provenance import read_stamp
+
+    env = read_stamp(path) if path and os.path.isfile(path) else None
+    if env is not None:
+        return env.get("date", "?"), env.get("ranks", "?"), env, ""
+    created = version = None
+    if path and os.path.isfile(path):
+        try:
+            with h5py.File(path, "r") as f:
+                created, version = f.attrs.get("created"), f.attrs.get("code_version")
+        except OSError:
+            pass
+    note = "not recorded" + (f" (rom {version})" if version is not None else "")
+    return (created or "not recorded"), "not recorded", None, note
+
+
+def _runs_section(stages):
+    """Markdown lines listing the pipeline's stages: run or reused (up to date), when,
+    on how many ranks, on which machine and with which versions each output was made;
+    and the records as a list of dicts."""
+    from rom.provenance import describe_machine, describe_versions
+
+    lines = ["## Runs", "",
+             "Each stage's output: made by this pipeline run, or reused because up to date "
+             "(the same inputs: rom/pipeline.py); when, on how many MPI ranks, on which "
+             "machine and with which versions it was made. The timings below are those "
+             "recorded then.", "",
+             "| stage | this time | made | ranks | machine and versions |",
+             "|---|---|---|---|---|"]
+    labels, records = {}, []
+    for st in stages:
+        date, ranks, env, note = (("-", "-", None, "-") if st.get("path") is None
+                                  else _run_record(st["path"]))
+        if env is not None:
+            k = describe_machine(env) + "; " + describe_versions(env)
+            labels.setdefault(k, f"E{len(labels) + 1}")
+            note = labels[k]
+        lines.append(f"| {st['stage']} | {'reused (up to date)' if st['reused'] else 'run'} "
+                     f"| {date} | {ranks} | {note} |")
+        records.append(dict(st, date=date, ranks=ranks, environment=env))
+    if labels:
+        lines += [""] + [f"* {v}: {k}." for k, v in labels.items()]
+    return lines + [""], records
 
 
 def _clusters_section(out, rom_path, clusters, online, case):
@@ -265,8 +417,8 @@ def _criterion_plot(path, ks, costs, k):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(ks, costs, "o-")
     ax.axvline(k, color="k", ls=":", lw=1)
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("expected online cost / global")
+    ax.set_xlabel("number of clusters k [-]")
+    ax.set_ylabel("expected online cost / global basis's [-]")
     ax.set_title("a priori criterion of local bases")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -313,12 +465,12 @@ def _predicted_errors(ada_path, ref_path, times, fields, floor, peaks=None):
     return out
 
 
-def adaptive_section(out, name, ada, plain_path, ref_path):
+def adaptive_section(out, name, ada, plain_path, ref_path, units=None):
     """Markdown lines and numbers of the adaptive run ``ada`` (the summary of
     :func:`rom.adaptive.adaptive_command`) on loading ``name`` against the plain ROM
     (``plain_path``) and the HF reference ``ref_path`` (None: no errors); writes
     ``adaptive_<name>.png`` (indicator, true error of the prediction, HF steps, mode
-    and point counts along time)."""
+    and point counts along time; ``units`` as :func:`write_report`'s)."""
     from scipy.stats import pearsonr, spearmanr
 
     times = np.asarray(ada["times"])
@@ -326,6 +478,7 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
     enriched = np.asarray(ada["enriched"], dtype=bool)
     t = ada["timings"]
     n = len(times)
+    units = dict(DEFAULT_UNITS, **(units or {}))
     nums = {"loading": name, "tol": ada["tol"], "n_steps": n,
             "n_enrichments": ada["n_enrichments"], "final_modes": ada["final_modes"],
             "final_points": ada["final_points"], "adaptive_time": t["total"],
@@ -356,19 +509,26 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
             "nan")
         hf_time, hf_steps = _steps_time(ref_path)
         hf_total = hf_time * n / (hf_steps or n)
+        # the plain run's online time, as recorded with it (rom.pipeline)
+        from rom.provenance import read_stamp
+
+        plain_time = (read_stamp(plain_path, "run_summary") or {}).get("time_online")
         nums.update(plain_error_u=tu_p, plain_error_p=tp_p, error_u=tu_a, error_p=tp_a,
                     pearson=pear, spearman=spear, hf_time=hf_total,
                     worst_error_without_hf=worst,
-                    speedup=hf_total / t["total"])
+                    speedup=hf_total / t["total"], speed=speed_text(hf_total / t["total"]))
         lines += ["| ROM | error U | error p | HF steps | time [s] |", "|---|---|---|---|---|",
-                  f"| plain | {tu_p:.3e} | {tp_p:.3e} | 0 | online {t['online']:.3f} |",
+                  f"| plain | {tu_p:.3e} | {tp_p:.3e} | 0 | " + (
+                      f"{plain_time:.3f} |" if plain_time is not None else
+                      f"online steps of the adaptive run {t['online']:.3f} |"),
                   f"| adaptive | {tu_a:.3e} | {tp_a:.3e} | {ada['n_enrichments']} | "
                   f"{t['total']:.2f} |",
                   f"| HF | - | - | {n} | "
                   + (f"{hf_total:.2f} |" if np.isfinite(hf_total) else "another solver's |"),
                   "",
-                  "Errors: L2 over all steps and the whole mesh, relative to the HF "
-                  "reference's norm over all steps.", "",
+                  "Errors: the L2 over all steps of the error table above (relative to "
+                  "the HF reference's norm over all steps; U over every node's "
+                  "components, p over every quadrature point, unweighted).", "",
                   f"Indicator (fields {', '.join(ada['indicator_fields'])}, calibration "
                   "factors " + ", ".join(f"{k} {v:.2f}" for k, v in ada["factors"].items())
                   + "; corrections learned from the HF steps "
@@ -384,11 +544,11 @@ def adaptive_section(out, name, ada, plain_path, ref_path):
     lines += [f"Adaptive run {t['total']:.2f} s: online steps {t['online']:.3f} s, "
               f"indicator {t['indicator'] / n * 1e3:.3f} ms per step, HF steps "
               f"{t['hf_step']:.2f} s, basis and cubature updates {t['update']:.2f} s"
-              + (f"; {nums['speedup']:.1f}x faster than the HF run."
+              + (f"; {speed_text(nums['speedup'], 'the HF run')}."
                  if ref_path and np.isfinite(nums["speedup"]) else "."),
               "", f"![adaptive ROM on {name}](adaptive_{name}.png)", ""]
     _adaptive_plot(os.path.join(out, f"adaptive_{name}.png"), times, ind, ada["tol"],
-                   enriched, err, ada["n_modes"], ada["n_points"])
+                   enriched, err, ada["n_modes"], ada["n_points"], units["time"])
     return lines, nums
 
 
@@ -403,7 +563,7 @@ def _read_u_p(path):
     return read_snapshots(path, ("U",), ("p",) if has_p else ())
 
 
-def _adaptive_plot(path, times, ind, tol, enriched, err, modes, points):
+def _adaptive_plot(path, times, ind, tol, enriched, err, modes, points, time_unit="s"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -418,17 +578,18 @@ def _adaptive_plot(path, times, ind, tol, enriched, err, modes, points):
     ax.axhline(max(tol, 1e-16), color="k", ls=":", lw=1, label="tol")
     for t in times[enriched]:
         ax.axvline(t, color="r", alpha=0.25, lw=3)
-    ax.set_xlabel("time [s]")
+    ax.set_xlabel(f"time [{time_unit}]")
+    ax.set_ylabel("indicator, relative error [-]")
     ax.set_title("indicator (red bands: HF steps)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax = axes[1]
     ax.step(times, modes, where="post", label="modes")
-    ax.set_xlabel("time [s]")
-    ax.set_ylabel("modes")
+    ax.set_xlabel(f"time [{time_unit}]")
+    ax.set_ylabel("number of modes [-]")
     ax2 = ax.twinx()
     ax2.step(times, points, where="post", color="C1", label="reduced points")
-    ax2.set_ylabel("reduced points")
+    ax2.set_ylabel("number of reduced points [-]")
     ax.set_title("ROM size")
     ax.grid(True, alpha=0.3)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]

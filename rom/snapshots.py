@@ -13,7 +13,14 @@ Layout of ``<dir>/snapshots.h5``::
     /steps/<k>/cells/<name> (n_cells, c)  cell averages (sigma and eps as XDMF Tensor6)
     /steps/<k>/nodes/<name> (n_nodes[, c]) nodal fields: sigma_nodal (Tensor6),
                                           von_mises_nodal, p_nodal, extrapolated from
-                                          the quadrature points and averaged at nodes
+                                          the quadrature points and averaged at nodes,
+                                          and of sigma_nodal: principal_stress_nodal
+                                          (n_nodes, 3) (sigma_1 >= sigma_2 >= sigma_3)
+                                          and max_principal_nodal (sigma_1)
+    /steps/<k>/reactions (n_sets, 3)      reaction force on each [[dirichlet]] set (the
+                                          force of the supports on the structure,
+                                          rom.hf.ReactionForces); attribute sets: names
+                                          (fixed-length byte strings)
     attrs: format = "rom-snapshots", format_version, code_version, case_text,
            case_name, law, loading (the named loading, if any), completed_steps,
            steps_time and timed_steps (wall time of the solver steps)
@@ -25,7 +32,8 @@ partial step and returns the state of the last complete one. With h5py's MPI bui
 (under mpirun) every rank writes its contiguous block of the global numbering
 (values are first moved to their block's rank); otherwise values are gathered on
 rank 0, which writes. ``snapshots.xdmf`` next to the file opens the time series in
-ParaView (nodal U, T and stresses, cell averages).
+ParaView (nodal U, T and stresses, cell averages; one grid per step,
+:mod:`rom.io.xdmf`).
 """
 
 import os
@@ -33,13 +41,25 @@ import os
 import numpy as np
 
 from rom import RomError, __version__, mpi_op
+from rom.fem.kernels import principal_stresses
 from rom.io.xdmf import mandel_to_tensor6, write_xdmf
 
 __all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "prepare_output",
-           "FORMAT", "FORMAT_VERSION"]
+           "principal_node_fields", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "rom-snapshots"
 FORMAT_VERSION = 1
+
+
+def principal_node_fields(sigma_nodal):
+    """The principal stresses of nodal stresses ``sigma_nodal (n, 6)`` (Mandel):
+    ``{"principal_stress_nodal": (n, 3), "max_principal_nodal": (n,)}``, the three
+    eigenvalues in decreasing order (:func:`rom.fem.kernels.principal_stresses`) and
+    the largest; written beside ``sigma_nodal`` and ``von_mises_nodal`` (ParaView shows
+    the vector's components 0, 1, 2 as sigma_1, sigma_2, sigma_3). Pointwise: each
+    rank computes those of its nodes."""
+    s = principal_stresses(sigma_nodal)
+    return {"principal_stress_nodal": s, "max_principal_nodal": np.ascontiguousarray(s[:, 0])}
 
 
 class BlockLayout:
@@ -328,9 +348,12 @@ class SnapshotStore:
         """Collective. Append step ``len(times)``: ``u_owned (n_owned_nodes, 3)``,
         ``T_owned (n_owned_nodes,)``, ``qp_fields`` name -> ``(n_qp_local[, c])``,
         ``cell_fields`` name -> ``(n_local_cells[, c])``, ``node_fields`` name ->
-        ``(n_owned_nodes[, c])`` (6 components: Mandel, written as XDMF Tensor6)."""
+        ``(n_owned_nodes[, c])`` (6 components: Mandel, written as XDMF Tensor6); of a
+        ``sigma_nodal``, the principal stresses are added (:func:`principal_node_fields`)."""
         k = len(self.times)
         base = f"steps/{k}"
+        if node_fields and "sigma_nodal" in node_fields:
+            node_fields = {**node_fields, **principal_node_fields(node_fields["sigma_nodal"])}
         self._write_blocks(f"{base}/U", self.nodes, self.nodes.to_blocks(u_owned))
         self._write_blocks(f"{base}/T", self.nodes, self.nodes.to_blocks(T_owned))
         for name, v in (node_fields or {}).items():
@@ -354,6 +377,18 @@ class SnapshotStore:
             self.file.flush()
         self.times.append(float(t))
         self._write_xdmf()
+
+    def write_reactions(self, names, values):
+        """Collective. The reaction forces ``values (n_sets, 3)`` (the same on every
+        rank) of the Dirichlet sets ``names`` at the step about to be written: call it
+        before :meth:`write_step`, which completes the step (a killed run drops both)."""
+        name = f"steps/{len(self.times)}/reactions"
+        self._write_root(name, np.asarray(values, dtype=float).reshape(len(names), 3),
+                         (len(names), 3), "f8")
+        if self.file is not None:  # fixed-length strings: a variable-length attribute
+            # goes to the global heap, which a parallel file's ranks may hold differently
+            # (rank 0 alone reads case_text on resume): HDF5 then hangs
+            self.file[name].attrs["sets"] = np.array([str(n).encode() for n in names])
 
     def _step_attributes(self, k):
         """XDMF attributes ``(name, center, shape, path)`` of step ``k`` (read from the
@@ -425,28 +460,30 @@ class SeriesWriter:
         f.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8")
         self.steps = []
 
-    def write_step(self, t, nodal, qp=None, cells=None):
+    def write_step(self, t, nodal, qp=None, cells=None, attrs=None):
         """Append a step: ``nodal`` name -> ``(n_nodes[, c])`` (U and T, then the other
         nodal fields under ``nodes/``), ``qp`` name -> ``(n_qp[, c])``, ``cells`` name ->
-        ``(n_cells[, c])`` (6 components: Mandel)."""
+        ``(n_cells[, c])`` (6 components: Mandel); ``attrs``: attributes of the step's
+        group ``steps/<k>``."""
         f, k = self.file, len(self.steps)
-        attrs = []
+        f.require_group(f"steps/{k}").attrs.update(attrs or {})
+        described = []  # the XDMF attributes of the step
         for name, v in nodal.items():
             path = f"steps/{k}/{name}" if name in ("U", "T") else f"steps/{k}/nodes/{name}"
             f[path] = v
-            attrs.append((name, "Node", np.shape(v), "/" + path))
+            described.append((name, "Node", np.shape(v), "/" + path))
         for name, v in (qp or {}).items():
             f[f"steps/{k}/qp/{name}"] = v
         for name, v in (cells or {}).items():
             v = np.asarray(v)
             v = mandel_to_tensor6(v) if v.ndim == 2 and v.shape[1] == 6 else v
             f[f"steps/{k}/cells/{name}"] = v
-            attrs.append((name, "Cell", v.shape, f"/steps/{k}/cells/{name}"))
+            described.append((name, "Cell", v.shape, f"/steps/{k}/cells/{name}"))
         f["time"].resize((k + 1,))
         f["time"][k] = t
         f.attrs["completed_steps"] = k + 1
         f.flush()
-        self.steps.append((float(t), attrs))
+        self.steps.append((float(t), described))
 
     def close(self):
         """Complete the file: move it into place and write its XDMF index."""

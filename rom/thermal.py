@@ -226,7 +226,9 @@ def solve_steady(model, fixed=(), T_init=None, rtol=1e-10, max_iterations=30,
         Uniform start of the Newton iterations (default: the mean of the fixed
         values, else 20).
     rtol, max_iterations : Newton settings (module docstring)
-    petsc_options : dict (:class:`rom.assembly.LinearSolver`)
+    petsc_options : dict (:class:`rom.assembly.LinearSolver`), below the user's
+        options of PETSc's database, which this solver reads with the prefix
+        ``thermal_`` (``-thermal_ksp_monitor``: :mod:`rom.petsc`)
     params, define : names for the expressions of ``fixed`` (:class:`ThermalModel`)
     log : callable or None (rank 0 only)
 

@@ -406,3 +406,123 @@ times = [1.0]
     assert len(r) == len(r_ref) and np.allclose(r[:-1], r_ref[:-1], rtol=1e-5)
     u, u_ref = (x["model"].dofmap.gather_nodal(x["u"]) for x in (res, ref))
     assert np.abs(u - u_ref).max() < 1e-8 * np.abs(u_ref).max()
+
+
+# --- reaction forces on the Dirichlet sets ----------------------------------------------
+
+J2_CURVE = """
+[material]
+law = "j2"
+E = 200000.0
+nu = 0.3
+hardening = [[0.0, 250.0], [0.002, 280.0], [0.01, 320.0]]
+"""
+
+PULLED = ISOSTATIC_X0 + """
+[[pressure]]
+set = "xmax"
+value = -300.0
+table = [[0.0, 0.0], [1.0, 1.0]]
+[steps]
+end = 1.0
+count = 3
+[solver]
+linear_solver = "mumps"
+rtol = 1e-10
+"""
+
+
+def _file_reactions(path):
+    """``(sets, (n_steps, n_sets, 3))`` of a snapshot file."""
+    with h5py.File(path, "r") as f:
+        n = int(f.attrs["completed_steps"])
+        sets = [s.decode() for s in f["steps/0/reactions"].attrs["sets"]]
+        return sets, np.array([f[f"steps/{k}/reactions"][...] for k in range(n)])
+
+
+@pytest.mark.mpi
+def test_reactions_balance_the_pressure_on_any_rank_count(tmp_path, comm):
+    """A bar [0, 4] x [0, 1] x [0, 1] pulled by a traction of 300 t (t from 0 to 1) on
+    x = 4 (area 1), held isostatically on x = 0 (ISOSTATIC_X0), yielding (tabulated
+    hardening from 250): the reaction on the set x = 0 is -300 t in x and 0 in y and z
+    (components it does not constrain); those of the edge y0 (in y) and the corner z0
+    (in z) vanish, at every step, to the solver tolerance. The same on 1 and 2 ranks;
+    written per step in the snapshot file."""
+    case = write_case(tmp_path, _bar((4, 2, 2)), PULLED, material=J2_CURVE)
+    res = solve(case, comm, tmp_path / "par")
+    assert res["state"]["p"].max() > 1e-3  # beyond the table's second point
+    reac = res["reactions"]
+    assert reac["sets"] == ("xmin", "y0", "z0") and reac["time"] == 1.0
+    expected = np.zeros((3, 3))
+    expected[0, 0] = -300.0
+    # measured: 4.1e-12 N (1 rank), 1.7e-12 (2 ranks)
+    np.testing.assert_allclose(reac["values"], expected, rtol=0, atol=1e-8 * 300.0)
+    assert reac["values"][0, 1] == reac["values"][0, 2] == 0.0  # not constrained
+    path = comm.bcast(str(tmp_path / "par" / "snapshots.h5"))
+    sets, per_step = _file_reactions(path)
+    assert sets == ["xmin", "y0", "z0"] and per_step.shape == (3, 3, 3)
+    t = np.array(case.times)
+    np.testing.assert_allclose(per_step[:, 0, 0], -300.0 * t, rtol=0, atol=1e-8 * 300.0)
+    np.testing.assert_allclose(per_step[-1], reac["values"], rtol=0, atol=0)
+    ser = solve(case, MPI.COMM_SELF, tmp_path / f"ser{comm.rank}")
+    np.testing.assert_allclose(ser["reactions"]["values"], reac["values"], rtol=0,
+                               atol=1e-9 * 300.0)
+
+
+def test_reactions_of_a_prescribed_displacement_and_of_loaded_supports(tmp_path, comm):
+    """Two closed forms. (1) An elastic bar stretched by u_x = 0.004 on x = 4 (strain
+    1e-3, uniaxial stress 200 MPa on an area of 1): reactions +200 on x = 4 and -200
+    on x = 0, in x. (2) The bar of BAR (x = 0 clamped, traction 300 on x = 4, pressure
+    20 on y = 1: area 4, whose nodes on x = 0 are clamped): the reaction balances every
+    load, those applied at the clamped nodes included: (-300, 80, 0)."""
+    elastic = "\n[material]\nlaw = \"elastic\"\nE = 200000.0\nnu = 0.3\n"
+    body = ISOSTATIC_X0 + """
+[[dirichlet]]
+set = "xmax"
+components = ["x"]
+value = 0.004
+[steps]
+times = [1.0]
+[solver]
+linear_solver = "mumps"
+rtol = 1e-10
+"""
+    res = solve(write_case(tmp_path / "a", _bar(), body, material=elastic), comm,
+                tmp_path / "a" / "out")
+    reac = res["reactions"]
+    assert reac["sets"] == ("xmin", "y0", "z0", "xmax")
+    expected = np.zeros((4, 3))
+    expected[0, 0], expected[3, 0] = -200.0, 200.0
+    np.testing.assert_allclose(reac["values"], expected, rtol=0, atol=1e-8 * 200.0)
+    res = solve(write_case(tmp_path / "b", _bar(), BAR + "[steps]\ntimes = [1.0]\n",
+                           material=J2), comm, tmp_path / "b" / "out")
+    assert res["state"]["p"].max() > 0
+    np.testing.assert_allclose(res["reactions"]["values"], [[-300.0, 80.0, 0.0]], rtol=0,
+                               atol=1e-8 * 300.0)
+
+
+def test_reactions_after_resume_and_in_the_summary(tmp_path, comm):
+    """A resumed run writes the reactions of its steps as the uninterrupted run does,
+    and reports those of the last step (also when the file was already complete); the
+    ``hf`` command prints them per step and in its summary."""
+    case = write_case(tmp_path, _bar((3, 1, 1)), PULLED, material=J2_CURVE)
+    full = solve(case, comm, tmp_path / "full")
+    solve(case, comm, tmp_path / "part", max_steps=1)
+    part = solve(case, comm, tmp_path / "part", resume=True)
+    again = solve(case, comm, tmp_path / "part", resume=True)  # nothing left to run
+    a = _file_reactions(str(tmp_path / "full" / "snapshots.h5"))
+    b = _file_reactions(str(tmp_path / "part" / "snapshots.h5"))
+    assert a[0] == b[0] and a[1].shape == b[1].shape == (3, 3, 3)
+    np.testing.assert_allclose(b[1], a[1], rtol=0, atol=1e-9 * 300.0)
+    for r in (part, again):
+        assert r["reactions"]["time"] == 1.0
+        np.testing.assert_allclose(r["reactions"]["values"], full["reactions"]["values"],
+                                   rtol=0, atol=1e-9 * 300.0)
+    out = run_cli(["hf", str(tmp_path / "case.toml"), "--out", str(tmp_path / "cli")])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("    reactions xmin [") == 3  # each step
+    lines = out.stdout.splitlines()
+    i = next(k for k, s in enumerate(lines) if s.startswith("  reactions at t = 1 "))
+    name, *values = lines[i + 1].split()
+    assert name == "xmin" and abs(float(values[0]) + 300.0) < 1e-6 and len(values) == 3
+    assert [s.split()[0] for s in lines[i + 2: i + 4]] == ["y0", "z0"]

@@ -232,12 +232,23 @@ def test_chaboche_cyclic_strain_history_matches_ode():
     assert err < 1e-2, err
 
 
+# [p, R, T] rows: two temperatures, curves with different plastic strains
+J2_CURVES = [[0.0, 300.0, 20.0], [0.001, 340.0, 20.0], [0.004, 380.0, 20.0],
+             [0.02, 420.0, 20.0],
+             [0.0, 150.0, 1000.0], [0.002, 180.0, 1000.0], [0.01, 200.0, 1000.0]]
+
 LAWS = {
     "elastic": lambda: ThermoElastic([[20, 2e5], [1000, 1.2e5]], [[20, 0.3], [1000, 0.33]],
                                      [[20, 1e-5], [1000, 2e-5]]),
     "j2": lambda: J2Plasticity([[20, 2e5], [1000, 1.2e5]], 0.3, R0=[[20, 300], [1000, 150]],
                                H=[[20, 5e3], [1000, 2e3]], Hk=[[20, 2e4], [1000, 1e4]],
                                alpha=1e-5),
+    # tabulated hardening, a curve per temperature (different plastic strains), with
+    # kinematic hardening; and a short curve that most points pass (perfectly plastic
+    # beyond its last point)
+    "j2_table": lambda: J2Plasticity([[20, 2e5], [1000, 1.2e5]], 0.3, Hk=[[20, 2e4], [1000, 1e4]],
+                                     hardening=J2_CURVES, alpha=1e-5),
+    "j2_table_short": lambda: J2Plasticity(2e5, 0.3, hardening=[[0.0, 200.0], [2e-4, 220.0]]),
     "norton": lambda: NortonCreep([[20, 2e5], [1000, 1.2e5]], 0.3, K=[[20, 400], [1000, 200]],
                                   n=[[20, 6.0], [1000, 4.0]], alpha=1e-5),
     "chaboche": lambda: Chaboche(**{**REFERENCE, "K": [[20, 300], [1000, 150]],
@@ -289,3 +300,127 @@ def test_laws_are_pure_functions(name):
     law.update(eps * 2, state, np.full(5, 300.0), 0.1)
     for k in state:
         assert np.array_equal(state[k], copy[k])
+
+
+# --- tabulated isotropic hardening (J2, *PLASTIC) ---------------------------------------
+
+CURVE = [[0.0, 250.0], [0.002, 300.0], [0.01, 330.0], [0.05, 360.0]]  # [p, R] rows
+
+
+def test_j2_tabulated_hardening_follows_the_table_in_uniaxial_tension():
+    """Monotonic uniaxial tension (strain control): in the plastic range sigma = R(p)
+    with p = eps - sigma / E (uniaxial stress), the table's piecewise-linear curve, at
+    every step; the strains that end exactly on the table's points (eps_k = R_k / E +
+    p_k) give its stress and plastic strain; beyond the last point the stress stays
+    at the last value (perfect plasticity)."""
+    law = J2Plasticity(E, NU, hardening=CURVE)
+    p_tab, R_tab = np.array(CURVE).T
+    on_points = R_tab / E + p_tab
+    path = np.unique(np.concatenate([np.linspace(0.0, 0.08, 81), on_points]))
+    r = uniaxial(law, np.arange(len(path), dtype=float), strain=path)
+    sig, p = r["sigma"][:, 0], r["p"]
+    plastic = path > R_tab[0] / E
+    assert plastic.sum() > 75 and p[-1] > 0.05  # the whole table and beyond it
+    np.testing.assert_array_equal(p[~plastic], 0.0)
+    np.testing.assert_allclose(sig[~plastic], E * path[~plastic], rtol=1e-12)
+    # measured: sigma - R(p) 6.3e-13 MPa, p - (eps - sigma/E) 7e-18, lateral stresses 6e-13;
+    # on the table points: sigma 2.3e-13 MPa, p 3.5e-18
+    np.testing.assert_allclose(sig[plastic], np.interp(p[plastic], p_tab, R_tab), rtol=0,
+                               atol=1e-9)
+    np.testing.assert_allclose(p, path - sig / E, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(r["sigma"][:, 1:], 0.0, rtol=0, atol=1e-8)
+    at = np.searchsorted(path, on_points)
+    np.testing.assert_allclose(sig[at], R_tab, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(p[at], p_tab, rtol=0, atol=1e-15)
+    beyond = p > p_tab[-1]
+    assert beyond.sum() > 10
+    np.testing.assert_allclose(sig[beyond], R_tab[-1], rtol=0, atol=1e-9)
+
+
+def test_j2_tabulated_hardening_reverse_yield_and_temperature_interpolation():
+    """Reverse loading after tension to p1: elastic until sigma = -R(p1) (isotropic
+    hardening), then the curve again from p1. At a temperature between two curves R is
+    their average at the same p (linear in T), outside them the nearest curve."""
+    law = J2Plasticity(E, NU, hardening=CURVE)
+    e1 = 0.006
+    path = np.concatenate([np.linspace(0.0, e1, 61), np.linspace(e1, -e1, 241)[1:]])
+    r = uniaxial(law, np.arange(len(path), dtype=float), strain=path)
+    p_tab, R_tab = np.array(CURVE).T
+    k1 = 60
+    p1, s1 = r["p"][k1], r["sigma"][k1, 0]
+    assert abs(s1 - np.interp(p1, p_tab, R_tab)) < 1e-9
+    back = np.arange(len(path)) > k1
+    flow = back & (np.diff(r["p"], prepend=0.0) > 0)
+    first = np.flatnonzero(flow)[0]
+    elastic = back & (np.arange(len(path)) < first)
+    np.testing.assert_allclose(r["sigma"][elastic, 0], s1 - E * (e1 - path[elastic]),
+                               rtol=0, atol=1e-9)
+    R1 = np.interp(p1, p_tab, R_tab)
+    assert r["sigma"][first - 1, 0] > -R1 and r["sigma"][first, 0] < -R1 + 1e-9
+    s = r["sigma"][first:, 0]
+    np.testing.assert_allclose(-s, np.interp(r["p"][first:], p_tab, R_tab), rtol=0, atol=1e-9)
+
+    hot = [[0.0, 150.0], [0.004, 170.0], [0.03, 180.0]]  # other plastic strains
+    rows = [row + [20.0] for row in CURVE] + [row + [520.0] for row in hot]
+    law = J2Plasticity([[20.0, E], [520.0, 0.8 * E]], NU, hardening=rows)
+    p_h, R_h = np.array(hot).T
+    path = np.linspace(0.0, 0.06, 121)
+    for T, expected in ((270.0, lambda p: 0.5 * (np.interp(p, p_tab, R_tab)
+                                                  + np.interp(p, p_h, R_h))),
+                        (900.0, lambda p: np.interp(p, p_h, R_h)),
+                        (-50.0, lambda p: np.interp(p, p_tab, R_tab))):
+        r = uniaxial(law, np.arange(len(path), dtype=float), strain=path, T=T)
+        pl = r["p"] > 0
+        assert pl.sum() > 100
+        np.testing.assert_allclose(r["sigma"][pl, 0], expected(r["p"][pl]), rtol=0,
+                                   atol=1e-9, err_msg=f"T = {T}")
+
+
+@pytest.mark.parametrize("Hk", [0.0, 15000.0])
+def test_j2_linear_hardening_as_a_two_point_table(Hk):
+    """``[[0, R0], [1, R0 + H]]`` is the linear hardening R0 + H p (up to p = 1): the
+    same stresses along a tension-compression cycle, with or without kinematic
+    hardening, to round-off."""
+    R0, H = 250.0, 10000.0
+    lin = J2Plasticity(E, NU, R0=R0, H=H, Hk=Hk)
+    tab = J2Plasticity(E, NU, hardening=[[0.0, R0], [1.0, R0 + H]], Hk=Hk)
+    eps, sig_lin = _reverse_loading(lin)
+    _, sig_tab = _reverse_loading(tab)
+    assert np.abs(sig_lin).max() > 1.2 * R0
+    np.testing.assert_allclose(sig_tab, sig_lin, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"hardening": [[0.001, 250.0], [0.01, 300.0]]}, "first row must be at p = 0"),
+    ({"hardening": [[0.0, 250.0], [0.01, 300.0], [0.005, 320.0]]}, "must increase"),
+    ({"hardening": [[0.0, 250.0], [0.01, 240.0]]}, "R decreases at p = 0.01"),
+    ({"hardening": [[0.0, 0.0], [0.01, 240.0]]}, "initial yield stress 0 must be positive"),
+    ({"hardening": [[0.0, 250.0, 500.0], [0.0, 260.0, 20.0]]}, "temperatures .* increase"),
+    ({"hardening": [[0.0, 250.0, 20.0], [0.01, 300.0, 20.0], [0.02, 200.0, 20.0]]},
+     r"at T = 20: R decreases"),
+    ({"hardening": [250.0, 300.0]}, r"list of \[p, R\] rows"),
+    ({"hardening": [[0.0, True]]}, r"list of \[p, R\] rows"),
+    ({"hardening": [[0.0, 250.0], [0.01]]}, r"list of \[p, R\] rows"),
+    ({"hardening": [[0.0, 250.0]], "R0": 250.0}, "not both"),
+    ({"hardening": [[0.0, 250.0]], "H": 1000.0}, "not both"),
+    ({}, "needs 'R0'"),
+])
+def test_j2_hardening_table_errors(kw, message):
+    from rom import RomError
+    from rom.materials import make_law
+
+    with pytest.raises(RomError, match=message):
+        make_law("j2", {"E": E, "nu": NU, **kw})
+
+
+def test_j2_hardening_in_a_case_file(tmp_path):
+    """The case-file form: a [p, R] table; a bad one is named with its section."""
+    from rom import RomError
+    from rom.case import parse_case
+
+    text = ('[mesh]\nfile = "m.msh"\n[material]\nlaw = "j2"\nE = 2e5\nnu = 0.3\n'
+            "hardening = [[0.0, 250.0], [0.01, 300.0], [0.05, 330.0]]\n")
+    case = parse_case(text, str(tmp_path / "c.toml"))
+    assert case.material_params()["hardening"][2] == [0.05, 330.0]
+    with pytest.raises(RomError, match=r"c.toml: 'hardening': R decreases .* in \[material\]"):
+        parse_case(text.replace("330.0", "290.0"), str(tmp_path / "c.toml"))

@@ -34,8 +34,9 @@ def test_paraview_opens_results(tmp_path, comm):
         if "bad X server connection" not in proc.stderr:
             break
     assert proc.returncode == 0, proc.stderr
-    assert ("point arrays ['sigma_nodal', 'T', 'U', 'von_mises_nodal'] cell arrays ['eps', "
-            "'sigma', 'von_mises']") in proc.stdout
+    assert ("point arrays ['max_principal_nodal', 'principal_stress_nodal', 'sigma_nodal', "
+            "'T', 'U', 'von_mises_nodal'] cell arrays ['eps', 'sigma', 'von_mises']"
+            ) in proc.stdout
     assert png.stat().st_size > 10000
 
 
@@ -68,3 +69,112 @@ def test_render_command(tmp_path, comm):
     assert "von_mises_nodal" in proc.stderr  # the arrays it has are listed
     proc = run_cli(["render", str(tmp_path / "missing.xdmf")])
     assert proc.returncode != 0 and "result file not found" in proc.stderr
+
+
+# pvbatch script: every XDMF reader of ParaView on each file given, one JSON line per
+# reader and file: per time step the datasets (leaves) and their point counts, the
+# largest |U_x|, and the point and cell arrays with their component counts
+READERS_SCRIPT = r'''
+import json
+import sys
+
+from paraview import servermanager as sm
+from paraview import simple as pv
+
+for xdmf in sys.argv[1:]:
+    for name in ("XDMFReader", "Xdmf3ReaderS", "Xdmf3ReaderT"):
+        key = "FileNames" if name == "XDMFReader" else "FileName"
+        reader = getattr(pv, name)(**{key: [xdmf]})
+        reader.UpdatePipeline()
+        steps = []
+        for t in reader.TimestepValues:
+            reader.UpdatePipeline(t)
+            data = sm.Fetch(reader)
+            leaves = []
+            if data.IsA("vtkCompositeDataSet"):
+                it = data.NewIterator()
+                it.InitTraversal()
+                while not it.IsDoneWithTraversal():
+                    leaves.append(it.GetCurrentDataObject())
+                    it.GoToNextItem()
+            else:
+                leaves.append(data)
+            u = [d.GetPointData().GetArray("U") for d in leaves]
+            steps.append({"time": t, "leaves": [d.GetNumberOfPoints() for d in leaves],
+                          "u_x": [a.GetRange(0) if a else None for a in u]})
+        arrays = {"point": {k: reader.PointData[k].GetNumberOfComponents()
+                            for k in reader.PointData.keys()},
+                  "cell": {k: reader.CellData[k].GetNumberOfComponents()
+                           for k in reader.CellData.keys()}}
+        print("RESULT " + json.dumps({"file": xdmf, "reader": name, "steps": steps,
+                                      "arrays": arrays}))
+        pv.Delete(reader)
+'''
+
+
+@NEEDS_PARAVIEW
+def test_every_xdmf_reader_shows_one_block_per_step(tmp_path, comm):
+    """ParaView's three XDMF readers (the legacy "XDMF Reader", "Xdmf3ReaderS",
+    "Xdmf3ReaderT") on an HF run's snapshots.xdmf and on a ROM result's online.xdmf
+    (:class:`rom.online.ResultWriter`): one dataset per time step (no second, undeformed
+    mesh block), the file's times, the displacement of each step, and the nodal stress
+    arrays (tensor, von Mises, principal values as a 3-vector, the largest principal)
+    beside the cell averages."""
+    import json
+
+    import h5py
+    import numpy as np
+
+    from rom.fem import CellBasis, get_element
+    from rom.online import ResultWriter
+    from rom.snapshots import read_snapshots
+
+    data = box_mesh((2, 2, 2), (1, 1, 1), "hexahedron20")
+    case = write_case(tmp_path, data, '[[dirichlet]]\nset = "xmin"\n[[pressure]]\n'
+                      'set = "xmax"\nvalue = 50.0\ntable = [[0.0, 0.0], [2.0, 1.0]]\n'
+                      '[temperature]\nexpression = "20 + 100 * y"\n[steps]\nend = 2.0\n'
+                      'count = 3\n')
+    h5, hf_xdmf = solve(case, comm, tmp_path / "out")["files"]
+    if comm.rank != 0:
+        return
+    hf = read_snapshots(h5, ("U",), ("sigma",))
+    # a ROM result of the same fields (the HF ones, p made up), through ResultWriter
+    w = CellBasis(get_element("hexahedron20"), data.points[data.cells]).dx.ravel()
+    writer = ResultWriter(str(tmp_path / "rom" / "online.h5"),
+                          {"basis": {"qp_weights": w}, "attrs": {"n_qp_cell": 27}}, case,
+                          data, None, "test")
+    for k, t in enumerate(hf["time"]):
+        writer.write(t, hf["U"][k], {"sigma": hf["qp/sigma"][k],
+                                     "p": np.linspace(-1e-6, 1e-3, len(w))})
+    writer.close()
+    script = tmp_path / "readers.py"
+    script.write_text(READERS_SCRIPT)
+    files = [os.path.abspath(hf_xdmf), os.path.abspath(writer.xdmf_path)]
+    for _ in range(3):  # a loaded machine's Xvfb may not answer its first client
+        proc = subprocess.run(["xvfb-run", "-a", "pvbatch", str(script), *files],
+                              capture_output=True, text=True, timeout=300)
+        if "bad X server connection" not in proc.stderr:
+            break
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line[7:]) for line in proc.stdout.splitlines()
+               if line.startswith("RESULT ")]
+    assert [(r["file"], r["reader"]) for r in results] == [
+        (f, name) for f in files for name in ("XDMFReader", "Xdmf3ReaderS", "Xdmf3ReaderT")]
+    for r in results:
+        where = f"{r['reader']} on {os.path.basename(r['file'])}"
+        # Tensor6: the legacy reader expands it to the 3 x 3 tensor, the Xdmf3 readers
+        # keep its 6 components (in XDMF's order xx, xy, xz, yy, yz, zz)
+        tensor = 9 if r["reader"] == "XDMFReader" else 6
+        nodal = {"U": 3, "T": 1, "sigma_nodal": tensor, "von_mises_nodal": 1,
+                 "principal_stress_nodal": 3, "max_principal_nodal": 1}
+        np.testing.assert_allclose([s["time"] for s in r["steps"]], hf["time"], err_msg=where)
+        for k, s in enumerate(r["steps"]):
+            assert s["leaves"] == [data.n_nodes], (where, k, s)
+            u_x = hf["U"][k][:, 0]
+            np.testing.assert_allclose(s["u_x"][0], [u_x.min(), u_x.max()], rtol=1e-12,
+                                       atol=1e-15, err_msg=f"{where} step {k}")
+        assert r["arrays"]["point"] == {**nodal, **(
+            {"p_nodal": 1} if "online" in r["file"] else {})}, where
+        assert {"sigma": tensor, "von_mises": 1}.items() <= r["arrays"]["cell"].items(), where
+    with h5py.File(writer.path, "r") as f:
+        assert f["steps/0/nodes/p_nodal"][...].min() == 0.0

@@ -26,8 +26,8 @@ SQ2 = np.sqrt(2.0)
 MANDEL_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 __all__ = ["CellBasis", "FaceBasis", "mandel_to_tensor", "tensor_to_mandel",
-           "von_mises", "trace", "SQ2", "IDENTITY_MANDEL", "extrapolation_matrix",
-           "nodal_sums"]
+           "von_mises", "principal_stresses", "trace", "SQ2", "IDENTITY_MANDEL",
+           "extrapolation_matrix", "nodal_sums"]
 
 IDENTITY_MANDEL = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
 # the strain operator's entries: index into (g_x, g_y, g_z, g_x/sqrt2, g_y/sqrt2,
@@ -64,6 +64,17 @@ def von_mises(sigma):
     """Von Mises equivalent ``sqrt(3/2 dev(s):dev(s))`` of Mandel stresses ``(..., 6)``."""
     dev = sigma - trace(sigma)[..., None] / 3.0 * IDENTITY_MANDEL
     return np.sqrt(1.5 * np.einsum("...i,...i->...", dev, dev))
+
+
+def principal_stresses(sigma):
+    """Principal values ``(..., 3)`` of Mandel stresses ``(..., 6)``, in decreasing
+    order: ``sigma_1 >= sigma_2 >= sigma_3`` (the mechanics convention, and ParaView's
+    "Tensor Principal Invariants"; Abaqus's SP1 <= SP2 <= SP3 is the reverse order).
+    The eigenvalues of the symmetric tensor by LAPACK (``numpy.linalg.eigvalsh``,
+    batched), accurate to round-off relative to the largest in magnitude."""
+    sigma = np.asarray(sigma, dtype=float)
+    assert sigma.shape[-1] == 6, sigma.shape
+    return np.ascontiguousarray(np.linalg.eigvalsh(mandel_to_tensor(sigma))[..., ::-1])
 
 
 def _isoparametric_map(element, X, rule):

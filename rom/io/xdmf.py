@@ -1,8 +1,19 @@
 """XDMF (v3) descriptions of HDF5 time series, for ParaView (and meshio's reader).
 
-The layout is the one meshio's ``TimeSeriesWriter`` produces: a uniform grid
-``mesh`` holding geometry and topology, then a temporal collection whose grids
-include that mesh by XPointer and carry the attributes of one time step.
+The domain holds one temporal collection and nothing else; each of its uniform grids
+is one time step: its topology and geometry (DataItems naming the same HDF5 datasets
+in every step, so the heavy data is stored once), its time and its attributes::
+
+    Domain
+      Grid "TimeSeries" (Collection, Temporal)
+        Grid "step0" (Uniform): Topology, Geometry, Time, Attribute...
+        Grid "step1" ...
+
+ParaView's three XDMF readers ("XDMF Reader", "Xdmf3ReaderS", "Xdmf3ReaderT") show
+one block per step. (meshio's ``TimeSeriesWriter`` layout, a top-level ``mesh`` grid
+that the steps include by XPointer, made the legacy "XDMF Reader" draw that grid as a
+second, undeformed block over the result.) meshio's ``TimeSeriesReader`` takes the
+mesh from the first step.
 """
 
 import os
@@ -16,7 +27,6 @@ __all__ = ["write_xdmf", "mandel_to_tensor6", "XDMF_TOPOLOGY"]
 
 XDMF_TOPOLOGY = {"tetra": "Tetrahedron", "tetra10": "Tetrahedron_10",
                  "hexahedron": "Hexahedron", "hexahedron20": "Hexahedron_20"}
-_XI = "http://www.w3.org/2001/XInclude"
 _ATTRIBUTE_TYPE = {1: "Scalar", 3: "Vector", 6: "Tensor6", 9: "Tensor"}
 
 
@@ -46,25 +56,26 @@ def write_xdmf(xdmf_path, h5_path, cell_type, n_nodes, cells_shape, steps,
     cells_shape : (n_cells, n_nodes_e)
     steps : list of ``(time, attributes)``, ``attributes`` a list of
         ``(name, center, shape, h5 dataset path)`` with center ``"Node"`` or ``"Cell"``
-        and ``shape`` ``(n,)`` or ``(n, k)``.
+        and ``shape`` ``(n,)`` or ``(n, k)``, ``k`` in 1 (Scalar), 3 (Vector), 6
+        (Tensor6: xx, xy, xz, yy, yz, zz) or 9 (Tensor).
+
+    One grid per step (module docstring), all naming the mesh datasets
+    ``points_path`` and ``cells_path`` of ``h5_path``. The file is replaced
+    atomically (written beside it, then renamed).
     """
     h5name = os.path.relpath(h5_path, os.path.dirname(os.path.abspath(xdmf_path)))
     cells_path = cells_path or f"/mesh/cells/{cell_type}"
-    ET.register_namespace("xi", _XI)
     root = ET.Element("Xdmf", Version="3.0")
     domain = ET.SubElement(root, "Domain")
-    grid = ET.SubElement(domain, "Grid", Name="mesh", GridType="Uniform")
-    topo = ET.SubElement(grid, "Topology", TopologyType=XDMF_TOPOLOGY[cell_type],
-                         NumberOfElements=str(cells_shape[0]))
-    _data_item(topo, h5name, cells_path, cells_shape, dtype="Int")
-    geo = ET.SubElement(grid, "Geometry", GeometryType="XYZ")
-    _data_item(geo, h5name, points_path, (n_nodes, 3))
     series = ET.SubElement(domain, "Grid", Name="TimeSeries", GridType="Collection",
                            CollectionType="Temporal")
-    ptr = 'xpointer(//Grid[@Name="mesh"]/*[self::Topology or self::Geometry])'
     for k, (t, attributes) in enumerate(steps):
         g = ET.SubElement(series, "Grid", Name=f"step{k}", GridType="Uniform")
-        ET.SubElement(g, f"{{{_XI}}}include", xpointer=ptr)
+        topo = ET.SubElement(g, "Topology", TopologyType=XDMF_TOPOLOGY[cell_type],
+                             NumberOfElements=str(cells_shape[0]))
+        _data_item(topo, h5name, cells_path, cells_shape, dtype="Int")
+        geo = ET.SubElement(g, "Geometry", GeometryType="XYZ")
+        _data_item(geo, h5name, points_path, (n_nodes, 3))
         ET.SubElement(g, "Time", Value=repr(float(t)))
         for name, center, shape, path in attributes:
             ncomp = 1 if len(shape) == 1 else shape[1]

@@ -11,10 +11,10 @@ import inspect
 from rom import RomError
 from rom.materials.elastic import ThermoElastic, isotropic_stiffness
 from rom.materials.inelastic import Chaboche, J2Plasticity, NortonCreep
-from rom.materials.tables import Table
+from rom.materials.tables import HardeningTable, Table
 
 __all__ = ["ThermoElastic", "J2Plasticity", "NortonCreep", "Chaboche", "Table",
-           "isotropic_stiffness", "make_law", "LAWS"]
+           "HardeningTable", "isotropic_stiffness", "make_law", "LAWS"]
 
 LAWS = {"elastic": ThermoElastic, "j2": J2Plasticity, "norton": NortonCreep,
         "chaboche": Chaboche}

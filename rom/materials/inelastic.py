@@ -4,7 +4,9 @@ All laws are isotropic thermoelastic (``E, nu, alpha, T_ref`` tables) plus an in
 strain ``eps_vp`` (Mandel, deviatoric) and the cumulated inelastic strain ``p``:
 
 ``J2Plasticity``
-    rate independent von Mises plasticity, yield ``J(s - X) = R0 + H p``, linear
+    rate independent von Mises plasticity, yield ``J(s - X) = R(p)``: linear isotropic
+    hardening ``R = R0 + H p`` or a tabulated curve ``R(p[, T])``
+    (:class:`rom.materials.tables.HardeningTable`, Abaqus/CalculiX ``*PLASTIC``), linear
     kinematic hardening ``dX = 2/3 Hk deps_vp``.
 ``NortonCreep``
     ``dp/dt = (J(sigma) / K)^n``, ``deps_vp = dp 3/2 dev(sigma) / J(sigma)``.
@@ -22,9 +24,10 @@ the elastic law is in total form ``sigma = C(T) : (eps - eps_th(T) - eps_vp)``.
 
 import numpy as np
 
+from rom import RomError
 from rom.fem.kernels import IDENTITY_MANDEL
 from rom.materials.elastic import ThermoElastic
-from rom.materials.tables import Table
+from rom.materials.tables import HardeningTable, Table
 
 __all__ = ["J2Plasticity", "NortonCreep", "Chaboche", "deviator", "equivalent"]
 
@@ -110,29 +113,71 @@ class _Inelastic(ThermoElastic):
 
 
 class J2Plasticity(_Inelastic):
-    """Rate-independent J2 plasticity, linear isotropic (``H``) and linear kinematic
-    (``Hk``: ``dX = 2/3 Hk deps_vp``) hardening; yield stress ``R0``."""
+    """Rate-independent J2 plasticity: isotropic hardening ``R(p)``, linear
+    (``R0 + H p``) or tabulated (``hardening``), and linear kinematic hardening
+    (``Hk``: ``dX = 2/3 Hk deps_vp``).
+
+    Radial return: with ``xi = dev(sigma_tr) - X_old``, ``J_tr = J(xi)`` and ``A = 3 mu
+    + Hk``, a point flows when ``f = J_tr - R(p_n) > 0``, and ``dp`` solves the scalar
+    equation ``g(dp) = J_tr - A dp - R(p_n + dp) = 0``. Linear hardening: ``dp = f /
+    (A + H)``. Tabulated hardening: ``R`` is piecewise linear in ``p`` (at the point's
+    temperature) and ``g`` is piecewise linear and strictly decreasing, so the equation
+    is solved exactly, segment by segment: the root lies in the first segment ``[p_k-1,
+    p_k]`` of the table (``p_k > p_n``) where ``g(p_k - p_n) <= 0``, where ``R = R_k-1 +
+    h (p - p_k-1)`` with the segment's slope ``h``, hence ``dp = (J_tr - R_k-1 - h (p_n -
+    p_k-1)) / (A + h)``; beyond the last point ``h = 0``. A loop over the table's
+    points, vectorized over the flowing points (no iteration, no tolerance). The
+    consistent tangent is that of the linear case with the local slope ``h`` for ``H``
+    (``d(dp)/dJ_tr = 1 / (A + h)``; at a root exactly on a table point, the slope of
+    the segment below it).
+
+    Parameters
+    ----------
+    E, nu, alpha, T_ref : as :class:`rom.materials.ThermoElastic`
+    R0, H : initial yield stress (> 0) and linear isotropic hardening modulus (>= 0),
+        numbers or ``[T, value]`` tables
+    Hk : linear kinematic hardening modulus (>= 0)
+    hardening : rows ``[p, R]`` or ``[p, R, T]`` (:class:`HardeningTable`), instead
+        of ``R0`` and ``H``
+    """
 
     name = "j2"
     state_shapes = {"eps_vp": (6,), "X": (6,), "p": ()}
     symmetric_tangent = True
 
-    def __init__(self, E, nu, R0, H=0.0, Hk=0.0, alpha=0.0, T_ref=20.0):
+    def __init__(self, E, nu, R0=None, H=None, Hk=0.0, alpha=0.0, T_ref=20.0,
+                 hardening=None):
         super().__init__(E, nu, alpha, T_ref)
-        self.R0 = Table(R0, "R0", low=0.0)
-        self.H = Table(H, "H", low=0.0, low_closed=True)
         self.Hk = Table(Hk, "Hk", low=0.0, low_closed=True)
+        if hardening is None:
+            if R0 is None:
+                raise RomError("law 'j2' needs 'R0' (with 'H': linear hardening R0 + H p) "
+                               "or 'hardening' (a table of [p, R] rows)")
+            self.R0 = Table(R0, "R0", low=0.0)
+            self.H = Table(0.0 if H is None else H, "H", low=0.0, low_closed=True)
+            self.hardening = None
+        else:
+            if R0 is not None or H is not None:
+                raise RomError("law 'j2': give 'hardening' (the tabulated curve) or 'R0' "
+                               "and 'H' (linear hardening), not both")
+            self.hardening = HardeningTable(hardening, "hardening")
+            self.R0 = self.H = None
 
     def update(self, eps, state_old, T, dt):
         T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
-        R0, H, Hk = self.R0(T), self.H(T), self.Hk(T)
+        Hk = self.Hk(T)
         xi = deviator(sig_tr) - state_old["X"]
         nhat, norm = _unit(xi)
         J_tr = np.sqrt(1.5) * norm
-        f = J_tr - R0 - H * state_old["p"]
-        plastic = f > 0
-        beta = np.where(plastic, 1.0 / (3.0 * mu + H + Hk), 0.0)
-        dp = np.where(plastic, f, 0.0) * beta
+        if self.hardening is None:
+            H = self.H(T)
+            f = J_tr - self.R0(T) - H * state_old["p"]
+            plastic = f > 0
+            beta = np.where(plastic, 1.0 / (3.0 * mu + H + Hk), 0.0)
+            dp = np.where(plastic, f, 0.0) * beta
+        else:
+            dp, h, plastic = self._tabulated_return(J_tr, state_old["p"], 3.0 * mu + Hk, T)
+            beta = np.where(plastic, 1.0 / (3.0 * mu + h + Hk), 0.0)
         n = np.sqrt(1.5) * nhat
         sigma = sig_tr - (2.0 * mu * dp)[:, None] * n
         state = {"eps_vp": state_old["eps_vp"] + dp[:, None] * n,
@@ -140,6 +185,39 @@ class J2Plasticity(_Inelastic):
                  "p": state_old["p"] + dp}
         C = _radial_tangent(C_el, mu, beta, dp, J_tr, nhat)
         return sigma, C, state, np.isfinite(sigma).all(axis=1)
+
+    def _tabulated_return(self, J_tr, p_n, A, T):
+        """``(dp, h, plastic)`` ``(n,)`` of the radial return with the tabulated ``R``
+        (class docstring): the increment, the slope of ``R`` at ``p_n + dp`` and where
+        the points flow. Only the flowing points enter the loop over the table."""
+        tab = self.hardening
+        w = tab.weights(T)
+        plastic = J_tr - tab(p_n, T, w) > 0
+        dp, h = np.zeros_like(J_tr), np.zeros_like(J_tr)
+        ia = np.flatnonzero(plastic)
+        if ia.size == 0:
+            return dp, h, plastic
+        J, p, a = J_tr[ia], p_n[ia], A[ia]
+        w = [wi[ia] for wi in w]
+        dp_a, h_a = np.zeros(ia.size), np.zeros(ia.size)
+        todo = np.ones(ia.size, dtype=bool)
+        R_lo = tab.at_point(0, w)
+        for k in range(1, len(tab.p)):
+            p_lo, p_hi = tab.p[k - 1], tab.p[k]
+            R_hi = tab.at_point(k, w)
+            hit = todo & (p_hi > p) & (J - a * (p_hi - p) - R_hi <= 0)
+            if hit.any():
+                slope = (R_hi[hit] - R_lo[hit]) / (p_hi - p_lo)
+                dp_a[hit] = (J[hit] - R_lo[hit] - slope * (p[hit] - p_lo)) / (a[hit] + slope)
+                h_a[hit] = slope
+                todo &= ~hit
+                if not todo.any():
+                    break
+            R_lo = R_hi
+        else:  # beyond the last point: R constant
+            dp_a[todo] = (J[todo] - R_lo[todo]) / a[todo]
+        dp[ia], h[ia] = dp_a, h_a
+        return dp, h, plastic
 
 
 class NortonCreep(_Inelastic):
