@@ -4,9 +4,10 @@ regime of flights, one dictionary against one global ROM.
     python bench/blade_local.py [--preset S] [--ranks 2] [--repeat 3]
 
 A copy of ``cases/blade.toml`` on the ``--preset`` mesh (``bench/out/blade_local_<preset>/``)
-with three "cold" flights added: the gas at 480-540 C and the coolant at 380 C instead
+with "cold" flights added: the gas at 480-540 C and the coolant at 380 C instead
 of 780 C and 500 C (the take-off temperatures of the case's loadings), small hot spots;
-the case's hot flights a, b, c; held-out flights ``cold_t`` and the case's ``t1``.
+the case's hot flights a, b, c (``--more-cold``: two more cold flights); held-out
+flights ``cold_t`` and the case's ``t1``.
 Every flight's temperature fields (``run.py thermal``) and HF run (``run.py hf`` on
 ``--ranks`` ranks) are made once and kept. The global ROM and the dictionary (``[rom]
 clusters = "auto"``: the a priori criterion chooses k) are built from the six training
@@ -30,8 +31,10 @@ from local_bases import held_out
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 COLD = {"cold_a": (480.0, 0.35, 0.40, 60.0), "cold_b": (510.0, 0.55, 0.65, 80.0),
-        "cold_c": (540.0, 0.70, 0.30, 70.0), "cold_t": (520.0, 0.50, 0.50, 75.0)}
+        "cold_c": (540.0, 0.70, 0.30, 70.0), "cold_t": (520.0, 0.50, 0.50, 75.0),
+        "cold_d": (495.0, 0.45, 0.80, 90.0), "cold_e": (525.0, 0.65, 0.20, 50.0)}
 TRAINING = ["cold_a", "cold_b", "cold_c", "a", "b", "c"]
+MORE_COLD = ["cold_d", "cold_e"]  # with --more-cold
 HELD_OUT = ["cold_t", "t1"]
 
 
@@ -54,6 +57,8 @@ def main():
     ap.add_argument("--preset", default="S", choices=["S", "M", "L"])
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--more-cold", action="store_true",
+                    help="train on five cold flights (cold_d, cold_e too) instead of three")
     ap.add_argument("--local-eps-u", type=float, help="the dictionary's POD tolerance "
                     "(default: the case's eps_u, as the global ROM's)")
     args = ap.parse_args()
@@ -73,9 +78,10 @@ def main():
     with open(path, "w") as f:
         f.write(text)
     case = load_case(path)
+    training = TRAINING + (MORE_COLD if args.more_cold else [])
     py, runpy = sys.executable, os.path.join(ROOT, "run.py")
     files = {}
-    for name in TRAINING + HELD_OUT:
+    for name in training + HELD_OUT:
         out = os.path.join(folder, f"hf_{name}")
         files[name] = os.path.join(out, "snapshots.h5")
         if not os.path.isfile(files[name]):
@@ -90,9 +96,9 @@ def main():
     for tag, clusters in (("global", None), ("local", "auto")):
         eps_u = args.local_eps_u if clusters and args.local_eps_u else case.rom.eps_u
         c = replace(case, rom=replace(case.rom, clusters=clusters, eps_u=eps_u))
-        rom = os.path.join(folder, f"rom_{tag}.h5")
+        rom = os.path.join(folder, f"rom_{tag}{'_more' if args.more_cold else ''}.h5")
         t0, c0 = time.perf_counter(), time.process_time()
-        s = build_rom(c, [files[k] for k in TRAINING], comm, rom,
+        s = build_rom(c, [files[k] for k in training], comm, rom,
                       log=(lambda line: print(line, flush=True)
                            if "criterion" in line or "local ROM" in line else None))
         modes = s.get("n_modes_members", [s["n_modes"]])

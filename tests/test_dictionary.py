@@ -71,12 +71,13 @@ def test_one_cluster_is_the_global_rom(tmp_path, comm):
         s = build_rom(c, files, comm, paths[tag], log=None)
         assert s.get("clusters", 1) == 1
     # bit for bit serially; on 2 ranks two builds of the same ROM differ by round-off
-    # (measured up to 4e-11 of the largest value: the order of some parallel sums)
+    # (measured up to 4e-11 of the largest value, 1e-9 relative on the ECM residual: the
+    # order of some parallel sums)
     def same(a, b):
         a, b = np.asarray(a), np.asarray(b)
         if comm.size == 1 or a.dtype.kind not in "fc":
             return np.array_equal(a, b)
-        return a.shape == b.shape and np.allclose(a, b, rtol=0,
+        return a.shape == b.shape and np.allclose(a, b, rtol=1e-8,
                                                   atol=1e-9 * max(np.abs(a).max(), 1e-300))
 
     if comm.rank == 0:
