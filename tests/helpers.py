@@ -193,3 +193,21 @@ def scattered_product(Mg, comm):
         return (Mg @ full)[rows]
 
     return apply
+
+
+def elastic_matrix(mesh, dm, asm, E_of_x):
+    """Assembled stiffness with Young's modulus ``E_of_x(cell centroid x)``, the x = 0
+    face clamped (rows and columns eliminated, unit diagonal)."""
+    from rom.assembly import dirichlet_rows
+    from rom.fem import CellBasis
+    from rom.materials import isotropic_stiffness
+
+    basis = CellBasis(mesh.element, mesh.cell_coordinates())
+    x = mesh.cell_coordinates()[:, :, 0].mean(axis=1)
+    E = np.broadcast_to(E_of_x(x)[:, None], basis.dx.shape)
+    C = isotropic_stiffness(E, np.full(basis.dx.shape, 0.3))
+    A = asm.assemble(asm.create_matrix(), basis.tangent(C))
+    nodes = np.flatnonzero(np.isclose(mesh.points[:, 0], 0.0))
+    A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
+                      diag=1.0)
+    return A

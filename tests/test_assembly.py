@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from helpers import elastic_matrix
 from rom.assembly import DofMap, MatrixAssembler
 from rom.fem import CellBasis
 from rom.materials import isotropic_stiffness
@@ -37,22 +38,6 @@ def test_matrix_equals_coo_sum(name, comm):
     assert A.getInfo()["mallocs"] == 0
 
 
-def _elastic_matrix(mesh, dm, asm, E_of_x):
-    """Assembled stiffness with Young's modulus ``E_of_x(cell centroid x)``, the x = 0
-    face clamped (rows and columns eliminated, unit diagonal)."""
-    from rom.assembly import dirichlet_rows
-
-    basis = CellBasis(mesh.element, mesh.cell_coordinates())
-    x = mesh.cell_coordinates()[:, :, 0].mean(axis=1)
-    E = np.broadcast_to(E_of_x(x)[:, None], basis.dx.shape)
-    C = isotropic_stiffness(E, np.full(basis.dx.shape, 0.3))
-    A = asm.assemble(asm.create_matrix(), basis.tangent(C))
-    nodes = np.flatnonzero(np.isclose(mesh.points[:, 0], 0.0))
-    A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
-                      diag=1.0)
-    return A
-
-
 @pytest.mark.mpi
 def test_linear_solver_keeps_its_preconditioner_until_the_iterations_grow(comm):
     """The preconditioner built for a first operator serves the next ones while their
@@ -66,9 +51,9 @@ def test_linear_solver_keeps_its_preconditioner_until_the_iterations_grow(comm):
     mesh = load_mesh(data, comm)
     dm = DofMap(mesh)
     asm = MatrixAssembler(dm)
-    stiff = _elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
+    stiff = elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
     # a softened half: the elastic preconditioner serves it badly
-    soft = _elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
+    soft = elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
     # right preconditioning: ksp_rtol bounds the true residual
     solver = LinearSolver(dm, {"ksp_type": "gmres", "ksp_pc_side": "right",
                                "ksp_rtol": 1e-10})
@@ -191,8 +176,8 @@ def test_direct_solver_refactorizes_on_the_same_ksp_and_retry_keeps_the_toleranc
     mesh = load_mesh(box_mesh((6, 3, 3), (2, 1, 1), "tetra10"), comm)
     dm = DofMap(mesh)
     asm = MatrixAssembler(dm)
-    stiff = _elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
-    soft = _elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
+    stiff = elastic_matrix(mesh, dm, asm, lambda x: np.full_like(x, 1e3))
+    soft = elastic_matrix(mesh, dm, asm, lambda x: np.where(x > 1.0, 20.0, 1e3))
     b = dm.create_vector()
     b.setRandom()
     r = b.duplicate()

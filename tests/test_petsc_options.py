@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from helpers import ISOSTATIC_X0, write_case
+from helpers import ISOSTATIC_X0, elastic_matrix, write_case
 from rom.meshgen import box_mesh
 
 ELASTIC = ISOSTATIC_X0 + """
@@ -183,20 +183,6 @@ def test_the_online_command_reports_its_petsc_options_unused():
                              "-ksp_rtol 1e-9 (the online command builds no PETSc object)")
 
 
-def _elastic_matrix(mesh, dm, asm):
-    from rom.assembly import dirichlet_rows
-    from rom.fem import CellBasis
-    from rom.materials import isotropic_stiffness
-
-    basis = CellBasis(mesh.element, mesh.cell_coordinates())
-    C = isotropic_stiffness(np.full(basis.dx.shape, 1e3), np.full(basis.dx.shape, 0.3))
-    A = asm.assemble(asm.create_matrix(), basis.tangent(C))
-    nodes = np.flatnonzero(np.isclose(mesh.points[:, 0], 0.0))
-    A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
-                      diag=1.0)
-    return A
-
-
 @pytest.mark.mpi
 def test_solvers_leave_the_options_database_as_they_found_it(comm):
     """The defaults and a caller's options are in PETSc's database only while their
@@ -209,7 +195,7 @@ def test_solvers_leave_the_options_database_as_they_found_it(comm):
 
     mesh = load_mesh(box_mesh((4, 2, 2), (2.0, 1.0, 1.0), "tetra10"), comm)
     dm = DofMap(mesh)
-    A = _elastic_matrix(mesh, dm, MatrixAssembler(dm))
+    A = elastic_matrix(mesh, dm, MatrixAssembler(dm), lambda x: np.full_like(x, 1e3))
     db = PETSc.Options()
     before = database()
     db.setValue("ksp_max_it", "500")  # the user's
