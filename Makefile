@@ -16,7 +16,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 MPIRUN := mpirun -n $(NP)
 DEB_PACKAGES := python3-petsc4py python3-mpi4py python3-h5py-mpi python3-meshio \
-	python3-scipy python3-matplotlib python3-venv python3-pip openmpi-bin
+	python3-scipy python3-matplotlib python3-tqdm python3-venv python3-pip openmpi-bin
 # only for `make test`: CalculiX, the independent reference of tests/test_calculix.py
 TEST_PACKAGES := calculix-ccx
 # only for `make bench`: the DOLFINx peer and GNU time (peak memory)

@@ -59,6 +59,7 @@ import numpy as np
 
 from rom import RomError, agree, mpi_op
 from rom.indicator import indicator_fields, peak_relative, prediction_errors
+from rom.progress import Progress
 
 __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
 
@@ -347,6 +348,21 @@ class AdaptiveRom:
         # the full fields of an HF step are gathered only if some rank writes them
         writing = bool(self.comm.allreduce(writer is not None, op=mpi_op("LOR")))
         t_prev, t_start = 0.0, time.perf_counter()
+        progress = Progress(self.comm, case.times[-1] if n_steps else 0,
+                            "adaptive ROM" + (f" ({case.loading})" if case.loading else ""),
+                            unit="s simulated", log=self.say)
+        say, self.say = self.say, progress.log  # log lines without breaking the bar
+        try:
+            return self._run(case, law, n_steps, writing, written, rec, first_enrichment,
+                             gamma, state, full, t_prev, t_start, progress, writer,
+                             write_every, observe)
+        finally:
+            self.say = say
+            progress.close()
+
+    def _run(self, case, law, n_steps, writing, written, rec, first_enrichment, gamma,
+             state, full, t_prev, t_start, progress, writer, write_every, observe):
+        """The step loop of :meth:`run`."""
         for n, t in enumerate(case.times):
             t0 = time.perf_counter()
             try:
@@ -443,6 +459,7 @@ class AdaptiveRom:
                          ("iterations", info["iterations"])):
                 rec[k].append(v)
             t_prev = t
+            progress.update(t)
         self.timings["total"] = time.perf_counter() - t_start
         return dict(rec, enrichments=self.enrichments[first_enrichment:],
                     timings=dict(self.timings))

@@ -4,7 +4,7 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
 
     attrs: format, format_version, code_version, case_name, case_text, law,
            mesh_signature, mesh_file_hash (SHA-256 of the mesh file's bytes),
-           n_nodes, n_file_points, n_cells, n_qp_cell, cell_type, created,
+           n_nodes, n_file_points, n_cells, n_qp_cell (0 on a mixed mesh), cell_type, created,
            dirichlet (the supports "set:components:hash of the nodes;..." of the
            homogeneous Dirichlet conditions the modes satisfy), hyper (the
            reduced quadrature: ecm or nnls; ecm when absent);
@@ -23,7 +23,9 @@ Layout (format ``rom-archive``, version :data:`FORMAT_VERSION`)::
     /reduced/x (m, 3)                  coordinates of the reduced points
     /reduced/cell_nodes (m, n_nodes_e) global node ids of their cells, their
     /reduced/node_points (m, n_nodes_e, 3) coordinates, and
-    /reduced/shape (m, n_nodes_e)      shape functions there (temperature interpolation)
+    /reduced/shape (m, n_nodes_e)      shape functions there (temperature interpolation;
+                                       on a mixed mesh n_nodes_e is the largest cell's,
+                                       smaller cells padded with their first node and 0)
     /reduced/node_file_ids (k,)        the mesh file's point index of each node of those
                                        cells (sorted global ids: temperature files)
     /gappy/<field>/basis (n_qp * c, r) POD basis of the field (row q * c + component)
@@ -101,10 +103,19 @@ LEAN = ("mesh", "basis/U", "basis/qp_weights", "gappy/*/basis")
 
 
 def mesh_signature(points, cells):
-    """A hash of the mesh (node coordinates rounded to 1e-9, connectivity)."""
+    """A hash of the mesh (node coordinates rounded to 1e-9, connectivity): ``cells``
+    the connectivity of a single-type mesh or the blocks ``[(type, connectivity)]``
+    (:attr:`rom.mesh.MeshData.block_cells`; one block hashes as its connectivity)."""
     h = hashlib.sha256()
     h.update(np.round(np.asarray(points, dtype=float), 9).tobytes())
-    h.update(np.asarray(cells, dtype=np.int64).tobytes())
+    if isinstance(cells, (list, tuple)) and len(cells) == 1:
+        cells = cells[0][1]
+    if isinstance(cells, (list, tuple)):
+        for t, c in cells:
+            h.update(t.encode())
+            h.update(np.asarray(c, dtype=np.int64).tobytes())
+    else:
+        h.update(np.asarray(cells, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
 
 
@@ -119,7 +130,13 @@ def file_hash(path):
 
 def _write_mesh(g, data):
     """The :class:`rom.mesh.MeshData` ``data`` into the HDF5 group ``g``."""
-    g["points"], g["cells"] = data.points, data.cells
+    g["points"] = data.points
+    if data.mixed:  # one dataset per cell type, in block order
+        for t, c in data.block_cells:
+            g[f"cells/{t}"] = c
+        g.attrs["cell_types"] = [t for t, _ in data.block_cells]
+    else:
+        g["cells"] = data.cells
     g["file_node_ids"] = np.asarray(data.file_node_ids, dtype=np.int64)
     g.attrs["cell_type"], g.attrs["n_file_points"] = data.cell_type, int(data.n_file_points)
     for i, (name, ids) in enumerate(sorted(data.node_groups.items())):
@@ -143,8 +160,11 @@ def _read_mesh(g, source):
         element_groups[str(e.attrs["name"])] = {
             "cells": e["cells"][...],
             "faces": {t: c[...] for t, c in e.get("faces", {}).items()}}
-    return MeshData(points=g["points"][...], cell_type=str(g.attrs["cell_type"]),
-                    cells=g["cells"][...], element_groups=element_groups,
+    cell_type = str(g.attrs["cell_type"])
+    cells = ([(str(t), g[f"cells/{t}"][...]) for t in g.attrs["cell_types"]]
+             if cell_type == "mixed" else g["cells"][...])
+    return MeshData(points=g["points"][...], cell_type=cell_type,
+                    cells=cells, element_groups=element_groups,
                     node_groups=node_groups, source=source,
                     file_node_ids=g["file_node_ids"][...],
                     n_file_points=int(g.attrs["n_file_points"]))

@@ -83,9 +83,12 @@ class DofMap:
         self.ghost_nodes = mesh.node_petsc[mesh.n_owned:].astype(PETSc.IntType)
 
     def element_dofs(self, cells=None):
-        """Local dofs ``(n, bs * n_nodes_e)`` of local cells (all, or a slice or
-        index array ``cells``), node-major."""
-        c = self.mesh.cells if cells is None else self.mesh.cells[cells]
+        """Local dofs ``(n, bs * n_nodes_e)`` of local cells (a slice within one cell
+        block; all cells or an index array on a single-type mesh), node-major."""
+        if isinstance(cells, slice):
+            c = self.mesh.conn(cells)
+        else:
+            c = self.mesh.cells if cells is None else self.mesh.cells[cells]
         bs = self.bs
         return (bs * c[:, :, None] + np.arange(bs)).reshape(len(c), bs * c.shape[1])
 
@@ -169,15 +172,21 @@ class MatrixAssembler:
         self.dofmap = dofmap
         comm = dofmap.comm
         mesh = dofmap.mesh
-        n_cells, k = mesh.cells.shape
+        n_cells = mesh.n_cells
         n_ln, n_own = mesh.n_local_nodes, mesh.n_owned
         n_nodes = mesh.n_nodes_global
-        self.cells = np.ascontiguousarray(mesh.cells, dtype=PETSc.IntType)  # for PETSc
+        # connectivity of each cell block, for PETSc
+        self._conn = [np.ascontiguousarray(b.cells, dtype=PETSc.IntType) for b in mesh.blocks]
         # node adjacency of the local cells: M^T M, M the (cells x nodes) incidence
-        itype = _index_dtype(max(n_cells * k, n_ln) + 1)
-        M = sp.csr_matrix((np.ones(n_cells * k, dtype=np.int32), self.cells.ravel(),
-                           np.arange(0, n_cells * k + 1, k, dtype=itype)),
+        per_cell = np.concatenate([np.full(len(b.cells), b.element.n_nodes)
+                                   for b in mesh.blocks])
+        n_pairs = int(per_cell.sum())
+        itype = _index_dtype(max(n_pairs, n_ln) + 1)
+        M = sp.csr_matrix((np.ones(n_pairs, dtype=np.int32),
+                           np.concatenate([c.ravel() for c in self._conn]),
+                           np.concatenate([[0], np.cumsum(per_cell)]).astype(itype)),
                           shape=(n_cells, n_ln))
+        del per_cell
         P = (M.T.tocsr() @ M).tocsr()
         del M
         petsc = mesh.node_petsc.astype(_index_dtype(n_nodes))
@@ -235,14 +244,19 @@ class MatrixAssembler:
 
     def add(self, A, element_matrices, cells=None, nodes=None):
         """Add element matrices ``(n, n_e, n_e)`` (node-major dofs, ``n_e = bs *
-        n_nodes_e``) of the local cells ``cells`` (all, a ``slice`` or an index array) to
+        n_nodes_e``) of the local cells ``cells`` (a ``slice`` within one cell block;
+        all cells or an index array on a single-type mesh) to
         ``A``, without assembling it. ``nodes (n, n_nodes_e)``, local node numbers, gives
         other elements instead of cells (e.g. boundary faces: their entries are in the
         cells' pattern)."""
         if nodes is not None:
             c = np.ascontiguousarray(nodes, dtype=PETSc.IntType)
-        else:
-            c = self.cells if cells is None else self.cells[cells]
+        elif isinstance(cells, slice):  # within one cell block
+            b, rows = self.dofmap.mesh.block_of(cells)
+            c = self._conn[self.dofmap.mesh.blocks.index(b)][rows]
+        else:  # a single-type mesh
+            conn = self._conn[0] if len(self._conn) == 1 else self.dofmap.mesh.cells
+            c = conn if cells is None else conn[cells]
         Ke = np.ascontiguousarray(element_matrices, dtype=PETSc.ScalarType)
         n_e = self.dofmap.bs * c.shape[1]
         assert Ke.shape == (len(c), n_e, n_e), (Ke.shape, c.shape)

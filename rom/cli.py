@@ -217,7 +217,9 @@ def build_parser():
     m.add_argument("--n", type=_positive_int, nargs=3, default=(4, 4, 4),
                    metavar=("NX", "NY", "NZ"))
     m.add_argument("--size", type=_positive_float, nargs=3, default=(1.0, 1.0, 1.0))
-    m.add_argument("--type", default="hexahedron20")
+    m.add_argument("--type", default="hexahedron20",
+                   help="tetra, tetra10, hexahedron, hexahedron20, or mixed / mixed2 "
+                   "(hexahedra, wedges, pyramids and tetrahedra, linear / quadratic)")
     m.add_argument("--out", required=True)
     return p
 
@@ -286,7 +288,8 @@ def _command(args, comm):
                 raise
             except Exception as exc:  # noqa: BLE001 - meshio's failure names the cause
                 raise RomError(f"cannot write mesh file {args.out}: {exc}") from None
-            print(f"wrote {args.out}: {data.n_nodes} nodes, {data.n_cells} {data.cell_type}")
+            print(f"wrote {args.out}: {data.n_nodes} nodes, " + ", ".join(
+                f"{n} {t}" for t, n in data.cell_types.items()))
         return 0
     return 1
 

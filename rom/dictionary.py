@@ -55,9 +55,9 @@ def node_weights(data, chunk=16384):
     from rom.fem import CellBasis
 
     w = np.zeros(data.n_nodes)
-    for i in range(0, len(data.cells), chunk):
-        cells = data.cells[i: i + chunk]
-        vol = CellBasis(data.element, data.points[cells]).dx.sum(axis=1)
+    for b, s in data.chunks(chunk):
+        cells = data.conn(s)
+        vol = CellBasis(b.element, data.points[cells]).dx.sum(axis=1)
         np.add.at(w, cells, np.repeat(vol[:, None] / cells.shape[1], cells.shape[1], axis=1))
     return w
 

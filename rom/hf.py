@@ -24,7 +24,7 @@ import numpy as np
 
 from rom import RomError, mpi_op
 from rom.assembly import DofMap, LinearSolver, MatrixAssembler, dirichlet_rows
-from rom.fem import CellBasis, von_mises
+from rom.fem import CellBasis, cell_average, default_rule, von_mises
 from rom.petsc import PETSc
 from rom.stepping import StepFailure, advance_with_cuts, newton_converged
 
@@ -35,15 +35,18 @@ __all__ = ["StructuralModel", "NewtonSolver", "StepFailure", "advance_with_cuts"
 class StructuralModel:
     """The structure discretized on one rank (its local cells).
 
-    Quadrature-point arrays are ``(n_qp_local, ...)`` with point ``c * n_qp + q``
-    for local cell ``c``; global quadrature id ``cell_id * n_qp + q``.
+    Quadrature-point arrays are ``(n_qp_local, ...)``, cell after cell: the points of
+    local cell ``c`` are ``qp_start[c] .. qp_start[c + 1] - 1`` (each cell type has its
+    element's full Gauss rule); their global ids are ``qp_ids``
+    (:meth:`rom.mesh.Mesh.global_qp_ids`).
 
     Parameters
     ----------
     mesh : rom.mesh.Mesh
     law : a constitutive law (``update(eps, state, T, dt)``)
     chunk : int
-        Cells per kernel batch (bounds the memory of the B operators).
+        Cells per kernel batch (bounds the memory of the B operators); a batch holds
+        cells of one type.
     """
 
     def __init__(self, mesh, law, chunk=2048):
@@ -52,19 +55,23 @@ class StructuralModel:
         self.comm = mesh.comm
         self.dofmap = DofMap(mesh)
         self.assembler = MatrixAssembler(self.dofmap)
-        n = mesh.n_cells
-        self.chunks = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)] or [slice(0, 0)]
+        self.chunk_blocks = mesh.chunks(chunk)
+        self.chunks = [s for _, s in self.chunk_blocks]
         # compact bases: inverse Jacobians and weights, the gradients computed per use
-        self.bases = [CellBasis(mesh.element, mesh.cell_coordinates(s), compact=True)
-                      for s in self.chunks]
-        self.n_qp_cell = self.bases[0].rule.n_points
-        self.n_qp = n * self.n_qp_cell
+        self.bases = [CellBasis(b.element, mesh.cell_coordinates(s), compact=True)
+                      for b, s in self.chunk_blocks]
+        per_cell = mesh.qp_per_cell()
+        self.qp_start = np.concatenate([[0], np.cumsum(per_cell)])
+        self.n_qp = int(self.qp_start[-1])
+        self.qp_per_type = {b.type: int(default_rule(b.element).n_points) for b in mesh.blocks}
+        self.qp_ids = mesh.global_qp_ids(self.qp_per_type)
+        self.qp_cells = np.repeat(np.arange(mesh.n_cells), per_cell)  # local cell of each
 
     def _qp(self, s):
-        return slice(s.start * self.n_qp_cell, s.stop * self.n_qp_cell)
+        return slice(int(self.qp_start[s.start]), int(self.qp_start[s.stop]))
 
     def _u_e(self, u_local, s):
-        return u_local.reshape(-1, 3)[self.mesh.cells[s]]
+        return u_local.reshape(-1, 3)[self.mesh.conn(s)]
 
     def strain(self, u_local):
         """Strains ``(n_qp, 6)`` of local displacements ``(n_local_dofs,)``."""
@@ -77,33 +84,31 @@ class StructuralModel:
         """Local nodal scalars ``(n_local_nodes,)`` at the quadrature points ``(n_qp,)``."""
         out = np.empty(self.n_qp)
         for s, b in zip(self.chunks, self.bases):
-            out[self._qp(s)] = b.interpolate(nodal[self.mesh.cells[s]]).ravel()
+            out[self._qp(s)] = b.interpolate(nodal[self.mesh.conn(s)]).ravel()
         return out
 
     def internal_forces(self, sigma):
         """Local array ``(n_local_dofs,)`` of ``sum w B^T sigma`` over local cells."""
-        q = self.n_qp_cell
         out = np.zeros(self.dofmap.n_local)
         for s, b in zip(self.chunks, self.bases):
-            self.dofmap.scatter_local(b.internal_forces(sigma[self._qp(s)].reshape(-1, q, 6)),
-                                      s, out)
+            self.dofmap.scatter_local(
+                b.internal_forces(sigma[self._qp(s)].reshape(-1, b.n_qp, 6)), s, out)
         return out
 
     def element_forces_norm2(self, sigma):
         """Sum over the local cells of ``|sum w B^T sigma|^2`` per cell: the squared
         norm of the internal forces before assembly (where the forces of neighbouring
         cells do not cancel), not yet summed over ranks."""
-        q = self.n_qp_cell
-        return float(sum(np.sum(b.internal_forces(sigma[self._qp(s)].reshape(-1, q, 6)) ** 2)
-                         for s, b in zip(self.chunks, self.bases)))
+        return float(sum(
+            np.sum(b.internal_forces(sigma[self._qp(s)].reshape(-1, b.n_qp, 6)) ** 2)
+            for s, b in zip(self.chunks, self.bases)))
 
     def tangent_matrices(self, C):
         """Element matrices of ``sum w B^T C B`` for tangents ``C (n_qp, 6, 6)``, by
         chunks of cells: an iterator of ``(cells, Ke)`` for
         :meth:`rom.assembly.MatrixAssembler.assemble`."""
-        q = self.n_qp_cell
         for s, b in zip(self.chunks, self.bases):
-            yield s, b.tangent(C[self._qp(s)].reshape(-1, q, 6, 6))
+            yield s, b.tangent(C[self._qp(s)].reshape(-1, b.n_qp, 6, 6))
 
     def mass_matrices(self):
         """Element matrices of the (unit density) mass matrix, by chunks of cells (as
@@ -112,7 +117,7 @@ class StructuralModel:
             yield s, b.mass()
 
     def _points(self, s, b):
-        """Physical quadrature points ``(n, n_qp_cell, 3)`` of the cells of chunk ``s``."""
+        """Physical quadrature points ``(n, n_qp_e, 3)`` of the cells of chunk ``s``."""
         return np.einsum("qa,cak->cqk", b.N, self.mesh.cell_coordinates(s))
 
     def body_force_vector(self, body):
@@ -142,18 +147,19 @@ class StructuralModel:
         mesh = self.mesh
         v = np.asarray(qp_values, dtype=float).reshape(self.n_qp, -1)
         k = v.shape[1]
-        if getattr(self, "_maps", None) is None:  # once: the matrix, cells per node
-            self._extrapolation = extrapolation_matrix(mesh.element, self.bases[0].rule)
+        if getattr(self, "_maps", None) is None:  # once: the matrices, cells per node
+            self._extrapolation = {b.type: extrapolation_matrix(b.element)
+                                   for b in mesh.blocks}
             self._maps = {1: DofMap(mesh, bs=1)}
-            counts = np.bincount(mesh.cells.ravel(), minlength=mesh.n_local_nodes)
+            counts = np.bincount(mesh.cell_node_pairs()[1], minlength=mesh.n_local_nodes)
             dm1 = self._maps[1]
             self._cells_per_node = np.maximum(
                 dm1.vector_to_local(dm1.local_to_vector(counts.astype(float), add=True)), 1)
         if k not in self._maps:
             self._maps[k] = DofMap(mesh, bs=k)
         sums = np.zeros((mesh.n_local_nodes, k))
-        for s in self.chunks:
-            sums += nodal_sums(mesh.cells[s], mesh.n_local_nodes, self._extrapolation,
+        for (blk, s) in self.chunk_blocks:
+            sums += nodal_sums(mesh.conn(s), mesh.n_local_nodes, self._extrapolation[blk.type],
                                v[self._qp(s)])[0]
         dmk = self._maps[k]
         sums = dmk.vector_to_local(dmk.local_to_vector(sums.ravel(), add=True))
@@ -161,10 +167,7 @@ class StructuralModel:
 
     def cell_average(self, qp_values):
         """Cell averages ``(n_cells, ...)`` of quadrature values ``(n_qp, ...)``."""
-        w = self.quadrature_weights().reshape(-1, self.n_qp_cell)
-        v = qp_values.reshape((-1, self.n_qp_cell) + qp_values.shape[1:])
-        return np.einsum("cq,cq...->c...", w, v) / w.sum(axis=1).reshape(
-            (-1,) + (1,) * (v.ndim - 2))
+        return cell_average(self.quadrature_weights(), qp_values, self.qp_start)
 
 
 def _inexact(linear_options, user_options):
@@ -562,6 +565,7 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     from rom.loads import Loading
     from rom.materials import make_law
     from rom.mesh import load_mesh
+    from rom.progress import Progress
     from rom.snapshots import SnapshotStore, prepare_output
 
     say = log if comm.rank == 0 and log else (lambda *a, **k: None)
@@ -616,23 +620,33 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     sigma = np.zeros((model.n_qp, 6))
     last = len(case.times) if max_steps is None else min(len(case.times), first + max_steps)
     t_run = time.perf_counter()
+    t_first = case.times[first - 1] if first else 0.0
+    # progress in simulated time (cut and short steps do not distort the estimate)
+    progress = Progress(comm, (case.times[last - 1] - t_first) if last > first else 0,
+                        f"HF {case.name}" + (f" ({case.loading})" if case.loading else ""),
+                        unit="s simulated", log=say)
+    newton.log = progress.log if comm.rank == 0 else None
     for n in range(first, last):
         t_prev = case.times[n - 1] if n else 0.0
         t = case.times[n]
         ts = time.perf_counter()
         u, sigma, C, state, info = newton.advance(u, state, t_prev, t, case.max_cuts)
         history.append(info)
-        say(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}  "
-            f"|R|/|F| = {' '.join(f'{r:.1e}' for r in info['residuals'])}  "
-            f"({time.perf_counter() - ts:.2f} s)")
+        progress.log(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton "
+                     f"{info['iterations']}  |R|/|F| = "
+                     f"{' '.join(f'{r:.1e}' for r in info['residuals'])}  "
+                     f"({time.perf_counter() - ts:.2f} s)")
         last_reactions = (t, reactions(u, sigma, case.load_time(t)))
         if reactions.names:
-            say(f"    reactions {reactions.format(last_reactions[1])}")
+            progress.log(f"    reactions {reactions.format(last_reactions[1])}")
         inject_fault(f"step{n + 1}", comm)
         if store is not None:
             write_step(store, model, t, u, sigma, state,
                        loading.temperature.nodal(case.load_time(t)),
                        reactions=(reactions.names, last_reactions[1]))
+        progress.update(t - t_first)
+    progress.close()
+    newton.log = say if comm.rank == 0 else None
     timings["steps"] = time.perf_counter() - t_run
     if store is not None:
         store.record_time(timings["steps"], last - first)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rom import RomError
+from rom.progress import Progress
 
 __all__ = ["ECMResult", "empirical_cubature", "stress_cubature", "qdeim_rows", "gappy_coefficients",
            "eim_greedy", "eim_interpolate", "symmetric_eim", "deim", "qdeim",
@@ -205,49 +206,53 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
     dropped = {}  # global id -> times dropped; a point dropped 3 times is not taken again
     best_res, stalled = np.inf, 0
     cooldown = []  # points just added and refused by the least squares: not retried at once
-    while True:
-        if selected:
-            n_old = len(omega)  # the points that had a weight; the others were just added
-            omega = _nonnegative_lsq(cols, b, np.concatenate(
-                [omega, np.zeros(len(selected) - n_old)]), qr=qr)
-            keep = omega > 0
-            if not keep.all():  # drop points with zero weight
-                drop = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
-                        and j < n_old]
-                for g in drop:
-                    dropped[g] = dropped.get(g, 0) + 1
-                again = [g for g in drop if dropped[g] < 3]
-                taken[local(again)] = False
-                cooldown = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
-                            and j >= n_old]
-                selected = [g for g, k in zip(selected, keep) if k]
-                cols, omega = cols[:, keep], omega[keep]  # (qr: done by the NNLS)
-            r = b - cols @ omega
-        res = np.linalg.norm(r) / nb
-        if res < best_res * (1 - 1e-12):
-            best_res, stalled = res, 0
-        else:
-            stalled += 1
-        if (res <= tol or len(selected) >= max_points or it >= 4 * n_rows + 50
-                or stalled > max(50, n_rows)):
-            break
-        rz = r if project is None else project(r)
-        k = _leading_rows(rz, row_scale, score_tol)
-        scores = (rz[:k].astype(Z.dtype) @ Z[:k]) / norms
-        scores[taken] = -np.inf
-        cool = local(cooldown)
-        taken[cool] = False  # available again from the next iteration
-        scores[cool] = -np.inf
-        cooldown = []
-        new = _best_candidates(comm, scores, qp_ids, block, column, r)
-        if not new:
-            break  # no point improves the fit
-        taken[local([g for g, _ in new])] = True
-        C = np.column_stack([c for _, c in new])
-        keep = qr.append(C)  # a column in the span of the selected ones cannot help
-        selected.extend(g for (g, _), k in zip(new, keep) if k)
-        cols = np.hstack([cols, C[:, keep]])
-        it += 1
+    # progress: the decades of the residual from 1 to the tolerance (rom.progress)
+    progress = Progress(comm, np.log10(1 / tol) if 0 < tol < 1 else 0, "ECM", unit="decades")
+    with progress:
+        while True:
+            if selected:
+                n_old = len(omega)  # the points that had a weight; the others were just added
+                omega = _nonnegative_lsq(cols, b, np.concatenate(
+                    [omega, np.zeros(len(selected) - n_old)]), qr=qr)
+                keep = omega > 0
+                if not keep.all():  # drop points with zero weight
+                    drop = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
+                            and j < n_old]
+                    for g in drop:
+                        dropped[g] = dropped.get(g, 0) + 1
+                    again = [g for g in drop if dropped[g] < 3]
+                    taken[local(again)] = False
+                    cooldown = [g for j, (g, k) in enumerate(zip(selected, keep)) if not k
+                                and j >= n_old]
+                    selected = [g for g, k in zip(selected, keep) if k]
+                    cols, omega = cols[:, keep], omega[keep]  # (qr: done by the NNLS)
+                r = b - cols @ omega
+            res = np.linalg.norm(r) / nb
+            progress.update(max(0.0, -np.log10(max(res, 1e-300))))
+            if res < best_res * (1 - 1e-12):
+                best_res, stalled = res, 0
+            else:
+                stalled += 1
+            if (res <= tol or len(selected) >= max_points or it >= 4 * n_rows + 50
+                    or stalled > max(50, n_rows)):
+                break
+            rz = r if project is None else project(r)
+            k = _leading_rows(rz, row_scale, score_tol)
+            scores = (rz[:k].astype(Z.dtype) @ Z[:k]) / norms
+            scores[taken] = -np.inf
+            cool = local(cooldown)
+            taken[cool] = False  # available again from the next iteration
+            scores[cool] = -np.inf
+            cooldown = []
+            new = _best_candidates(comm, scores, qp_ids, block, column, r)
+            if not new:
+                break  # no point improves the fit
+            taken[local([g for g, _ in new])] = True
+            C = np.column_stack([c for _, c in new])
+            keep = qr.append(C)  # a column in the span of the selected ones cannot help
+            selected.extend(g for (g, _), k in zip(new, keep) if k)
+            cols = np.hstack([cols, C[:, keep]])
+            it += 1
     order = np.argsort(selected)
     return ECMResult(np.asarray(selected, dtype=np.int64)[order], np.asarray(omega)[order],
                      float(res), it)

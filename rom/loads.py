@@ -212,9 +212,10 @@ def support_signatures(data, case):
         if per_face:
             pressure[name] = _digest(file_face_keys(data, set_name))
             continue
-        conn = data.face_set(set_name)[2]
-        faces = np.unique(np.sort(conn, axis=1), axis=0) if len(conn) else conn
-        pressure[name] = _digest(faces)
+        faces = [np.unique(np.sort(g[2], axis=1), axis=0)
+                 for g in data.face_groups(set_name).values() if len(g[2])]
+        pressure[name] = _digest(np.concatenate([f.ravel() for f in faces]) if faces
+                                 else np.zeros(0))
     return dirichlet, pressure
 
 
@@ -404,7 +405,7 @@ class Loading:
         ``F_ext(t) = sum term.factor(t) * F``, element contributions summed on this
         rank (ghost contributions are added to their owners at assembly).
     supports : list of (SupportSpec, face connectivity (f, a) in local nodes, unit
-        normal and tangential face matrices (f, 3a, 3a))
+        normal and tangential face matrices (f, 3a, 3a)), one per face type of the set
         The elastic supports: their stiffness ``K_s = sum_f normal Kn_f +
         tangential Kt_f`` is linear, added to the internal forces (``K_s u``) and the
         tangent (:meth:`support_forces`, :meth:`support_matrices`).
@@ -423,7 +424,7 @@ class Loading:
             dofs = (3 * nodes[:, None] + np.array(d.components)).ravel()
             self.dirichlet.append((dofs, nodes, d, TimeTable(d.table)))
         self.force_terms = []
-        self._pressure_faces = {}  # term name -> (face basis, local dofs) of t-fields
+        self._pressure_faces = {}  # term name -> [(face basis, local dofs)] of t-fields
         self._face_values = {}  # term name -> per-face values (file order)
         dm = model.dofmap
         sizes = []  # faces of positive area of each pressure's set, non-zero forces
@@ -443,25 +444,26 @@ class Loading:
             for term in terms:
                 if term.axis is not None:
                     continue
-                cells, _, conn = mesh.face_set(term.set)
                 F = np.zeros(dm.n_local)
                 n_faces = 0
-                face_index = None
-                if term.name in file_keys:  # the values, each local face's rank among them
-                    keys = file_keys[term.name]
+                if term.name in file_keys:  # the values (one face type: file_face_keys)
                     self._face_values[term.name] = _read_face_values(
-                        term.field[1], term.field[2], len(keys), term.set)
-                    face_index = self._file_face_index(term, conn, keys)
-                if len(conn):
-                    basis = FaceBasis(get_element(mesh.element.face_type), mesh.points[conn])
-                    n_faces = int(np.sum(basis.area() > 0))
+                        term.field[1], term.field[2], len(file_keys[term.name]), term.set)
+                for ft, (_, _, conn) in mesh.face_groups(term.set).items():
+                    if not len(conn):
+                        continue
+                    face_index = None
+                    if term.name in file_keys:  # each local face's rank in the file
+                        face_index = self._file_face_index(term, conn, file_keys[term.name])
+                    basis = FaceBasis(get_element(ft), mesh.points[conn])
+                    n_faces += int(np.sum(basis.area() > 0))
                     dofs = (3 * conn[:, :, None] + np.arange(3)).ravel()
                     if term.time_dependent:  # evaluated at each step's time
-                        self._pressure_faces[term.name] = (basis, dofs)
+                        self._pressure_faces.setdefault(term.name, []).append((basis, dofs))
                     else:
                         p = self._pressure_values(term, basis, conn, 0.0, face_index)
-                        F = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
-                                        minlength=dm.n_local)
+                        F += np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
+                                         minlength=dm.n_local)
                 pressures[term.name] = (F, n_faces)
 
         agree(mesh.comm, pressure_forces)
@@ -481,11 +483,12 @@ class Loading:
             self.force_terms.append((term, F))
         self.supports = []
         for sp in case.supports:
-            cells, _, conn = mesh.face_set(sp.set)
-            Kn, Kt = support_face_matrices(get_element(mesh.element.face_type),
-                                           mesh.points[conn])
-            sizes.append(len(conn))
-            self.supports.append((sp, conn, Kn, Kt))
+            n_faces = 0  # one entry per face type of the mesh (the same on every rank)
+            for ft, (_, _, conn) in mesh.face_groups(sp.set).items():
+                Kn, Kt = support_face_matrices(get_element(ft), mesh.points[conn])
+                self.supports.append((sp, conn, Kn, Kt))
+                n_faces += len(conn)
+            sizes.append(n_faces)
         counts = [len(mesh.node_set(d.set, owned_only=True)) for d in case.dirichlet] + sizes
         counts = mesh.comm.allreduce(np.array(counts, dtype=np.int64))
         src = os.path.basename(case.path)
@@ -523,8 +526,8 @@ class Loading:
         :class:`rom.RomError` for a value that is not finite (not collective: for
         :func:`rom.hf.check_loading`)."""
         for term, _ in self.force_terms:
-            if term.name in self._pressure_faces:
-                self._pressure_values(term, self._pressure_faces[term.name][0], None, t)
+            for basis, _ in self._pressure_faces.get(term.name, ()):
+                self._pressure_values(term, basis, None, t)
 
     def _file_face_index(self, term, conn, keys):
         """Index ``(n_faces,)`` of the local faces ``conn`` (local node numbering) in
@@ -563,10 +566,9 @@ class Loading:
         F = np.zeros(self.mesh.n_local_nodes * 3)
         for term, Fk in self.force_terms:
             if term.name in self._pressure_faces:  # a field of t: evaluated now
-                basis, dofs = self._pressure_faces[term.name]
-                p = self._pressure_values(term, basis, None, t)
-                Fk = np.bincount(dofs, weights=basis.pressure_forces(p).ravel(),
-                                 minlength=len(F))
+                Fk = sum(np.bincount(dofs, weights=basis.pressure_forces(
+                    self._pressure_values(term, basis, None, t)).ravel(), minlength=len(F))
+                    for basis, dofs in self._pressure_faces[term.name])
             F += term.factor(t) * Fk
         return F
 

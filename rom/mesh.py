@@ -10,20 +10,24 @@ Two levels:
   nodes (contiguous per rank) and the map to the global (file) numbering used in
   every output, so that files do not depend on the number of ranks.
 
+Cells come in blocks, one per cell type (:class:`CellBlock`): a mixed mesh (hexahedra,
+tetrahedra, wedges, pyramids) numbers its cells block after block, and every
+consumer works block by block, each with its own element and quadrature.
+
 Every rank reads the file (meshio is serial) and computes the same partition;
 only the local part is kept afterwards (rank 0 also keeps the global
 :class:`MeshData` for output).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from rom import RomError
 from rom.fem.elements import get_element
 
-__all__ = ["MeshData", "Mesh", "SetDefinition", "evaluate_predicate", "partition_cells",
-           "load_mesh", "RESERVED_NAMES"]
+__all__ = ["MeshData", "Mesh", "CellBlock", "SetDefinition", "evaluate_predicate",
+           "partition_cells", "load_mesh", "RESERVED_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -110,16 +114,173 @@ def evaluate_predicate(expr, points, tol=1e-8):
     return mask
 
 
-@dataclass(eq=False)
-class MeshData:
+@dataclass(frozen=True, eq=False)
+class CellBlock:
+    """The cells of one type of a mesh: cells ``start .. stop - 1`` of the mesh's
+    numbering, with their connectivity ``cells (n, n_nodes_e)``."""
+
+    element: object
+    cells: np.ndarray
+    start: int
+
+    @property
+    def type(self):
+        return self.element.name
+
+    @property
+    def stop(self):
+        return self.start + len(self.cells)
+
+    def slice(self):
+        return slice(self.start, self.stop)
+
+
+class _Blocks:
+    """Cell blocks of a mesh (:class:`MeshData` or :class:`Mesh`): one block per cell
+    type, cells numbered block after block. A single-type mesh has one block and keeps
+    ``element`` and ``cells``; a mixed mesh (``cell_type == "mixed"``) is used through
+    its blocks (each with its own element and quadrature)."""
+
+    blocks = ()
+
+    @property
+    def mixed(self):
+        return len(self.blocks) > 1
+
+    def _single(self):
+        """The one block of a single-type mesh (:class:`rom.RomError` for a mixed one)."""
+        if self.mixed:
+            raise RomError(f"{self.source} mixes cell types "
+                           f"({', '.join(b.type for b in self.blocks)}): use its blocks")
+        return self.blocks[0]
+
+    @property
+    def element(self):
+        return self._single().element
+
+    @property
+    def cells(self):
+        return self._single().cells
+
+    @property
+    def cell_type(self):
+        return self.blocks[0].type if len(self.blocks) == 1 else "mixed"
+
+    @property
+    def cell_types(self):
+        """``{type: number of cells}`` in block order."""
+        return {b.type: len(b.cells) for b in self.blocks}
+
+    @property
+    def block_cells(self):
+        """``[(type, connectivity)]`` of the blocks: with ``cell_type="mixed"`` the
+        ``cells`` argument of :class:`MeshData` for any mesh."""
+        return [(b.type, b.cells) for b in self.blocks]
+
+    def block_of(self, s):
+        """The block holding the cells of slice ``s`` (within one block) and the slice's
+        rows in it."""
+        for b in self.blocks:
+            if b.start <= s.start and s.stop <= b.stop:
+                return b, slice(s.start - b.start, s.stop - b.start)
+        raise ValueError(f"cells {s.start}..{s.stop} span several cell blocks")
+
+    def chunks(self, size):
+        """Slices of at most ``size`` cells, each within one block: ``[(block, slice)]``."""
+        out = []
+        for b in self.blocks:
+            out += [(b, slice(i, min(i + size, b.stop))) for i in range(b.start, b.stop, size)]
+        return out or [(self.blocks[0], slice(0, 0))]
+
+    def conn(self, s=None):
+        """Connectivity ``(n, n_nodes_e)`` of the cells of slice ``s`` (within one block;
+        all cells of a single-type mesh when None)."""
+        if s is None:
+            return self.cells
+        b, rows = self.block_of(s)
+        return b.cells[rows]
+
+    def cell_node_pairs(self):
+        """``(cell ids, node ids)`` of every (cell, node) incidence, block after block."""
+        cells = [np.repeat(np.arange(b.start, b.stop), b.element.n_nodes) for b in self.blocks]
+        nodes = [b.cells.ravel() for b in self.blocks]
+        return np.concatenate(cells), np.concatenate(nodes)
+
+    def nodes_of_cells(self, ids):
+        """Sorted node ids of the cells ``ids`` (cell numbering of this mesh)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = [b.cells[ids[(ids >= b.start) & (ids < b.stop)] - b.start].ravel()
+               for b in self.blocks]
+        return np.unique(np.concatenate(out))
+
+    def qp_per_cell(self):
+        """Quadrature points ``(n_cells,)`` of each cell: its element's full Gauss rule
+        (:func:`rom.fem.quadrature.default_rule`)."""
+        from rom.fem.quadrature import default_rule
+
+        return np.concatenate([np.full(len(b.cells), default_rule(b.element).n_points)
+                               for b in self.blocks]).astype(np.int64)
+
+    def centroids(self, points=None):
+        """Centroids ``(n_cells, 3)`` of the cells' corner nodes."""
+        pts = self.points if points is None else points
+        return np.concatenate([pts[b.cells[:, : b.element.n_corners]].mean(axis=1)
+                               for b in self.blocks])
+
+
+def _one_face_type(name, groups):
+    """The one non-empty entry of ``{face type: (cells, local, conn)}`` (the only one
+    when all are empty)."""
+    full = [g for g in groups.values() if len(g[0])]
+    if len(full) > 1:
+        raise RomError(f"face set '{name}' holds faces of several types "
+                       f"({', '.join(t for t, g in groups.items() if len(g[0]))}): "
+                       "use face_groups")
+    return full[0] if full else next(iter(groups.values()))
+
+
+def _make_blocks(cell_type, cells, source):
+    """Blocks from ``(cell_type, cells)``: one type and its connectivity, or
+    ``cell_type == "mixed"`` and ``cells`` a list of ``(type, connectivity)`` (one entry
+    per type, in the order of the cell numbering)."""
+    pairs = cells if cell_type == "mixed" else [(cell_type, cells)]
+    names = [get_element(t).name for t, _ in pairs]
+    if names != sorted(names):  # files list their cell datasets in name order
+        raise RomError(f"{source}: cell blocks must come in alphabetical order of their "
+                       f"types, not {', '.join(names)}")
+    blocks, start, seen = [], 0, set()
+    for t, conn in pairs:
+        el = get_element(t)
+        if el.dim != 3:
+            raise RomError(f"{source}: {t} is not a volume cell type")
+        if el.name in seen:
+            raise RomError(f"{source}: cell type {el.name} given twice (one block per type)")
+        seen.add(el.name)
+        conn = np.asarray(conn)
+        if conn.ndim != 2 or conn.shape[1] != el.n_nodes:
+            raise RomError(f"{source}: {el.name} cells need {el.n_nodes} nodes, got "
+                           f"connectivity of shape {conn.shape}")
+        blocks.append(CellBlock(el, conn, start))
+        start += len(conn)
+    if not blocks:
+        raise RomError(f"{source}: no volume cells")
+    if len({b.element.degree for b in blocks}) > 1:
+        raise RomError(f"{source} mixes linear and quadratic cells "
+                       f"({', '.join(b.type for b in blocks)}): their faces cannot match")
+    return tuple(blocks)
+
+
+class MeshData(_Blocks):
     """A whole mesh in global numbering (serial).
 
     Attributes
     ----------
     points : ndarray (n_nodes, 3)
     cell_type : str
-        meshio name of the (single) volume cell type.
-    cells : ndarray (n_cells, n_nodes_e) of int64
+        meshio name of the volume cell type, or ``"mixed"``.
+    cells : ndarray (n_cells, n_nodes_e) of int64, or for ``"mixed"`` a list of
+        ``(type, connectivity)`` pairs, one per cell type; cells are numbered block
+        after block (:attr:`blocks`).
     element_groups : dict
         name -> ``{"cells": volume cell ids, "faces": {face type: connectivity}}``
         from the file's named groups.
@@ -133,26 +294,20 @@ class MeshData:
         Number of points in the file.
     """
 
-    points: np.ndarray
-    cell_type: str
-    cells: np.ndarray
-    element_groups: dict = field(default_factory=dict)
-    node_groups: dict = field(default_factory=dict)
-    source: str = "<memory>"
-    definitions: dict = field(default_factory=dict)
-    file_node_ids: np.ndarray = None
-    n_file_points: int = None
-
-    def __post_init__(self):
-        if self.file_node_ids is None:
-            self.file_node_ids = np.arange(len(self.points))
-            self.n_file_points = len(self.points)
-        self.element = get_element(self.cell_type)
-        if self.cells.ndim != 2 or self.cells.shape[1] != self.element.n_nodes:
-            raise RomError(f"{self.source}: {self.cell_type} cells need {self.element.n_nodes} "
-                           f"nodes, got connectivity of shape {self.cells.shape}")
-        if len(self.cells) and (self.cells.min() < 0 or self.cells.max() >= len(self.points)):
-            raise RomError(f"{self.source}: cell connectivity refers to missing nodes")
+    def __init__(self, points, cell_type, cells, element_groups=None, node_groups=None,
+                 source="<memory>", definitions=None, file_node_ids=None, n_file_points=None):
+        self.points = points
+        self.element_groups = {} if element_groups is None else element_groups
+        self.node_groups = {} if node_groups is None else node_groups
+        self.source = source
+        self.definitions = {} if definitions is None else definitions
+        if file_node_ids is None:
+            file_node_ids, n_file_points = np.arange(len(points)), len(points)
+        self.file_node_ids, self.n_file_points = file_node_ids, n_file_points
+        self.blocks = blocks = _make_blocks(cell_type, cells, source)
+        for b in blocks:
+            if len(b.cells) and (b.cells.min() < 0 or b.cells.max() >= len(self.points)):
+                raise RomError(f"{self.source}: cell connectivity refers to missing nodes")
         if not np.all(np.isfinite(self.points)):
             raise RomError(f"{self.source}: node coordinates contain NaN or inf")
 
@@ -162,7 +317,12 @@ class MeshData:
 
     @property
     def n_cells(self):
-        return len(self.cells)
+        return self.blocks[-1].stop
+
+    @property
+    def global_blocks(self):
+        """``((type, first cell, end), ...)`` of the blocks (as :attr:`Mesh.global_blocks`)."""
+        return tuple((b.type, b.start, b.stop) for b in self.blocks)
 
     def add_definitions(self, definitions):
         for d in definitions:
@@ -180,23 +340,27 @@ class MeshData:
 
     # --- faces -------------------------------------------------------------------------
     def all_faces(self):
-        """All cell faces: ``(cell ids, local face ids, face connectivity)`` of the
-        ``n_cells * n_faces`` faces, connectivity ``(n, n_nodes_f)`` outward."""
-        el = self.element
-        nf = len(el.faces)
-        conn = self.cells[:, np.array(el.faces)]  # (c, nf, nnf)
-        cell_ids = np.repeat(np.arange(self.n_cells), nf)
-        local = np.tile(np.arange(nf), self.n_cells)
-        return cell_ids, local, conn.reshape(-1, conn.shape[2])
+        """All cell faces grouped by face type: ``{face type: (cell ids, local face ids,
+        connectivity (n, n_nodes_f))}``, cell after cell, connectivity outward."""
+        parts = {}
+        for b in self.blocks:
+            el = b.element
+            for ft in dict.fromkeys(el.face_types):
+                ids = [j for j, t in enumerate(el.face_types) if t == ft]
+                conn = b.cells[:, np.array([el.faces[j] for j in ids])]  # (c, nf, nnf)
+                parts.setdefault(ft, []).append((
+                    np.repeat(np.arange(b.start, b.stop), len(ids)),
+                    np.tile(np.array(ids), len(b.cells)), conn.reshape(-1, conn.shape[2])))
+        return {ft: tuple(np.concatenate(x) for x in zip(*p)) for ft, p in parts.items()}
 
-    def _face_keys(self, conn):
-        nc = get_element(self.element.face_type).n_corners
-        return np.sort(conn[:, :nc], axis=1)
+    @staticmethod
+    def _face_keys(conn, face_type):
+        return np.sort(conn[:, : get_element(face_type).n_corners], axis=1)
 
-    def _matching_faces(self, conn):
+    def _matching_faces(self, conn, face_type):
         """Faces sorted by their corners: ``(order, same)`` with ``same[i]`` True when
         faces ``order[i]`` and ``order[i + 1]`` have the same corners."""
-        keys = self._face_keys(conn)
+        keys = self._face_keys(conn, face_type)
         n = max(self.n_nodes, 1)
         if n < 2 ** 31:  # pairs of corners packed in int64: a lexsort of 2 keys, not 3-4
             packed = [keys[:, i] * n + keys[:, i + 1] if i + 1 < keys.shape[1] else keys[:, i]
@@ -208,27 +372,31 @@ class MeshData:
         return order, np.all(k[1:] == k[:-1], axis=1)
 
     def boundary_faces(self):
-        """Faces on the boundary (shared by no other cell): ``(cells, local faces, conn)``."""
+        """Faces on the boundary (shared by no other cell), grouped by face type:
+        ``{face type: (cells, local faces, conn)}``."""
         if not hasattr(self, "_boundary"):
-            cells, local, conn = self.all_faces()
-            order, same = self._matching_faces(conn)
-            shared = np.zeros(len(order), dtype=bool)
-            shared[1:] |= same
-            shared[:-1] |= same
-            b = np.sort(order[~shared])
-            self._boundary = cells[b], local[b], conn[b]
+            self._boundary = {}
+            for ft, (cells, local, conn) in self.all_faces().items():
+                order, same = self._matching_faces(conn, ft)
+                shared = np.zeros(len(order), dtype=bool)
+                shared[1:] |= same
+                shared[:-1] |= same
+                b = np.sort(order[~shared])
+                self._boundary[ft] = cells[b], local[b], conn[b]
         return self._boundary
 
     def dual_graph(self):
         """Cell adjacency through shared faces, as CSR ``(indptr, indices)``."""
-        cells, _, conn = self.all_faces()
-        order, same = self._matching_faces(conn)
-        a = cells[order][:-1][same]
-        b = cells[order][1:][same]
-        rows = np.concatenate([a, b])
-        cols = np.concatenate([b, a])
+        rows, cols = [], []
+        for ft, (cells, _, conn) in self.all_faces().items():
+            order, same = self._matching_faces(conn, ft)
+            a = cells[order][:-1][same]
+            b = cells[order][1:][same]
+            rows += [a, b]
+            cols += [b, a]
         import scipy.sparse as sp
 
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
         g = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n_cells,) * 2)
         return g.indptr.astype(np.int64), g.indices.astype(np.int64)
 
@@ -240,40 +408,59 @@ class MeshData:
             if d.kind == "nodes":
                 return np.flatnonzero(evaluate_predicate(d.where, self.points, d.tol))
             if d.kind == "faces":
-                return np.unique(self.face_set(name)[2])
-            return np.unique(self.cells[self.cell_set(name)])
+                conns = [g[2].ravel() for g in self.face_groups(name).values()]
+                return np.unique(np.concatenate(conns)) if conns else np.zeros(0, np.int64)
+            return self.nodes_of_cells(self.cell_set(name))
         if name in self.node_groups:
             return self.node_groups[name]
         self._missing(name, "node")
 
-    def face_set(self, name):
-        """Boundary faces of set ``name``: ``(cell ids, local face ids, connectivity)``."""
-        cells, local, conn = self.boundary_faces()
+    def face_groups(self, name):
+        """Boundary faces of set ``name`` by face type: ``{face type: (cell ids, local
+        face ids, connectivity)}`` (every face type of the boundary, possibly empty)."""
+        boundary = self.boundary_faces()
         d = self.definitions.get(name)
         if d is not None:
             if d.kind != "faces":
                 raise RomError(f"set '{name}' is a set of {d.kind}, a face set is needed here")
             ok = evaluate_predicate(d.where, self.points, d.tol)
-            sel = np.all(ok[conn], axis=1)
-            return cells[sel], local[sel], conn[sel]
+            out = {}
+            for ft, (cells, local, conn) in boundary.items():
+                sel = np.all(ok[conn], axis=1)
+                out[ft] = cells[sel], local[sel], conn[sel]
+            return out
         g = self.element_groups.get(name)
         if g is None or not g["faces"]:
             if g is not None or name in self.node_groups:
                 raise RomError(f"set '{name}' in {self.source} holds no surface elements; "
                                "a face set is needed here")
             self._missing(name, "face")
-        keys = self._face_keys(conn)
-        wanted = np.concatenate([self._face_keys(c) for c in g["faces"].values()])
-        # match sorted corner keys of the group's faces against the boundary faces
-        allk = np.vstack([keys, wanted])
-        _, inv = np.unique(allk, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        hit = np.isin(inv[: len(keys)], inv[len(keys):])
-        n_missing = len(np.setdiff1d(inv[len(keys):], inv[: len(keys)]))
+        out, n_missing = {}, 0
+        corners = {ft: get_element(ft).n_corners for ft in boundary}
+        for t, c in g["faces"].items():  # group faces no boundary face type can match
+            if get_element(t).n_corners not in corners.values():
+                n_missing += len(c)
+        for ft, (cells, local, conn) in boundary.items():
+            keys = self._face_keys(conn, ft)
+            wanted = [c[:, : corners[ft]] for t, c in g["faces"].items()
+                      if get_element(t).n_corners == corners[ft]]
+            wanted = (np.sort(np.concatenate(wanted), axis=1) if wanted
+                      else np.zeros((0, corners[ft]), np.int64))
+            # match sorted corner keys of the group's faces against the boundary faces
+            _, inv = np.unique(np.vstack([keys, wanted]), axis=0, return_inverse=True)
+            inv = inv.ravel()
+            hit = np.isin(inv[: len(keys)], inv[len(keys):])
+            n_missing += len(np.setdiff1d(inv[len(keys):], inv[: len(keys)]))
+            out[ft] = cells[hit], local[hit], conn[hit]
         if n_missing:
             raise RomError(f"face set '{name}': {n_missing} of its surface elements are not "
                            "boundary faces of the volume mesh")
-        return cells[hit], local[hit], conn[hit]
+        return out
+
+    def face_set(self, name):
+        """Boundary faces of set ``name`` when they are of one face type: ``(cell ids,
+        local face ids, connectivity)`` (:meth:`face_groups` for any set)."""
+        return _one_face_type(name, self.face_groups(name))
 
     def cell_set(self, name):
         """Global cell ids of set ``name``."""
@@ -281,8 +468,7 @@ class MeshData:
         if d is not None:
             if d.kind != "cells":
                 raise RomError(f"set '{name}' is a set of {d.kind}, a cell set is needed here")
-            centroids = self.points[self.cells[:, : self.element.n_corners]].mean(axis=1)
-            return np.flatnonzero(evaluate_predicate(d.where, centroids, d.tol))
+            return np.flatnonzero(evaluate_predicate(d.where, self.centroids(), d.tol))
         g = self.element_groups.get(name)
         if g is None or not len(g["cells"]):
             self._missing(name, "cell")
@@ -324,7 +510,7 @@ def partition_cells(data, comm, method="ptscotch"):
                 print(f"warning: PT-Scotch partitioning failed ({exc}); using RCB", flush=True)
     elif method != "rcb":
         raise RomError(f"unknown partitioner '{method}' (ptscotch or rcb)")
-    centroids = data.points[data.cells[:, : data.element.n_corners]].mean(axis=1)
+    centroids = data.centroids()
     parts = _rcb(centroids, [1] * size, np.arange(data.n_cells))
     rank = np.empty(data.n_cells, dtype=np.int64)
     for r, ids in enumerate(parts):
@@ -359,19 +545,22 @@ def _partition_petsc(data, comm):
     return rank
 
 
-class Mesh:
+class Mesh(_Blocks):
     """The part of a distributed mesh held by one rank.
 
     Attributes
     ----------
     comm : mpi4py communicator
-    element : Element
-        Reference volume element.
+    blocks : tuple of :class:`CellBlock`
+        The local cells of each cell type (every type of the mesh, possibly no cell),
+        in local node numbering, numbered block after block; a single-type mesh also
+        has ``element`` (its reference element) and ``cells`` (``(n_local_cells,
+        n_nodes_e)``).
+    global_blocks : tuple of ``(type, first cell, end)``
+        The cell types of the whole mesh and their global cell ranges.
     n_nodes_global, n_cells_global : int
     points : ndarray (n_local_nodes, 3)
         Local nodes: the ``n_owned`` owned nodes first, then the ghosts.
-    cells : ndarray (n_local_cells, n_nodes_e)
-        Local cells in local node numbering.
     cell_ids : ndarray (n_local_cells,)
         Global (file) ids of the local cells.
     node_ids : ndarray (n_local_nodes,)
@@ -388,17 +577,18 @@ class Mesh:
 
     def __init__(self, data, comm, partitioner="ptscotch"):
         self.comm = comm
-        self.element = data.element
-        self.cell_type = data.cell_type
         self.source = data.source
         self.n_nodes_global = data.n_nodes
         self.n_cells_global = data.n_cells
+        # the global blocks: (type, first cell, end) of every cell type
+        self.global_blocks = tuple((b.type, b.start, b.stop) for b in data.blocks)
         rank = comm.rank
         cell_rank = partition_cells(data, comm, partitioner)
-        k = data.cells.shape[1]
+        pair_cells, pair_nodes = data.cell_node_pairs()
         # node owner: lowest rank among the cells touching the node
         owner = np.full(data.n_nodes, comm.size, dtype=np.int64)
-        np.minimum.at(owner, data.cells.ravel(), np.repeat(cell_rank, k))
+        np.minimum.at(owner, pair_nodes, cell_rank[pair_cells])
+        del pair_cells, pair_nodes
         order = np.lexsort((np.arange(data.n_nodes), owner))
         petsc_of = np.empty(data.n_nodes, dtype=np.int64)
         petsc_of[order] = np.arange(data.n_nodes)
@@ -407,9 +597,8 @@ class Mesh:
         self.node_range = (start, start + int(counts[rank]))
         self.node_counts = counts
 
-        self.cell_ids = np.flatnonzero(cell_rank == rank)
-        gcells = data.cells[self.cell_ids]
-        used = np.unique(gcells)
+        self.cell_ids = np.flatnonzero(cell_rank == rank)  # sorted: block after block
+        used = data.nodes_of_cells(self.cell_ids)
         is_owned = owner[used] == rank
         owned = used[is_owned][np.argsort(petsc_of[used[is_owned]])]
         ghosts = used[~is_owned][np.argsort(petsc_of[used[~is_owned]])]
@@ -417,7 +606,12 @@ class Mesh:
         self.n_owned = len(owned)
         local_of = np.full(data.n_nodes, -1, dtype=np.int64)
         local_of[self.node_ids] = np.arange(len(self.node_ids))
-        self.cells = local_of[gcells]
+        blocks, first = [], 0
+        for b in data.blocks:
+            ids = self.cell_ids[(self.cell_ids >= b.start) & (self.cell_ids < b.stop)]
+            blocks.append(CellBlock(b.element, local_of[b.cells[ids - b.start]], first))
+            first += len(ids)
+        self.blocks = tuple(blocks)
         self.points = data.points[self.node_ids]
         self.node_file_ids = data.file_node_ids[self.node_ids]
         self.n_file_points = data.n_file_points
@@ -439,9 +633,23 @@ class Mesh:
         return len(self.cell_ids)
 
     def cell_coordinates(self, cells=None):
-        """Node coordinates ``(n, n_nodes_e, 3)`` of local cells (all, or indices ``cells``)."""
-        c = self.cells if cells is None else self.cells[cells]
-        return self.points[c]
+        """Node coordinates ``(n, n_nodes_e, 3)`` of local cells (all cells of a
+        single-type mesh, a slice within one block, or indices in one block)."""
+        if cells is None or isinstance(cells, slice):
+            return self.points[self.conn(cells)]
+        return self.points[self.cells[cells]]
+
+    def global_qp_ids(self, counts):
+        """Global quadrature ids of the local quadrature points, cell after cell, for
+        ``counts`` = ``{cell type: points per cell}``: the points of global cell ``g``
+        of a block come after those of every earlier cell."""
+        out, base = [], 0
+        for (t, start, stop), b in zip(self.global_blocks, self.blocks):
+            nq = counts[t]
+            ids = self.cell_ids[b.start: b.stop] - start
+            out.append((base + ids[:, None] * nq + np.arange(nq)).ravel())
+            base += (stop - start) * nq
+        return np.concatenate(out)
 
     # --- sets (local views) --------------------------------------------------------------
     def node_set(self, name, owned_only=False):
@@ -453,13 +661,20 @@ class Mesh:
             loc = loc[loc < self.n_owned]
         return np.sort(loc)
 
+    def face_groups(self, name):
+        """Faces of set ``name`` on local cells by face type: ``{face type: (local cell
+        ids, local face ids, connectivity in local node numbering)}``."""
+        out = {}
+        for ft, (cells, local, conn) in self._data_for_sets.face_groups(name).items():
+            lc = self._cell_local_of[cells]
+            keep = lc >= 0
+            out[ft] = lc[keep], local[keep], self._local_of[conn[keep]]
+        return out
+
     def face_set(self, name):
-        """Faces of set ``name`` on local cells: ``(local cell ids, local face ids,
-        connectivity in local node numbering)``."""
-        cells, local, conn = self._data_for_sets.face_set(name)
-        lc = self._cell_local_of[cells]
-        keep = lc >= 0
-        return lc[keep], local[keep], self._local_of[conn[keep]]
+        """Faces of set ``name`` on local cells when they are of one face type (as
+        :meth:`face_groups`)."""
+        return _one_face_type(name, self.face_groups(name))
 
     def cell_set(self, name):
         """Local indices of the cells of set ``name`` held by this rank."""
@@ -474,7 +689,8 @@ class Mesh:
     def summary(self):
         """Collective. One-line description (sizes and balance)."""
         cells = self.comm.allgather(self.n_cells)
-        return (f"{self.cell_type} mesh {self.source}: {self.n_nodes_global} nodes, "
+        types = " + ".join(t for t, _, _ in self.global_blocks)
+        return (f"{types} mesh {self.source}: {self.n_nodes_global} nodes, "
                 f"{self.n_cells_global} cells, {self.comm.size} rank(s), cells per rank "
                 f"{min(cells)}..{max(cells)}")
 

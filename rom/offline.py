@@ -43,6 +43,7 @@ from rom.archive import FORMAT, file_hash, mesh_signature, write_archive
 from rom.hyper import qdeim_rows, stress_cubature
 from rom.indicator import calibration_factor
 from rom.pod import StreamingPOD, fields_pod, product_from_petsc, snapshot_pod
+from rom.progress import Progress
 
 __all__ = ["RomBuilder", "build_rom", "stream_pods", "add_block", "stress_fields",
            "plot_spectra"]
@@ -131,12 +132,11 @@ class RomBuilder:
         self.model = StructuralModel(mesh, self.law)
         self.loading = Loading(case, self.model)
         self.dm = self.model.dofmap
-        sig = ((mesh_signature(mesh.data.points, mesh.data.cells),
+        sig = ((mesh_signature(mesh.data.points, mesh.data.block_cells),
                 support_signatures(mesh.data, case), file_hash(case.mesh_file))
                if comm.rank == 0 else None)
         self.signature, self.supports, self.mesh_file_hash = comm.bcast(sig, root=0)
-        self.nq = self.model.n_qp_cell
-        self.qp_ids = (mesh.cell_ids[:, None] * self.nq + np.arange(self.nq)).ravel()
+        self.qp_ids = self.model.qp_ids
         self._qp_order = np.argsort(self.qp_ids)
         self.w = self.model.quadrature_weights()
         self.n_qp_global = comm.allreduce(self.model.n_qp)
@@ -262,6 +262,29 @@ class RomBuilder:
         """Local positions of global quadrature ids ``ids`` (all of this rank)."""
         return self._qp_order[np.searchsorted(self.qp_ids, ids, sorter=self._qp_order)]
 
+    def _point_cells(self, lq):
+        """Nodes (local ids) of the cells of local quadrature points ``lq`` and the
+        shape functions there, ``(len(lq), n)`` each, ``n`` the most nodes of a cell
+        type of the mesh: a cell with fewer nodes is padded with its first node and a
+        shape function 0 (so that interpolation is unchanged)."""
+        from rom.fem import default_rule
+
+        mesh, model = self.mesh, self.model
+        k_max = max(b.element.n_nodes for b in mesh.blocks)
+        cells = model.qp_cells[lq]
+        nodes = np.zeros((len(lq), k_max), dtype=np.int64)
+        shape = np.zeros((len(lq), k_max))
+        for b in mesh.blocks:
+            sel = (cells >= b.start) & (cells < b.stop)
+            if not sel.any():
+                continue
+            el, k = b.element, b.element.n_nodes
+            conn = b.cells[cells[sel] - b.start]
+            nodes[sel, :k], nodes[sel, k:] = conn, conn[:, :1]
+            shape_at_points = el.shape_functions(default_rule(el).points)
+            shape[sel, :k] = shape_at_points[lq[sel] - model.qp_start[cells[sel]]]
+        return nodes, shape
+
     # --- archive content ---------------------------------------------------------------
     def content(self, everywhere=False, summary=None):
         """Collective. The archive content (see :mod:`rom.archive`) of the current bases
@@ -269,14 +292,16 @@ class RomBuilder:
         the reduced part (operators, Gappy rows at the reduced points) and only rank 0
         the full bases (None elsewhere): what a replicated online run needs."""
         comm, mesh, model = self.comm, self.mesh, self.model
-        nq, N = self.nq, self.pod.n_modes
+        N = self.pod.n_modes
         points, weights = self.reduced_points()
-        N_shape = model.bases[0].N  # same rule for every cell
         xq = model.quadrature_points()
-        B, X, cell_nodes, shape, node_points, cell_file_ids = self.at_points(
-            points, lambda lq: [self.E[lq], xq[lq], mesh.node_ids[mesh.cells[lq // nq]],
-                                N_shape[lq % nq], mesh.points[mesh.cells[lq // nq]],
-                                mesh.node_file_ids[mesh.cells[lq // nq]]])
+
+        def at(lq):
+            nodes, shape = self._point_cells(lq)
+            return [self.E[lq], xq[lq], mesh.node_ids[nodes], shape, mesh.points[nodes],
+                    mesh.node_file_ids[nodes]]
+
+        B, X, cell_nodes, shape, node_points, cell_file_ids = self.at_points(points, at)
         _, first = np.unique(cell_nodes.ravel(), return_index=True)
         node_file_ids = cell_file_ids.ravel()[first]  # of the sorted reduced nodes
         loads = []
@@ -285,14 +310,22 @@ class RomBuilder:
                           "vector": comm.allreduce(self.modes_local.T @ Fk),
                           "table": term.table.rows, "magnitude": term.magnitude,
                           "axis": term.axis, "support": self.supports[1].get(term.name, "")})
-        supports = []
-        for sp, conn, Kn, Kt in self.loading.supports:  # unit stiffness matrices
+        supports = {}  # set -> unit stiffness matrices, summed over its face types
+        for sp, conn, Kn, Kt in self.loading.supports:
             dofs = (3 * conn[:, :, None] + np.arange(3)).reshape(len(conn), 3 * conn.shape[1])
             Ue = self.modes_local[dofs]  # (f, 3a, N)
             Ut = Ue.transpose(0, 2, 1)
-            supports.append({"set": sp.set, "faces": self.supports[1][f"support:{sp.set}"],
-                             "normal": comm.allreduce(np.matmul(Ut, Kn @ Ue).sum(axis=0)),
-                             "tangential": comm.allreduce(np.matmul(Ut, Kt @ Ue).sum(axis=0))})
+            normal = comm.allreduce(np.matmul(Ut, Kn @ Ue).sum(axis=0) if len(conn)
+                                    else np.zeros((N, N)))
+            tangential = comm.allreduce(np.matmul(Ut, Kt @ Ue).sum(axis=0) if len(conn)
+                                        else np.zeros((N, N)))
+            if sp.set in supports:
+                supports[sp.set]["normal"] += normal
+                supports[sp.set]["tangential"] += tangential
+            else:
+                supports[sp.set] = {"set": sp.set, "normal": normal, "tangential": tangential,
+                                    "faces": self.supports[1][f"support:{sp.set}"]}
+        supports = list(supports.values())
         basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
         qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
         gappy_out = {}
@@ -316,7 +349,8 @@ class RomBuilder:
             "attrs": {"case_name": case.name, "case_text": case.text, "law": case.law,
                       "mesh_signature": self.signature, "mesh_file_hash": self.mesh_file_hash,
                       "n_nodes": mesh.n_nodes_global, "n_file_points": mesh.n_file_points,
-                      "n_cells": mesh.n_cells_global, "n_qp_cell": nq,
+                      "n_cells": mesh.n_cells_global,
+                      "n_qp_cell": (0 if mesh.mixed else model.qp_per_type[mesh.cell_type]),
                       "cell_type": mesh.cell_type, "product": case.rom.product,
                       "gappy_normalized": 1, "dirichlet": self.supports[0],
                       "hyper": case.rom.hyper},
@@ -600,6 +634,9 @@ def build_one(case, snapshot_files, comm, log=print, block_bytes=None, work=0.1,
     order = [(store, k) for store in stores for k in range(len(store.times))]
     timings.update(read=0.0, pod=0.0, gappy=0.0, ecm=0.0)
     streams = stream_pods(rb, work=work) if size < n_s else None
+    progress = Progress(comm, n_s, "offline: snapshots read" + (" and compressed"
+                                                                if streams else ""),
+                        unit="snapshot")
     for b0 in range(0, n_s, size):
         t1 = time.perf_counter()
         part = order[b0: b0 + size]
@@ -613,9 +650,12 @@ def build_one(case, snapshot_files, comm, log=print, block_bytes=None, work=0.1,
             inject_fault(f"read{k + 1}", comm)
             if k == len(store.times) - 1:
                 store.close()
+            progress.advance(0.5 if streams is not None else 1.0)
         timings["read"] += time.perf_counter() - t1
         if streams is not None:
             add_block(streams, {n: block.pop(n).T for n in list(block)}, timings)
+            progress.advance(0.5 * len(part))
+    progress.close()
     for store in stores:
         if not len(store.times):
             store.close()

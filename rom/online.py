@@ -49,7 +49,7 @@ def check_compatible(archive, case, path="ROM archive"):
     from rom.io.meshfile import read_mesh_file
 
     data = read_mesh_file(case.mesh_file)
-    if mesh_signature(data.points, data.cells) != a.get("mesh_signature"):
+    if mesh_signature(data.points, data.block_cells) != a.get("mesh_signature"):
         raise RomError(f"{path} was built on another mesh than {case.mesh_file} "
                        f"(case '{a.get('case_name')}')")
     return data
@@ -396,7 +396,7 @@ class ResultWriter:
 
         self.case = case
         self.w = archive["basis"]["qp_weights"]
-        self.nq = int(archive["attrs"]["n_qp_cell"])
+        self.qp_start = np.concatenate([[0], np.cumsum(data.qp_per_cell())])
         self.temperature = TemperatureLoading(case.temperature, NodeSubset.of_mesh(data),
                                               getattr(law, "T_ref", 20.0))
         self.writer = SeriesWriter(path, data, self.w,
@@ -408,10 +408,9 @@ class ResultWriter:
         self.path, self.xdmf_path = path, self.writer.xdmf_path
 
     def _cell_avg(self, v):
-        wc = self.w.reshape(-1, self.nq)
-        v = v.reshape((-1, self.nq) + v.shape[1:])
-        return np.einsum("cq,cq...->c...", wc, v) / wc.sum(axis=1).reshape(
-            (-1,) + (1,) * (v.ndim - 2))
+        from rom.fem import cell_average  # (not rom.hf: PETSc, collective, on rank 0 only)
+
+        return cell_average(self.w, v, self.qp_start)
 
     def _nodal(self, v):
         """Nodal values of a full quadrature field (extrapolated in each cell and
@@ -420,8 +419,13 @@ class ResultWriter:
 
         data = self.writer.data
         if getattr(self, "_P", None) is None:
-            self._P = extrapolation_matrix(data.element)
-        sums, counts = nodal_sums(data.cells, data.n_nodes, self._P, v)
+            self._P = [extrapolation_matrix(b.element) for b in data.blocks]
+        v = v.reshape(len(self.w), -1)
+        sums, counts = 0.0, 0
+        for b, P in zip(data.blocks, self._P):
+            s, c = nodal_sums(b.cells, data.n_nodes, P,
+                              v[self.qp_start[b.start]: self.qp_start[b.stop]])
+            sums, counts = sums + s, counts + c
         return sums / np.maximum(counts, 1)[:, None]
 
     def bounded(self, qp):
@@ -466,27 +470,36 @@ class ResultWriter:
         self.writer.close()
 
 
-def run_online(archive, case, log=None):
-    """Run every step of ``case`` with the ROM (serial, replicated on every rank).
+def run_online(archive, case, log=None, comm=None):
+    """Run every step of ``case`` with the ROM (serial, replicated on every rank; a
+    progress bar on rank 0 of ``comm``, :mod:`rom.progress`).
 
     Returns ``{"times", "gamma" (n_steps, N), "p_points" (n_steps, m) or None,
     "sigma_points" (n_steps, m, 6), "history", "timings"}``.
     """
+    from rom.progress import Progress
+
     model = ReducedModel(archive, case)
     gamma, state = model.initial_state()
     out = {"times": [], "gamma": [], "p_points": [], "sigma_points": [], "history": []}
     t_prev = 0.0
     t0 = time.perf_counter()
-    for n, t in enumerate(case.times):
-        gamma, sigma, C, state, info = model.advance(gamma, state, t_prev, t, log)
-        out["times"].append(t)
-        out["gamma"].append(gamma.copy())
-        out["sigma_points"].append(sigma.copy())
-        out["p_points"].append(state["p"].copy() if "p" in state else None)
-        out["history"].append(info)
-        if log:
-            log(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton {info['iterations']}")
-        t_prev = t
+    with Progress(comm, len(case.times) if comm is not None else 0,
+                  "online ROM" + (f" ({case.loading})" if case.loading else ""),
+                  log=log) as progress:
+        for n, t in enumerate(case.times):
+            gamma, sigma, C, state, info = model.advance(gamma, state, t_prev, t,
+                                                         log and progress.log)
+            out["times"].append(t)
+            out["gamma"].append(gamma.copy())
+            out["sigma_points"].append(sigma.copy())
+            out["p_points"].append(state["p"].copy() if "p" in state else None)
+            out["history"].append(info)
+            if log:
+                progress.log(f"step {n + 1}/{len(case.times)}  t = {t:<10.5g} Newton "
+                             f"{info['iterations']}")
+            progress.advance()
+            t_prev = t
     out["timings"] = dict(model.timings, total=time.perf_counter() - t0)
     out["gamma"] = np.array(out["gamma"])
     out["model"] = model
@@ -526,7 +539,7 @@ def online_command(case, archive_path, comm, out_dir, loading=None, write_every=
     # the result replaces an existing one only once complete (SeriesWriter)
     prepare_output(os.path.join(out_dir, "online.h5"), comm, overwrite=True)
     t1 = time.perf_counter()
-    res = run_online(archive, case, log=say)
+    res = run_online(archive, case, log=say, comm=comm)
     t2 = time.perf_counter()
     model = res["model"]
     path = None

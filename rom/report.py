@@ -119,10 +119,13 @@ def _probe_coordinates(path, node, qp):
         x_qp = None
         if qp is not None and "quadrature/points" in f:
             x_qp = np.asarray(f["quadrature/points"][qp], dtype=float)
-        elif qp is not None and "quadrature/cell" in f and len(f["mesh/cells"]) == 1:
-            cells = next(iter(f["mesh/cells"].values()))
-            nodes = cells[int(f["quadrature/cell"][qp])]
-            x_qp = f["mesh/points"][...][nodes].mean(axis=0)
+        elif qp is not None and "quadrature/cell" in f:
+            cell = int(f["quadrature/cell"][qp])
+            for cells in f["mesh/cells"].values():  # blocks, in the cells' order
+                if cell < len(cells):
+                    x_qp = f["mesh/points"][...][cells[cell]].mean(axis=0)
+                    break
+                cell -= len(cells)
     return x_node, x_qp
 
 

@@ -2,7 +2,8 @@
 
 Layout of ``<dir>/snapshots.h5``::
 
-    /mesh/points (n_nodes, 3)             /mesh/cells/<type> (n_cells, k)
+    /mesh/points (n_nodes, 3)             /mesh/cells/<type> (n_cells, k) per cell type
+    /mesh/topology                        mixed meshes: XDMF "Mixed" connectivity
     /quadrature/weights (n_qp,)           weight x Jacobian of every quadrature point
     /quadrature/cell (n_qp,)              its cell;  /quadrature/points (n_qp, 3)
     /time (n_steps,)
@@ -25,7 +26,8 @@ Layout of ``<dir>/snapshots.h5``::
            case_name, law, loading (the named loading, if any), completed_steps,
            steps_time and timed_steps (wall time of the solver steps)
 
-Global quadrature id ``q = cell * n_qp_cell + local point``. A step is written
+Global quadrature ids: the points of every cell, cell after cell (each cell type with
+its element's full Gauss rule, :meth:`rom.mesh.Mesh.global_qp_ids`). A step is written
 collectively, then ``completed_steps`` is raised and the file flushed, so a killed run
 loses at most the step in progress; :meth:`SnapshotStore.open_resume` discards any
 partial step and returns the state of the last complete one. With h5py's MPI build
@@ -42,7 +44,7 @@ import numpy as np
 
 from rom import RomError, __version__, mpi_op
 from rom.fem.kernels import principal_stresses
-from rom.io.xdmf import mandel_to_tensor6, write_xdmf
+from rom.io.xdmf import cell_datasets, mandel_to_tensor6, topology, write_xdmf
 
 __all__ = ["SnapshotStore", "SeriesWriter", "BlockLayout", "read_snapshots", "prepare_output",
            "principal_node_fields", "FORMAT", "FORMAT_VERSION"]
@@ -144,9 +146,8 @@ class SnapshotStore:
         self.comm = comm
         self.parallel = comm.size > 1 and h5py.get_config().mpi
         mesh = self.mesh
-        nq = model.n_qp_cell
-        self.n_qp = mesh.n_cells_global * nq
-        self.qp_ids = (mesh.cell_ids[:, None] * nq + np.arange(nq)).ravel()
+        self.n_qp = comm.allreduce(model.n_qp)
+        self.qp_ids = model.qp_ids
         self.nodes = BlockLayout(comm, mesh.node_ids[: mesh.n_owned], mesh.n_nodes_global)
         self.cells = BlockLayout(comm, mesh.cell_ids, mesh.n_cells_global)
         self.qps = BlockLayout(comm, self.qp_ids, self.n_qp)
@@ -226,17 +227,19 @@ class SnapshotStore:
                          completed_steps=0)
         mesh = store.mesh
         data = mesh.data
-        k = mesh.element.n_nodes
         store._write_root("mesh/points", data.points if data else None,
                           (mesh.n_nodes_global, 3), "f8")
-        store._write_root(f"mesh/cells/{mesh.cell_type}", data.cells if data else None,
-                          (mesh.n_cells_global, k), "i8")
+        cells = comm.bcast({k: v.shape for k, v in cell_datasets(data.block_cells).items()}
+                           if data else None, root=0)
+        sets = cell_datasets(data.block_cells) if data else {}
+        for path, shape in cells.items():
+            store._write_root(path.lstrip("/"), sets.get(path), shape, "i8")
         store._write_blocks("quadrature/weights", store.qps,
                             store.qps.to_blocks(model.quadrature_weights()))
         store._write_blocks("quadrature/points", store.qps,
                             store.qps.to_blocks(model.quadrature_points()))
         store._write_blocks("quadrature/cell", store.qps, store.qps.to_blocks(
-            np.repeat(mesh.cell_ids, model.n_qp_cell).astype(float)))
+            mesh.cell_ids[model.qp_cells].astype(float)))
         if store.file is not None:
             store.file.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8")
             store.file.flush()
@@ -329,10 +332,12 @@ class SnapshotStore:
         of the file's mesh; None when it has no cells of the model's type."""
         from rom.archive import mesh_signature
 
-        cells = f"mesh/cells/{self.mesh.cell_type}"
-        if cells not in self.file:
+        paths = [f"mesh/cells/{t}" for t, _, _ in self.mesh.global_blocks]
+        if any(p not in self.file for p in paths):
             return None
-        return mesh_signature(self.file["mesh/points"][...], self.file[cells][...])
+        return mesh_signature(self.file["mesh/points"][...],
+                              [(t, self.file[p][...]) for (t, _, _), p in
+                               zip(self.mesh.global_blocks, paths)])
 
     def read_nodal(self, name, k):
         """Collective. Values of nodal field ``name`` of step ``k`` at the owned nodes."""
@@ -419,8 +424,9 @@ class SnapshotStore:
         for k in range(len(self._xdmf_steps), len(self.times)):
             self._xdmf_steps.append((self.times[k], self._step_attributes(k)))
         mesh = self.mesh
-        write_xdmf(self.xdmf_path, self.path, mesh.cell_type, mesh.n_nodes_global,
-                   (mesh.n_cells_global, mesh.element.n_nodes), self._xdmf_steps)
+        write_xdmf(self.xdmf_path, self.path,
+                   topology([(t, stop - start) for t, start, stop in mesh.global_blocks]),
+                   mesh.n_nodes_global, self._xdmf_steps)
 
     def close(self):
         if self.file is not None:
@@ -455,7 +461,8 @@ class SeriesWriter:
         f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION,
                         "code_version": __version__, "completed_steps": 0, **(attrs or {})})
         f["mesh/points"] = data.points
-        f[f"mesh/cells/{data.cell_type}"] = data.cells
+        for path, v in cell_datasets(data.block_cells).items():
+            f[path] = v
         f["quadrature/weights"] = qp_weights
         f.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8")
         self.steps = []
@@ -489,8 +496,9 @@ class SeriesWriter:
         """Complete the file: move it into place and write its XDMF index."""
         self.file.close()
         os.replace(self.part, self.path)
-        write_xdmf(self.xdmf_path, self.path, self.data.cell_type, self.data.n_nodes,
-                   self.data.cells.shape, self.steps)
+        write_xdmf(self.xdmf_path, self.path,
+                   topology([(t, len(c)) for t, c in self.data.block_cells]),
+                   self.data.n_nodes, self.steps)
 
 
 def _check_header(info, path, n_nodes):

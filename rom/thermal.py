@@ -99,34 +99,36 @@ class ThermalModel:
             conductivity, "conductivity", low=0.0)
         self.dofmap = DofMap(mesh, bs=1)
         self.assembler = MatrixAssembler(self.dofmap)
-        n = mesh.n_cells
-        self.chunks = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)] or [slice(0, 0)]
-        self.bases = [CellBasis(mesh.element, mesh.cell_coordinates(s), compact=True)
-                      for s in self.chunks]
-        # convection faces: constant element matrices h N_a N_b and vectors h T_ext N_a
-        face_el = get_element(mesh.element.face_type)
-        conns, mats, vecs, counts = [], [], [], []
+        self.chunks = [s for _, s in mesh.chunks(chunk)]  # each within one cell block
+        self.bases = [CellBasis(b.element, mesh.cell_coordinates(s), compact=True)
+                      for b, s in mesh.chunks(chunk)]
+        # convection faces: constant element matrices h N_a N_b and vectors h T_ext N_a,
+        # by face type
+        conns, mats, vecs, counts = {}, {}, [], []
 
         def faces():  # rank-local: an expression's error reaches every rank (agree)
             for c in convection:
-                _, _, conn = mesh.face_set(c.set)
-                counts.append(len(conn))
-                if not len(conn):
-                    continue
-                fb = FaceBasis(face_el, mesh.points[conn])
-                dA = np.linalg.norm(fb.nA, axis=2)  # (f, q) weighted area elements
-                pts = fb.x.reshape(-1, 3)
-                h = _evaluate(c.h, pts, f"convection coefficient on '{c.set}'", params,
-                              define)
-                if np.any(h < 0):
-                    raise RomError(f"convection coefficient on '{c.set}' is negative at "
-                                   f"{np.sum(h < 0)} point(s)")
-                h = h.reshape(dA.shape) * dA
-                Text = _evaluate(c.T_ext, pts, f"external temperature on '{c.set}'",
-                                 params, define).reshape(dA.shape)
-                conns.append(conn)
-                mats.append(np.einsum("fq,qa,qb->fab", h, fb.N, fb.N))
-                vecs.append(np.einsum("fq,qa->fa", h * Text, fb.N))
+                groups = mesh.face_groups(c.set)
+                counts.append(sum(len(g[2]) for g in groups.values()))
+                for ft, (_, _, conn) in groups.items():
+                    if len(conn):
+                        face(c, ft, conn)
+
+        def face(c, ft, conn):
+            fb = FaceBasis(get_element(ft), mesh.points[conn])
+            dA = np.linalg.norm(fb.nA, axis=2)  # (f, q) weighted area elements
+            pts = fb.x.reshape(-1, 3)
+            h = _evaluate(c.h, pts, f"convection coefficient on '{c.set}'", params,
+                          define)
+            if np.any(h < 0):
+                raise RomError(f"convection coefficient on '{c.set}' is negative at "
+                               f"{np.sum(h < 0)} point(s)")
+            h = h.reshape(dA.shape) * dA
+            Text = _evaluate(c.T_ext, pts, f"external temperature on '{c.set}'",
+                             params, define).reshape(dA.shape)
+            conns.setdefault(ft, []).append(conn)
+            mats.setdefault(ft, []).append(np.einsum("fq,qa,qb->fab", h, fb.N, fb.N))
+            vecs.append((conn, np.einsum("fq,qa->fa", h * Text, fb.N)))
 
         agree(self.comm, faces)
         totals = self.comm.allreduce(np.array(counts, dtype=np.int64)) if counts else []
@@ -134,12 +136,11 @@ class ThermalModel:
             if total == 0:
                 raise RomError(f"convection set '{c.set}' selects no boundary face of "
                                f"{mesh.source}")
-        self.face_conn = np.concatenate(conns) if conns else np.zeros((0, face_el.n_nodes), int)
-        self.face_matrices = (np.concatenate(mats) if mats
-                              else np.zeros((0, face_el.n_nodes, face_el.n_nodes)))
+        # [(connectivity, element matrices)] of the convection faces of each face type
+        self.faces = [(np.concatenate(conns[ft]), np.concatenate(mats[ft])) for ft in conns]
         # the constant part of the right-hand side: convection and source
         F = np.zeros(self.dofmap.n_local)
-        for conn, v in zip(conns, vecs):
+        for conn, v in vecs:
             F += np.bincount(conn.ravel(), weights=v.ravel(), minlength=len(F))
         def sources():
             for s, b in zip(self.chunks, self.bases):
@@ -154,16 +155,18 @@ class ThermalModel:
 
     def _face_product(self, T):
         """Local array of ``sum_faces h N_a N_b T_b``."""
-        fe = np.einsum("fab,fb->fa", self.face_matrices, T[self.face_conn])
-        return np.bincount(self.face_conn.ravel(), weights=fe.ravel(),
-                           minlength=self.dofmap.n_local)
+        out = np.zeros(self.dofmap.n_local)
+        for conn, Ke in self.faces:
+            fe = np.einsum("fab,fb->fa", Ke, T[conn])
+            out += np.bincount(conn.ravel(), weights=fe.ravel(), minlength=len(out))
+        return out
 
     def residual(self, T):
         """Local residual array ``(n_local,)`` at local nodal temperatures ``T`` (not yet
         summed over ranks)."""
         out = self._face_product(T) - self.F
         for s, b in zip(self.chunks, self.bases):
-            Te = T[self.mesh.cells[s]]
+            Te = T[self.mesh.conn(s)]
             g = b.dNdx  # (c, q, a, 3)
             gradT = np.matmul(Te[:, None, None, :], g)[:, :, 0, :]  # (c, q, 3)
             flux = gradT * (self.k(Te @ b.N.T) * b.dx)[..., None]  # k grad T w
@@ -176,7 +179,7 @@ class ThermalModel:
         iterator of ``(cells, Ke)`` for :meth:`rom.assembly.MatrixAssembler.assemble`)."""
         slope = None if self.k.is_constant else _slopes(self.k)
         for s, b in zip(self.chunks, self.bases):
-            Te = T[self.mesh.cells[s]]
+            Te = T[self.mesh.conn(s)]
             g = b.dNdx  # (c, q, a, 3)
             c, q, a, _ = g.shape
             Tq = Te @ b.N.T  # (c, q)
@@ -195,7 +198,8 @@ class ThermalModel:
         A.zeroEntries()
         for s, Ke in self.jacobian_matrices(T):
             self.assembler.add(A, Ke, s)
-        self.assembler.add(A, self.face_matrices, nodes=self.face_conn)
+        for conn, Ke in self.faces:
+            self.assembler.add(A, Ke, nodes=conn)
         A.assemble()
         return A
 
@@ -258,7 +262,7 @@ def solve_steady(model, fixed=(), T_init=None, rtol=1e-10, max_iterations=30,
             raise RomError(f"fixed-temperature set '{f.set}' selects no node of {mesh.source}")
     bc_nodes = np.concatenate(bc_nodes) if bc_nodes else np.zeros(0, np.int64)
     bc_vals = np.concatenate(bc_vals) if bc_vals else np.zeros(0)
-    if comm.allreduce(len(model.face_conn) + len(bc_nodes)) == 0:
+    if comm.allreduce(sum(len(c) for c, _ in model.faces) + len(bc_nodes)) == 0:
         raise RomError("the thermal problem needs a convection or a fixed-temperature "
                        "condition (its temperature is otherwise undetermined)")
     if T_init is None:
@@ -338,7 +342,7 @@ def _write_temperature_file(path, mesh, parts, attrs):
 
     import h5py
 
-    from rom.io.xdmf import write_xdmf
+    from rom.io.xdmf import cell_datasets, topology, write_xdmf
 
     data = mesh.data
     full = np.empty(mesh.n_nodes_global)
@@ -348,11 +352,13 @@ def _write_temperature_file(path, mesh, parts, attrs):
     with h5py.File(path + ".part", "w") as f:
         f.attrs.update({"format": "rom-temperature", **(attrs or {})})
         f["mesh/points"] = data.points
-        f[f"mesh/cells/{data.cell_type}"] = data.cells
+        for name, v in cell_datasets(data.block_cells).items():
+            f[name] = v
         f["T"] = full
     os.replace(path + ".part", path)
-    write_xdmf(os.path.splitext(path)[0] + ".xdmf", path, data.cell_type, data.n_nodes,
-               data.cells.shape, [(0.0, [("T", "Node", (data.n_nodes,), "/T")])])
+    write_xdmf(os.path.splitext(path)[0] + ".xdmf", path,
+               topology([(t, len(c)) for t, c in data.block_cells]), data.n_nodes,
+               [(0.0, [("T", "Node", (data.n_nodes,), "/T")])])
 
 
 def _mesh_stamp(path):

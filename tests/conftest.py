@@ -10,6 +10,8 @@ import pytest
 from mpi4py import MPI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# no progress bars in the tests' output (rom.progress; test_progress turns them on)
+os.environ.setdefault("ROM_PROGRESS", "0")
 PYTHON = sys.executable
 
 

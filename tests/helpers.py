@@ -82,12 +82,13 @@ def l2_error(res, exact, degree=6):
     """Collective. L2 norm of ``u_h - exact(x)`` and of ``exact`` over the mesh."""
     model = res["model"]
     mesh = model.mesh
-    basis = CellBasis(mesh.element, mesh.cell_coordinates(), gauss_rule(mesh.element, degree))
-    u_e = res["u"].reshape(-1, 3)[mesh.cells]
-    uh = basis.interpolate(u_e)
-    ue = exact(basis.x)
-    err = basis.integrate(np.sum((uh - ue) ** 2, axis=-1)).sum()
-    ref = basis.integrate(np.sum(ue ** 2, axis=-1)).sum()
+    err = ref = 0.0
+    for b in mesh.blocks:  # every cell type of the mesh
+        basis = CellBasis(b.element, mesh.points[b.cells], gauss_rule(b.element, degree))
+        uh = basis.interpolate(res["u"].reshape(-1, 3)[b.cells])
+        ue = exact(basis.x)
+        err += basis.integrate(np.sum((uh - ue) ** 2, axis=-1)).sum()
+        ref += basis.integrate(np.sum(ue ** 2, axis=-1)).sum()
     err, ref = mesh.comm.allreduce(np.array([err, ref]))
     return np.sqrt(err), np.sqrt(ref)
 
@@ -211,3 +212,20 @@ def elastic_matrix(mesh, dm, asm, E_of_x):
     A.zeroRowsColumns(dirichlet_rows(dm, (3 * nodes[:, None] + np.arange(3)).ravel()),
                       diag=1.0)
     return A
+
+
+def gmsh_hex_tet_boxes(gmsh):
+    """In gmsh's current model: the boxes [0, 1]^3, structured (3 x 3 x 3 recombined
+    hexahedra), and [1, 2] x [0, 1]^2 (tetrahedra; gmsh puts pyramids on the
+    quadrilaterals between them). Returns the two volumes' tags."""
+    a = gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+    b = gmsh.model.occ.addBox(1, 0, 0, 1, 1, 1)
+    gmsh.model.occ.fragment([(3, a)], [(3, b)])
+    gmsh.model.occ.synchronize()
+    for s in gmsh.model.getAdjacencies(3, a)[1]:
+        for c in gmsh.model.getAdjacencies(2, s)[1]:
+            gmsh.model.mesh.setTransfiniteCurve(c, 4)
+        gmsh.model.mesh.setTransfiniteSurface(s)
+        gmsh.model.mesh.setRecombine(2, s)
+    gmsh.model.mesh.setTransfiniteVolume(a)
+    return a, b

@@ -104,9 +104,9 @@ def _files(d):
     (d / "notes.txt").write_text("not an HDF5 file\n")
     import meshio
 
-    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1.0]])
-    meshio.write(str(d / "wedge.vtu"), meshio.Mesh(pts, [("wedge", np.array([[0, 1, 2, 3,
-                                                                                4, 5]]))]))
+    pts = np.random.default_rng(0).uniform(size=(27, 3))  # a 27-node hexahedron
+    meshio.write(str(d / "hex27.vtu"), meshio.Mesh(pts, [("hexahedron27",
+                                                          np.arange(27)[None, :])]))
     pts = box_mesh((1, 1, 1), (1, 1, 1), "hexahedron")
     p = pts.points.copy()
     p[0, 0] = np.nan
@@ -180,8 +180,8 @@ CATALOGUE = {
                           r"mesh file not found: .*absent.msh"),
     "unknown mesh format": (HF, _edit("mesh.msh", "mesh.xyz"), [],
                             r"cannot read mesh file .*mesh.xyz"),
-    "unsupported cell type": (HF, _edit("mesh.msh", "wedge.vtu"), [],
-                              r"unsupported cell type.*wedge"),
+    "unsupported cell type": (HF, _edit("mesh.msh", "hex27.vtu"), [],
+                              r"unsupported cell type.*hexahedron27"),
     "mesh with NaN": (HF, _edit("mesh.msh", "nan.vtu"), [],
                       r"node coordinates contain NaN or inf"),
     # --- sets --------------------------------------------------------------------------

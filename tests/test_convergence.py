@@ -47,6 +47,9 @@ def lame_exact(x):
     ("tetra", (4, 8, 16), 2.0),
     ("hexahedron20", (2, 4, 8), 3.0),
     ("tetra10", (2, 4, 8), 3.0),
+    # hexahedra, wedges, pyramids and tetrahedra in one mesh (rom.meshgen.mixed_box_mesh)
+    ("mixed", (4, 8, 16), 2.0),
+    ("mixed2", (4, 8), 3.0),
 ])
 def test_lame_cylinder_convergence_rate(name, sizes, rate, tmp_path, comm):
     errors = []

@@ -27,14 +27,15 @@ def folder(tmp_path):
     write_mesh_file(str(tmp_path / "mesh.msh"), box_mesh((2, 2, 2), (1, 1, 1), "hexahedron"))
     import meshio
 
-    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1.0]])
-    meshio.write(str(tmp_path / "wedge.vtu"),
-                 meshio.Mesh(pts, [("wedge", np.array([[0, 1, 2, 3, 4, 5]]))]))
+    pts = np.random.default_rng(0).uniform(size=(27, 3))  # a 27-node hexahedron
+    meshio.write(str(tmp_path / "hex27.vtu"),
+                 meshio.Mesh(pts, [("hexahedron27", np.arange(27)[None, :])]))
     return tmp_path
 
 
 CASES = {
-    "unknown cell type": (GOOD.replace("mesh.msh", "wedge.vtu"), "unsupported cell type.*wedge"),
+    "unknown cell type": (GOOD.replace("mesh.msh", "hex27.vtu"),
+                          "unsupported cell type.*hexahedron27"),
     "missing set": (GOOD.replace('set = "xmin"', 'set = "nowhere"'),
                     "set 'nowhere' not found"),
     "malformed case": (GOOD.replace("[material]", "[material"), "malformed TOML"),

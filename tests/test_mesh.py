@@ -121,10 +121,10 @@ def test_predicate_sets():
 
 
 def test_unsupported_cells_are_named(tmp_path):
-    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1.0]])
-    path = str(tmp_path / "wedge.vtu")
-    meshio.write(path, meshio.Mesh(pts, [("wedge", np.array([[0, 1, 2, 3, 4, 5]]))]))
-    with pytest.raises(RomError, match="unsupported cell type.*wedge"):
+    pts = np.random.default_rng(0).uniform(size=(27, 3))
+    path = str(tmp_path / "hex27.vtu")
+    meshio.write(path, meshio.Mesh(pts, [("hexahedron27", np.arange(27)[None, :])]))
+    with pytest.raises(RomError, match="unsupported cell type.*hexahedron27"):
         read_mesh_file(path)
     with pytest.raises(RomError, match="mesh file not found"):
         read_mesh_file(str(tmp_path / "missing.msh"))

@@ -34,8 +34,7 @@ def test_reduced_quadrature_reproduces_projected_internal_forces(trained, comm):
 
     mesh = load_mesh(case.mesh_file, comm, case.sets)
     model = StructuralModel(mesh, make_law(case.law, case.material_params()))
-    nq = model.n_qp_cell
-    qp_ids = (mesh.cell_ids[:, None] * nq + np.arange(nq)).ravel()
+    qp_ids = model.qp_ids  # global ids of the local quadrature points
     psi = rom["basis"]["U"][(3 * mesh.node_ids[:, None] + np.arange(3)).ravel()]  # local dofs
     full, red = [], []
     for path in files:

@@ -20,6 +20,11 @@ temperature history), and the errors of damaged files.
   stored displacements; this project's HF run of that case gives Z-set's
   displacements, and a ROM built from the Z-set run alone reproduces them (numbers in
   :func:`test_rom_built_from_the_zset_run_reproduces_it`).
+
+Small hand-written ``.geof`` files check the node orders element by element, meshes
+of several element types (one cell block per type, element sets in the cells'
+numbering), and the refusal of wedges and pyramids, whose Z-set node orders are not
+established (:mod:`rom.io.zset`).
 """
 
 import os
@@ -30,12 +35,13 @@ import pytest
 
 from helpers import solve, write_case
 from rom import RomError
-from rom.fem import get_element
+from rom.fem import CellBasis, FaceBasis, get_element
 from rom.io.meshfile import read_mesh_file
 from rom.io.results import NodalResults
 from rom.io.zset import (
     FACE_TYPES,
     IP_TO_PROJECT,
+    REFUSED_TYPES,
     VOLUME_TYPES,
     read_geof,
     read_zset,
@@ -463,3 +469,116 @@ def test_element_and_face_node_orders(zset_type, tmp_path):
         data.cells[0][list(element.faces[0])])
     assert data.cell_set("all").tolist() == [0]
     assert len(data.face_set("top")[0]) == 1
+
+
+def _geof_text(points, elements, groups=()):
+    """A ``.geof``: nodes ``10, 11, ...`` at ``points``, ``elements`` ``[(id, Z-set type,
+    node indices in Z-set's order)]``, ``groups`` ``[(kind, name, lines)]``."""
+    text = ["***geometry", "**node", f"{len(points)} 3"]
+    text += [f"{10 + i} {x:.17g} {y:.17g} {z:.17g}" for i, (x, y, z) in enumerate(points)]
+    text += ["**element", str(len(elements))]
+    text += [f"{e} {t} " + " ".join(str(10 + i) for i in c) for e, t, c in elements]
+    text += ["***group"]
+    for kind, name, rows in groups:
+        text += [f"**{kind} {name}", *rows]
+    return "\n".join(text + ["***return"]) + "\n"
+
+
+def _zset_order(zset_type, cells):
+    """Cells in meshio's order -> Z-set's (the inverse of :data:`VOLUME_TYPES`')."""
+    perm = VOLUME_TYPES[zset_type][1]
+    return cells if perm is None else cells[:, np.argsort(perm)]
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_mixed_element_types_give_cell_blocks(degree, tmp_path):
+    """Hexahedra (x in [0, 2]) and tetrahedra (x in [3, 4]) listed alternately in one
+    .geof: one cell block per type, each in the file's order; element sets in the
+    cells' numbering; a face set of quadrilaterals and triangles."""
+    from rom.mesh import SetDefinition
+    from rom.meshgen import box_mesh
+
+    zh, zt = ("c3d8", "c3d4") if degree == 1 else ("c3d20", "c3d10")
+    hexa = box_mesh((2, 1, 1), (2.0, 1.0, 1.0), VOLUME_TYPES[zh][0])
+    tet = box_mesh((1, 1, 1), (1.0, 1.0, 1.0), VOLUME_TYPES[zt][0], origin=(3.0, 0, 0))
+    points = np.vstack([hexa.points, tet.points])
+    cells = {zh: _zset_order(zh, hexa.cells), zt: _zset_order(zt, tet.cells + len(hexa.points))}
+    # the file (ids 100, 101, ...): a tetrahedron, a hexahedron, ..., the tetrahedra in
+    # another order than box_mesh's
+    order = [(zt, 3), (zh, 0), (zt, 0), (zh, 1)] + [(zt, k) for k in (5, 1, 4, 2)]
+    assert sorted(k for t, k in order if t == zt) == list(range(len(tet.cells)))
+    elements = [(100 + j, t, cells[t][k]) for j, (t, k) in enumerate(order)]
+    eid = {(t, k): 100 + j for j, (t, k) in enumerate(order)}
+    # faces: the hexahedra's on x = 0 (q4/q8), the tetrahedra's on x = 4 (t3/t6)
+    faces = []
+    for data, x, sets in ((hexa, 0.0, ("q4", "q8")), (tet, 4.0, ("t3", "t6"))):
+        (ft, (_, _, conn)), = data.boundary_faces().items()
+        conn = conn[np.all(np.isclose(data.points[conn][..., 0], x), axis=1)]
+        conn = conn + (0 if data is hexa else len(hexa.points))
+        zft = sets[degree - 1]
+        fperm = FACE_TYPES[zft][1]
+        conn = conn if fperm is None else conn[:, np.argsort(fperm)]
+        faces += [f"{zft} " + " ".join(str(10 + i) for i in c) for c in conn]
+    picked = [eid[zt, 1], eid[zh, 0], eid[zt, 3]]
+    path = _write(tmp_path / "mixed.geof", _geof_text(points, elements, [
+        ("elset", "picked", [" ".join(map(str, picked))]),
+        ("faset", "ends", faces),
+        ("nset", "first", ["10 11"])]))
+    data = read_geof(path)
+    # blocks: hexahedra then tetrahedra (alphabetical), each in the file's order
+    assert data.cell_type == "mixed"
+    assert list(data.cell_types) == [hexa.cell_type, tet.cell_type]
+    hexa_cells, tet_cells = (c for _, c in data.block_cells)
+    np.testing.assert_array_equal(data.points[hexa_cells], hexa.points[hexa.cells])
+    tet_order = [k for t, k in order if t == zt]
+    np.testing.assert_array_equal(data.points[tet_cells], tet.points[tet.cells[tet_order]])
+    for b in data.blocks:
+        assert CellBasis(b.element, data.points[b.cells]).dx.min() > 0
+    # the element set: cells of the picked elements (hexahedron 0, tetrahedra 1 and 3)
+    n_hex = len(hexa.cells)
+    assert data.cell_set("picked").tolist() == sorted(
+        [0, n_hex + tet_order.index(1), n_hex + tet_order.index(3)])
+    assert np.array_equal(data.node_set("picked"), data.nodes_of_cells(data.cell_set("picked")))
+    # the face set: both face types, boundary faces with their areas (1 and 1)
+    group = data.element_groups["ends"]["faces"]
+    assert len(group) == 2
+    groups = data.face_groups("ends")
+    area = sum(FaceBasis(get_element(t), data.points[c]).area().sum()
+               for t, (_, _, c) in groups.items() if len(c))
+    np.testing.assert_allclose(area, 2.0, rtol=1e-12)
+    data.add_definitions([SetDefinition("x0", "faces", "x == 0"),
+                          SetDefinition("x4", "faces", "x == 4")])
+    pairs = {(int(c), int(f)) for g in groups.values() for c, f in zip(g[0], g[1])}
+    geo = {(int(c), int(f)) for n in ("x0", "x4") for g in data.face_groups(n).values()
+           for c, f in zip(g[0], g[1])}
+    assert pairs == geo
+    assert data.node_set("first").tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("zset_type", ["c3d6", "c3d15", "c3d5", "c3d13", "c3d6r"])
+def test_wedges_and_pyramids_are_refused_by_name(zset_type, tmp_path):
+    """Z-set's wedges and pyramids are refused, naming the element, its line and the
+    reason (module docstring: their node orders are not established)."""
+    assert zset_type in REFUSED_TYPES and zset_type not in VOLUME_TYPES
+    with open(GEOF) as f:
+        lines = f.read().splitlines()
+    lines[348] = f"1 {zset_type} 1 2 9 8 50 51"
+    path = _write(tmp_path / "bad.geof", "\n".join(lines) + "\n")
+    kind = "wedge" if zset_type.startswith("c3d6") or zset_type.startswith("c3d15") \
+        else "pyramid"
+    with pytest.raises(RomError, match=rf"bad\.geof, line 349: element 1 is a "
+                                       rf"'{zset_type}' \(a {kind}; 1 wedge or pyramid "
+                                       r"element\(s\) in the mesh\): Z-set's node order of "
+                                       r"wedges and pyramids .* is not known here"):
+        read_mesh_file(path)
+
+
+def test_linear_and_quadratic_elements_are_refused(tmp_path):
+    el = get_element("tetra10")
+    points = np.vstack([el.nodes, el.nodes + [2.0, 0.0, 0.0]])
+    elements = [(1, "c3d4", np.arange(4)),
+                (2, "c3d10", _zset_order("c3d10", np.arange(10, 20)[None])[0])]
+    path = _write(tmp_path / "degrees.geof", _geof_text(points, elements))
+    with pytest.raises(RomError, match=r"degrees\.geof: linear elements \(c3d4\) beside "
+                                       r"quadratic ones \(c3d10\): their faces cannot match"):
+        read_geof(path)

@@ -27,7 +27,7 @@ MANDEL_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 __all__ = ["CellBasis", "FaceBasis", "mandel_to_tensor", "tensor_to_mandel",
            "von_mises", "principal_stresses", "trace", "SQ2", "IDENTITY_MANDEL",
-           "extrapolation_matrix", "nodal_sums"]
+           "extrapolation_matrix", "nodal_sums", "cell_average"]
 
 IDENTITY_MANDEL = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
 # the strain operator's entries: index into (g_x, g_y, g_z, g_x/sqrt2, g_y/sqrt2,
@@ -263,23 +263,21 @@ class FaceBasis:
         return -np.einsum("qa,cq,cqk->cak", self.N, p, self.nA)
 
 
-# the linear element whose shape functions fit the quadrature values of an element
-_LINEAR = {"tetra": "tetra", "tetra10": "tetra", "hexahedron": "hexahedron",
-           "hexahedron20": "hexahedron"}
-
-
 def extrapolation_matrix(element, rule=None):
     """``P (n_nodes_e, n_qp)``: quadrature values of a cell to values at its nodes, as
     CalculiX and Abaqus extrapolate stresses: the least-squares fit of the values by
-    the shape functions of the linear element of the same shape (interpolation for
-    tet10's 4 points and hex8's 8, a trilinear fit of hex20's 27, the mean for tet4's
-    1), evaluated at every node of the cell (mid-edge nodes included). Exact for a
-    field that is linear over the cell (and trilinear in the reference coordinates of
-    a hexahedron)."""
+    the shape functions of the linear element of the same shape (``element.linear``),
+    evaluated at every node of the cell (mid-edge nodes included). With the default
+    rules: interpolation for tet10's 4 points, hex8's 8 and the wedge's 6, a fit of
+    hex20's 27, wedge15's 9, the pyramid's 8 and pyramid13's 27 points (by the 5
+    rational functions of the linear pyramid), the mean for tet4's 1. Exact for a
+    field in the linear element's space: linear over the cell when its geometry is
+    the linear element's (straight edges, mid-edge nodes at the midpoints), and e.g.
+    trilinear in the reference coordinates of a hexahedron."""
     from rom.fem.elements import get_element
 
     rule = rule or default_rule(element)
-    lin = get_element(_LINEAR[element.name])
+    lin = get_element(element.linear)
     A = lin.shape_functions(rule.points)  # (n_qp, n_corners)
     return lin.shape_functions(element.nodes) @ np.linalg.pinv(A)
 
@@ -296,3 +294,16 @@ def nodal_sums(cells, n_nodes, P, values):
     sums = np.stack([np.bincount(cells.ravel(), weights=ext[..., j].ravel(),
                                  minlength=n_nodes) for j in range(v.shape[2])], axis=1)
     return sums, np.bincount(cells.ravel(), minlength=n_nodes)
+
+
+def cell_average(weights, qp_values, qp_start):
+    """Weighted cell averages ``(n_cells, ...)`` of quadrature values ``(n_qp, ...)``
+    with weights ``(n_qp,)``, the points of cell ``c`` being ``qp_start[c] ..
+    qp_start[c + 1] - 1``."""
+    v = np.asarray(qp_values)
+    w = np.asarray(weights)
+    starts = np.asarray(qp_start[:-1])
+    if not len(starts):
+        return np.zeros((0,) + v.shape[1:])
+    wv = np.add.reduceat(w.reshape((-1,) + (1,) * (v.ndim - 1)) * v, starts, axis=0)
+    return wv / np.add.reduceat(w, starts).reshape((-1,) + (1,) * (v.ndim - 1))

@@ -22,32 +22,59 @@ materials, sections, steps, boundary conditions, loads, outputs) with its data l
 Keywords and parameters are case-insensitive, so are set names when the deck refers
 to them; a set keeps the spelling of its first definition. ``**`` starts a comment.
 
-Element types: ``C3D4``, ``C3D10``, ``C3D8``, ``C3D20`` and their variants (``H``,
-``R``, ``I``, ``M``, ``T``, heat transfer ``DC3D*``) give the topology only: the
-solver integrates with its own rule. Wedges (``C3D6``, ``C3D15``), pyramids
-(``C3D5``) and 27-node hexahedra are refused, naming the type and the count. Surface
-elements (``CPS3/4/6/8``, ``CPE*``, ``CAX*``, ``S3/4/8R``, ``STRI65``, ``M3D*``,
-``SFM3D*``, ``R3D*``) are the faces of their element sets (face sets of the mesh);
-lines, beams, 9-node quadrilaterals, masses and springs are skipped, their element
-sets kept as node sets.
+Element types: ``C3D4``, ``C3D10``, ``C3D8``, ``C3D20``, the wedges ``C3D6``,
+``C3D15`` and the pyramids ``C3D5``, ``C3D13``, and their variants (``H``, ``R``, ``I``,
+``M``, ``T``, ``V``, heat transfer ``DC3D*``) give the topology only: the solver
+integrates with its own rule. A deck may hold several of them: the mesh gets one cell
+block per type (:class:`rom.mesh.MeshData`, types in alphabetical order of their meshio
+names: ``hexahedron``, ``hexahedron20``, ``pyramid``, ``pyramid13``, ``tetra``,
+``tetra10``, ``wedge``, ``wedge15``), each block's cells in the order of the deck, and
+the cells numbered block after block (element sets follow that numbering). Linear and
+quadratic solids are not mixed (their faces cannot match); 27-node hexahedra
+(``C3D27``) are refused, naming the type and the count. Every cell is checked: a
+non-positive Jacobian at its centre raises, naming the element (an inverted element,
+or a deck whose wedges are not in Abaqus' order). Surface elements (``CPS3/4/6/8``,
+``CPE*``, ``CAX*``, ``S3/4/8R``, ``STRI65``, ``M3D*``, ``SFM3D*``, ``R3D*``) are the
+faces of their element sets (face sets of the mesh); lines, beams, 9-node
+quadrilaterals, masses and springs are skipped, their element sets kept as node sets.
 
-Face numbering of ``*SURFACE`` (Abaqus's and CalculiX's, the same; 1-based corner
-nodes, the mid-edge nodes of quadratic elements follow their edges):
+Node orders: those of ``C3D4``, ``C3D10``, ``C3D8``, ``C3D20``, ``C3D5`` and ``C3D13``
+are meshio's (VTK's) already; Abaqus numbers its wedges with the triangle 1-2-3
+counterclockwise seen from 4-5-6, VTK the other way round, so ``C3D6`` and ``C3D15``
+cells are reflected (:func:`rom.io.orderings.permutation` ``("abaqus", ...)``, found
+on gmsh-written decks: see that module).
+
+Face numbering of ``*SURFACE`` (Abaqus's; CalculiX's tetrahedra and hexahedra are
+numbered alike; 1-based corner nodes in the deck's order, the mid-edge nodes of
+quadratic elements follow their edges):
 
 =============  =======  =======  =======  =======  =======  =======
 element        S1       S2       S3       S4       S5       S6
 =============  =======  =======  =======  =======  =======  =======
 C3D4, C3D10    1-2-3    1-4-2    2-4-3    3-4-1
 C3D8, C3D20    1-2-3-4  5-8-7-6  1-5-6-2  2-6-7-3  3-7-8-4  4-8-5-1
+C3D6, C3D15    1-2-3    4-6-5    1-4-5-2  2-5-6-3  3-6-4-1
+C3D5, C3D13    1-2-3-4  1-5-2    2-5-3    3-5-4    4-5-1
 =============  =======  =======  =======  =======  =======  =======
 
-A face is the reference element's face with the same corners: its connectivity is
-that face's (outward, mid-edge nodes included), the one the face integration uses.
-Node orderings of C3D10 and C3D20 are meshio's (VTK's) already.
+The wedge's row is the Abaqus manual's ("Three-dimensional solid element library",
+face numbering of the wedge elements), the same corner sets as libMesh's Abaqus reader
+(its PRISM side map) and A. Bower's Abaqus UEL face routine. The pyramid's row was
+not checked against the manual's text (not at hand): it follows the convention of the
+other rows (each face's corners with the right-hand normal pointing into the element,
+the base first, then the sides in the order of the base's edges, each from the edge's
+first corner through the apex 5), and ``tests/test_abaqus_deck.py`` checks that each
+label is one face of the element and names boundary faces of gmsh-written decks with
+their exact areas.
+A face is the reference element's face with the same corners (after the node
+permutation of wedges): its connectivity is that face's (outward, mid-edge nodes
+included), the one the face integration uses; a surface may hold triangles and
+quadrilaterals (``element_groups[name]["faces"]`` then has both face types).
 
 Every error is a :class:`rom.RomError` naming the file and the line.
 """
 
+import functools
 import os
 import re
 
@@ -58,14 +85,18 @@ from rom.fem.elements import get_element
 
 __all__ = ["read_abaqus", "ABAQUS_FACES", "ELEMENT_TYPES"]
 
-# Abaqus/CalculiX faces S1..Sn by their corners (0-based local nodes)
+# Abaqus faces S1..Sn by their corners (0-based local nodes in the deck's order, the
+# manual's cyclic order: right-hand normal into the element)
 ABAQUS_FACES = {
     "tetra": ((0, 1, 2), (0, 3, 1), (1, 3, 2), (2, 3, 0)),
     "hexahedron": ((0, 1, 2, 3), (4, 7, 6, 5), (0, 4, 5, 1), (1, 5, 6, 2), (2, 6, 7, 3),
                    (3, 7, 4, 0)),
+    "wedge": ((0, 1, 2), (3, 5, 4), (0, 3, 4, 1), (1, 4, 5, 2), (2, 5, 3, 0)),
+    "pyramid": ((0, 1, 2, 3), (0, 4, 1), (1, 4, 2), (2, 4, 3), (3, 4, 0)),
 }
-ABAQUS_FACES["tetra10"] = ABAQUS_FACES["tetra"]
-ABAQUS_FACES["hexahedron20"] = ABAQUS_FACES["hexahedron"]
+for _linear, _quadratic in (("tetra", "tetra10"), ("hexahedron", "hexahedron20"),
+                            ("wedge", "wedge15"), ("pyramid", "pyramid13")):
+    ABAQUS_FACES[_quadratic] = ABAQUS_FACES[_linear]
 
 
 def _types(role, meshio_type, n_nodes, names):
@@ -83,10 +114,10 @@ ELEMENT_TYPES = {
                                         "C3D8T C3D8RT C3D8HT C3D8RHT DC3D8"),
     **_types("volume", "hexahedron20", 20, "C3D20 C3D20R C3D20H C3D20RH C3D20T C3D20RT "
                                            "C3D20HT C3D20RHT DC3D20"),
-    **_types("refused", "wedge", 6, "C3D6 C3D6H C3D6T DC3D6"),
-    **_types("refused", "wedge15", 15, "C3D15 C3D15H C3D15V C3D15T DC3D15"),
-    **_types("refused", "pyramid", 5, "C3D5 C3D5H"),
-    **_types("refused", "pyramid13", 13, "C3D13"),
+    **_types("volume", "wedge", 6, "C3D6 C3D6H C3D6T DC3D6"),
+    **_types("volume", "wedge15", 15, "C3D15 C3D15H C3D15V C3D15T DC3D15"),
+    **_types("volume", "pyramid", 5, "C3D5 C3D5H"),
+    **_types("volume", "pyramid13", 13, "C3D13"),
     **_types("refused", "hexahedron27", 27, "C3D27 C3D27H C3D27R C3D27RH"),
     **_types("face", "triangle", 3, "CPS3 CPE3 CPE3H CAX3 CAX3H S3 S3R S3RS STRI3 M3D3 R3D3 "
                                     "SFM3D3 DS3 DC2D3"),
@@ -121,13 +152,15 @@ _FACE_LABEL = re.compile(r"S(\d+)", re.IGNORECASE)
 def read_abaqus(path):
     """Read the mesh of the Abaqus/CalculiX deck ``path``: a :class:`rom.mesh.MeshData`.
 
-    The volume elements (one type) are the cells; nodes used by no volume element are
-    dropped, the others numbered in the order of their definition (``file_node_ids``
-    is the index among the deck's nodes). Element sets give ``element_groups`` (volume
-    cells, surface elements as faces) and the node sets of their nodes; node sets give
-    ``node_groups``; an element-based ``*SURFACE`` gives the faces it names and the set
-    of their nodes, a node-based one a node set and the boundary faces whose nodes are
-    all in it.
+    The volume elements are the cells, one block per element type (types in
+    alphabetical order, each block's cells in the deck's order, wedges put in VTK's
+    node order); nodes used by no volume element are dropped, the others numbered in
+    the order of their definition (``file_node_ids`` is the index among the deck's
+    nodes). Element sets give ``element_groups`` (volume cells in the blocks'
+    numbering, surface elements as faces) and the node sets of their nodes; node sets
+    give ``node_groups``; an element-based ``*SURFACE`` gives the faces it names (by face
+    type) and the set of their nodes, a node-based one a node set and the boundary
+    faces (of every face type) whose nodes are all in it.
     """
     if not os.path.isfile(path):
         raise RomError(f"mesh file not found: {path}")
@@ -399,6 +432,7 @@ class _Deck:
 
     def mesh_data(self):
         """The :class:`rom.mesh.MeshData` of the parsed deck."""
+        from rom.io.orderings import permutation
         from rom.mesh import MeshData
 
         src = self.path
@@ -430,37 +464,51 @@ class _Deck:
             raise RomError(f"{src}: " + "; ".join(
                 f"{n} {t} element(s) ({ELEMENT_TYPES[t][1]}; the first at {self.where(first)})"
                 for t, (n, first) in refused.items())
-                + ": not supported by the solver, which takes tetrahedra (C3D4, C3D10) or "
-                "hexahedra (C3D8, C3D20), one type per mesh")
+                + ": not supported by the solver, which takes tetrahedra (C3D4, C3D10), "
+                "hexahedra (C3D8, C3D20), wedges (C3D6, C3D15) and pyramids (C3D5, C3D13)")
         volume = [k for k, c in enumerate(cards) if c[1][0] == "volume"]
         if not volume:
-            raise RomError(f"{src}: no solid elements (C3D4, C3D10, C3D8, C3D20 or their "
-                           "variants) in the deck")
-        types = {cards[k][1][1] for k in volume}
-        if len(types) > 1:
-            counts = {}
-            for k in volume:
-                counts[cards[k][0]] = counts.get(cards[k][0], 0) + len(cards[k][2])
-            raise RomError(f"{src}: mixed solid element types " + ", ".join(
-                f"{t} ({n})" for t, n in counts.items()) + "; one volume cell type per mesh "
-                "is supported")
-        cell_type = types.pop()
-        el = get_element(cell_type)
-
-        # cells, and the compact numbering of their nodes in definition order
-        vol_offset = {}
-        n = 0
+            raise RomError(f"{src}: no solid elements (C3D4, C3D10, C3D8, C3D20, C3D6, "
+                           "C3D15, C3D5, C3D13 or their variants) in the deck")
+        degrees = {}
         for k in volume:
-            vol_offset[k] = n
-            n += len(conns[k])
-        cells = np.concatenate([conns[k] for k in volume])
-        if not len(cells):
-            raise RomError(f"{src}: its {cell_type} element card(s) hold no element")
+            per = degrees.setdefault(get_element(cards[k][1][1]).degree, {})
+            per[cards[k][0]] = per.get(cards[k][0], 0) + len(cards[k][2])
+        if len(degrees) > 1:
+            raise RomError(f"{src}: linear solid elements (" + ", ".join(
+                f"{t}: {n}" for t, n in degrees[1].items()) + ") beside quadratic ones ("
+                + ", ".join(f"{t}: {n}" for t, n in degrees[2].items())
+                + "): their faces cannot match; one degree per mesh")
+
+        # cell blocks: one per meshio type (alphabetical), cards of a type in deck order
+        by_type = {}
+        for k in volume:
+            by_type.setdefault(cards[k][1][1], []).append(k)
+        vol_offset, n = {}, 0  # card -> first cell id of its elements
+        for t in sorted(by_type):
+            for k in by_type[t]:
+                vol_offset[k] = n
+                n += len(conns[k])
+                perm = permutation("abaqus", t)
+                if perm is not None:  # the deck's order -> ours
+                    conns[k] = conns[k][:, np.array(perm)]
+        if n == 0:
+            raise RomError(f"{src}: its solid element card(s) hold no element")
+        # the compact numbering of the cells' nodes, in definition order
         used = np.zeros(len(node_ids), dtype=bool)
-        used[cells.ravel()] = True
+        for k in volume:
+            used[conns[k].ravel()] = True
         new_id = np.full(len(node_ids), -1, dtype=np.int64)
         new_id[used] = np.arange(used.sum())
-        cells = new_id[cells]
+        points = xyz[used]
+        for k in volume:
+            conns[k] = new_id[conns[k]]
+        blocks = []
+        for t in sorted(by_type):
+            cells = np.concatenate([conns[k] for k in by_type[t]])
+            if len(cells):  # (a type whose cards hold no element has no block)
+                self._check_orientation(t, points, cells, by_type[t])
+                blocks.append((t, cells))
 
         element_groups, node_groups = {}, {}
 
@@ -481,7 +529,7 @@ class _Deck:
             members = self._resolve("element", key, None)
             vol, faces, nodes = [], {}, []
             for k, rows in self._by_card(members):
-                conn = new_id[conns[k][rows]]
+                conn = conns[k][rows] if k in vol_offset else new_id[conns[k][rows]]
                 nodes.append(conn.ravel())
                 if k in vol_offset:
                     vol.append(vol_offset[k] + rows)
@@ -493,10 +541,7 @@ class _Deck:
         for key, (name, _) in self.sets["node"].items():
             add_nodes(name, new_id[self._resolve("node", key, None)])
 
-        # element surfaces: faces S1..Sn of volume elements
-        abaqus_to_local = [
-            next(j for j, f in enumerate(el.faces) if set(f[: len(c)]) == set(c))
-            for c in ABAQUS_FACES[cell_type]]
+        # element surfaces: faces S1..Sn of volume elements, by face type
         node_surfaces = {}
         for name, stype, entries in self.surfaces.values():
             if stype == "NODE":
@@ -507,44 +552,96 @@ class _Deck:
                     np.zeros(0, np.int64)
                 add_nodes(name, node_surfaces[name])
                 continue
-            conn = [self._surface_faces(p, t, label, cards, vol_offset, cells,
-                                        abaqus_to_local, el)
-                    for p, t, label in entries]
-            conn = np.concatenate(conn) if conn else np.zeros((0, len(el.faces[0])), np.int64)
-            add_group(name, faces={el.face_type: conn}, nodes=conn.ravel())
+            faces = {}
+            for p, t, label in entries:
+                for ft, conn in self._surface_faces(p, t, label, conns, vol_offset).items():
+                    faces.setdefault(ft, []).append(conn)
+            faces = {ft: np.concatenate(c) for ft, c in faces.items()}
+            if not faces:  # no element: an empty face set
+                ft = get_element(blocks[0][0]).face_types[0]
+                faces = {ft: np.zeros((0, get_element(ft).n_nodes), np.int64)}
+            add_group(name, faces=faces,
+                      nodes=np.concatenate([c.ravel() for c in faces.values()]))
 
-        data = MeshData(points=xyz[used], cell_type=cell_type, cells=cells,
+        data = MeshData(points=points, cell_type="mixed", cells=blocks,
                         element_groups=element_groups, node_groups=node_groups, source=src,
                         file_node_ids=np.flatnonzero(used), n_file_points=len(node_ids))
         if node_surfaces:  # a node surface's faces: boundary faces with all nodes in it
-            _, _, bconn = data.boundary_faces()
+            boundary = data.boundary_faces()
             for name, nodes in node_surfaces.items():
                 inside = np.zeros(data.n_nodes, dtype=bool)
                 inside[nodes[nodes >= 0]] = True
-                on = np.all(inside[bconn], axis=1)
-                if np.any(on):
-                    add_group(name, faces={el.face_type: bconn[on]})
+                faces = {ft: bconn[np.all(inside[bconn], axis=1)]
+                         for ft, (_, _, bconn) in boundary.items()}
+                faces = {ft: c for ft, c in faces.items() if len(c)}
+                if faces:
+                    add_group(name, faces=faces)
         return data
 
-    def _surface_faces(self, place, token, label, cards, vol_offset, cells, to_local, el):
-        """Connectivity ``(n, n_nodes_f)`` of the faces of one element-surface line."""
+    def _check_orientation(self, cell_type, points, cells, card_ids):
+        """Raise for a cell whose Jacobian at its reference centre is not positive."""
+        el = get_element(cell_type)
+        dN = el.shape_gradients(el.center[None, :])[0]  # (n_nodes, 3)
+        det = np.linalg.det(np.einsum("cak,aj->ckj", points[cells], dN))
+        bad = np.flatnonzero(det <= 0)
+        if not bad.size:
+            return
+        i = int(bad[0])
+        for k in card_ids:  # the card and row of cell i of the block
+            if i < len(self.element_cards[k][2]):
+                break
+            i -= len(self.element_cards[k][2])
+        etype, _, ids, _, places = self.element_cards[k]
+        hint = (" (Abaqus numbers a wedge's triangle 1-2-3 counterclockwise seen from "
+                "4-5-6, VTK and meshio's Abaqus writer the other way round)"
+                if cell_type.startswith("wedge") else "")
+        raise self.error(places[i], f"element {ids[i]} ({etype}): non-positive Jacobian "
+                                    f"at its centre ({bad.size} such {etype} element(s)): "
+                                    f"inverted or degenerate{hint}")
+
+    def _surface_faces(self, place, token, label, conns, vol_offset):
+        """``{face type: connectivity (n, n_nodes_f)}`` of the faces of one
+        element-surface line (``conns``: the cards' connectivities, the volume ones in
+        our node order and numbering)."""
         if token.isdigit():
             members = self._lookup(*self._index["element"], np.array([int(token)]), place,
                                    "element")
         else:
             members = self._resolve("element", token.upper(), place)
         m = _FACE_LABEL.fullmatch(label)
-        n_faces = len(to_local)
-        etype = None
-        vol = []
+        out = {}
         for k, rows in self._by_card(members):
-            etype, _, ids = cards[k][:3]
+            etype, spec, ids = self.element_cards[k][:3]
             if k not in vol_offset:
                 raise self.error(place, f"element {ids[rows[0]]} is a {etype}, not a solid "
                                         "element: it has no face " + label)
-            vol.append(vol_offset[k] + rows)
-        if m is None or not 1 <= int(m.group(1)) <= n_faces:
-            raise self.error(place, f"face '{label}' is not a face of {etype or 'an element'} "
-                                    f"(S1..S{n_faces})")
-        vol = np.concatenate(vol) if vol else np.zeros(0, np.int64)
-        return cells[vol][:, np.array(el.faces[to_local[int(m.group(1)) - 1]])]
+            el = get_element(spec[1])
+            to_local = _abaqus_to_local(el.name)
+            if m is None or not 1 <= int(m.group(1)) <= len(to_local):
+                raise self.error(place, f"face '{label}' is not a face of {etype} "
+                                        f"(S1..S{len(to_local)})")
+            j = to_local[int(m.group(1)) - 1]
+            conn = conns[k][rows][:, np.array(el.faces[j])]
+            ft = el.face_types[j]
+            out[ft] = np.concatenate([out[ft], conn]) if ft in out else conn
+        if m is None and not out:
+            raise self.error(place, f"face '{label}' is not a face of an element (S1..S6)")
+        return out
+
+
+@functools.lru_cache(maxsize=None)
+def _abaqus_to_local(cell_type):
+    """Our face index of each Abaqus face S1..Sn of ``cell_type``: the one face of the
+    element with the same corners once the deck's node order is put into ours."""
+    from rom.io.orderings import permutation
+
+    element = get_element(cell_type)
+    perm = permutation("abaqus", element.name)
+    ours = np.argsort(perm) if perm is not None else np.arange(element.n_nodes)
+    n_corners = [get_element(t).n_corners for t in element.face_types]
+    out = []
+    for corners in ABAQUS_FACES[element.name]:
+        c = {int(ours[a]) for a in corners}
+        (j,) = [j for j, f in enumerate(element.faces) if set(f[: n_corners[j]]) == c]
+        out.append(j)
+    return tuple(out)

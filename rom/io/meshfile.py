@@ -36,6 +36,9 @@ def read_mesh_file(path):
         return read_abaqus(path)
     import meshio
 
+    from rom.io.orderings import register_meshio_cell_types
+
+    register_meshio_cell_types()
     if not os.path.isfile(path):
         raise RomError(f"mesh file not found: {path}")
     try:
@@ -47,11 +50,19 @@ def read_mesh_file(path):
     except SystemExit:  # meshio exits when no candidate format can read the file
         raise RomError(f"cannot read mesh file {path}: no meshio reader understands it") \
             from None
-    except (KeyError, ValueError, IndexError, OSError) as exc:
+    except KeyError as exc:
+        if path.lower().endswith((".xdmf", ".xmf")):  # rom.io.orderings' docstring
+            raise RomError(f"cannot read mesh file {path}: meshio 5.0 reads XDMF 'Mixed' "
+                           f"topologies of linear cells only (cell type code {exc}); "
+                           "write the mesh as .msh, .vtu or .med") from None
+        raise RomError(f"cannot read mesh file {path} (KeyError: {exc}); is it a mesh "
+                       "format meshio knows?") from None
+    except (ValueError, IndexError, OSError) as exc:
         raise RomError(f"cannot read mesh file {path} ({type(exc).__name__}: {exc}); "
                        "is it a mesh format meshio knows?") from None
-    if path.lower().endswith(".med"):
-        _med_to_vtk_order(m)
+    fmt = {".med": "med", ".msh": "gmsh"}.get(os.path.splitext(path)[1].lower())
+    if fmt:
+        _to_our_order(m, fmt)
     return mesh_data_from_meshio(m, source=path)
 
 
@@ -67,13 +78,27 @@ MED_TO_VTK = {
 }
 
 
-def _med_to_vtk_order(m):
-    """Reorder, in place, the volume cells of the meshio mesh ``m`` read from a MED
-    file from MED's node order to VTK's (:data:`MED_TO_VTK`)."""
+def _orders(file_format):
+    """``{cell type: perm}`` with ``cells_ours = cells_as_read[:, perm]`` for the cells
+    of ``file_format`` (``"med"``, ``"gmsh"``; ``"abaqus"``: the order of a deck's
+    lines, which :mod:`rom.io.abaqus` reads) that meshio returns in another order
+    than ours (:data:`MED_TO_VTK`, :data:`rom.io.orderings.PERMUTATIONS`); the writer
+    applies their inverses."""
+    from rom.io.orderings import PERMUTATIONS
+
+    out = dict(MED_TO_VTK) if file_format == "med" else {}
+    out.update(PERMUTATIONS.get(file_format, {}))
+    return out
+
+
+def _to_our_order(m, file_format):
+    """Reorder, in place, the volume cells of the meshio mesh ``m`` read from a
+    ``file_format`` file into our (VTK's) node order (:func:`_orders`)."""
     import meshio
 
+    orders = _orders(file_format)
     for i, block in enumerate(m.cells):
-        p = MED_TO_VTK.get(block.type)
+        p = orders.get(block.type)
         if p is not None:
             m.cells[i] = meshio.CellBlock(block.type, np.asarray(block.data)[:, p])
 
@@ -129,10 +154,6 @@ def mesh_data_from_meshio(m, source="<memory>"):
     if not volume_blocks:
         raise RomError(f"{source}: no volume cells (need one of {', '.join(VOLUME_TYPES)})")
     types = sorted({b.type for b in volume_blocks})
-    if len(types) > 1:
-        raise RomError(f"{source}: mixed volume cell types {', '.join(types)}; "
-                       "one volume cell type per mesh is supported")
-    cell_type = types[0]
 
     # named groups: name -> {block index: cell indices in block}
     groups = {}
@@ -146,25 +167,30 @@ def mesh_data_from_meshio(m, source="<memory>"):
         for name, per_block in extra.items():
             groups.setdefault(name, {}).update(per_block)
 
-    # volume cells: concatenation of the volume blocks, in file order
-    offsets, cells = {}, []
+    # volume cells: one block per type (types in alphabetical order), each the
+    # concatenation of the file's blocks of that type in file order
+    offsets, blocks = {}, []
     n = 0
-    for ib, b in enumerate(m.cells):
-        if b.type == cell_type:
-            offsets[ib] = n
-            cells.append(np.asarray(b.data, dtype=np.int64))
-            n += len(b.data)
-    cells = np.concatenate(cells)
+    for t in types:
+        conns = []
+        for ib, b in enumerate(m.cells):
+            if b.type == t:
+                offsets[ib] = n
+                conns.append(np.asarray(b.data, dtype=np.int64))
+                n += len(b.data)
+        blocks.append((t, np.concatenate(conns)))
+    all_cells = np.concatenate([c.ravel() for _, c in blocks])
 
     # compact numbering of referenced nodes
     used = np.zeros(len(m.points), dtype=bool)
-    used[cells.ravel()] = True
+    used[all_cells] = True
+    del all_cells
     new_id = np.full(len(m.points), -1, dtype=np.int64)
     new_id[used] = np.arange(used.sum())
     points = np.asarray(m.points, dtype=float)[used]
     if points.shape[1] == 2:
         points = np.hstack([points, np.zeros((len(points), 1))])
-    cells = new_id[cells]
+    blocks = [(t, new_id[c]) for t, c in blocks]
 
     element_groups, node_groups = {}, {}
     for name, per_block in groups.items():
@@ -187,7 +213,7 @@ def mesh_data_from_meshio(m, source="<memory>"):
         ids = new_id[np.asarray(idx, dtype=np.int64)]
         node_groups[name] = np.unique(np.concatenate([node_groups.get(name, []),
                                                       ids[ids >= 0]]).astype(np.int64))
-    return MeshData(points=points, cell_type=cell_type, cells=cells,
+    return MeshData(points=points, cell_type="mixed", cells=blocks,
                     element_groups=element_groups, node_groups=node_groups, source=source,
                     file_node_ids=np.flatnonzero(used), n_file_points=len(m.points))
 
@@ -198,23 +224,32 @@ def write_mesh_file(path, data, file_format=None):
     Named groups are written for gmsh (``.msh``, format 2.2, as physical groups:
     one group per element, the volume group first) and Abaqus (``.inp``, as ELSET
     and NSET); other formats get the geometry only (define sets in the case file).
-    MED files get their cells in MED's node order (:data:`MED_TO_VTK`).
+    MED and gmsh files get their cells in the format's node order (:func:`_orders`).
     """
     import meshio
 
+    from rom.io.orderings import register_meshio_cell_types
+
+    register_meshio_cell_types()
     ext = os.path.splitext(path)[1]
     if ext == ".msh" and file_format is None:
         file_format = "gmsh22"  # meshio would take .msh for ANSYS; 2.2 keeps the groups
     groups = file_format == "gmsh22" or ext == ".inp"
-    cells = [(data.cell_type, data.cells)]
+    # the volume blocks first, in the file format's node order (meshio writes as given)
+    orders = _orders({".med": "med", ".msh": "gmsh", ".inp": "abaqus"}.get(ext.lower(), ""))
+    cells = [(t, c[:, np.argsort(orders[t])] if t in orders else c)
+             for t, c in data.block_cells]
+    n_vol = len(cells)
     cell_sets = {}
     if groups:
         for g in data.element_groups.values():
             cells.extend(g["faces"].items())
-        ib = 1
+        ib = n_vol
         for name, g in data.element_groups.items():
             per = [np.zeros(0, np.int64) for _ in cells]
-            per[0] = g["cells"]
+            ids = np.asarray(g["cells"], dtype=np.int64)
+            for i, b in enumerate(data.blocks):
+                per[i] = ids[(ids >= b.start) & (ids < b.stop)] - b.start
             for _ in g["faces"]:
                 per[ib] = np.arange(len(cells[ib][1]))
                 ib += 1
@@ -223,16 +258,14 @@ def write_mesh_file(path, data, file_format=None):
         tags = [np.zeros(len(c[1]), dtype=np.int64) for c in cells]
         field_data = {}
         for it, (name, per) in enumerate(cell_sets.items()):
-            field_data[name] = np.array([it + 1, 3 if per[0].size else 2])
+            field_data[name] = np.array([it + 1, 3 if any(p.size for p in per[:n_vol])
+                                         else 2])
             for ib, idx in enumerate(per):
                 tags[ib][idx] = it + 1
         m = meshio.Mesh(data.points, cells,
                         cell_data={"gmsh:physical": tags, "gmsh:geometrical": tags},
                         field_data=field_data)
     else:
-        if ext.lower() == ".med":  # MED's node order (meshio writes cells as given)
-            cells = [(t, c[:, np.argsort(MED_TO_VTK[t])] if t in MED_TO_VTK else c)
-                     for t, c in cells]
         m = meshio.Mesh(data.points, cells, cell_sets=cell_sets or None,
                         point_sets=dict(data.node_groups) if groups else None)
     meshio.write(path, m, file_format=file_format)

@@ -50,6 +50,21 @@ Conventions found (against Z-set's own files, see ``tests/data/zset/README.md``)
 
   Every cell read is checked: a non-positive Jacobian at its centre in meshio's
   order raises :class:`rom.RomError` naming the element.
+* Several element types in one mesh (tetrahedra and hexahedra, of one degree) give
+  one cell block per meshio type (:class:`rom.mesh.MeshData`: types in alphabetical
+  order, each block's cells in the file's order), so that the cells of such a mesh
+  are not numbered as the file's elements (element sets follow the cells).
+* Wedges and pyramids (``c3d6``, ``c3d15``, ``c3d5``, ``c3d13`` and their variants,
+  :data:`REFUSED_TYPES`) are refused: their node orders are not established. Neither
+  Z-set's documentation nor a Z-set-written mesh with them was at hand; the only
+  source found, BasicTools' Z-set tables (``BasicTools/IO/ZsetTools.py``, the reader
+  Mordicus uses), is not consistent: its ``c3d6`` permutation ``(0, 2, 1, 3, 5, 4)``
+  makes Z-set's linear wedge VTK-handed (the triangle 1-2-3 turning the other way
+  from its own and Abaqus' wedge), while its ``c3d15`` one (corners and mid-edge
+  nodes alternating around the first triangle, the three vertical mid-edge nodes,
+  then the second triangle, as ``c3d20``) keeps the corners in its own, Abaqus-handed
+  order; it gives no permutation for ``c3d13`` though every other quadratic Z-set
+  element alternates corners and mid-edge nodes, and nothing for ``c3d5``.
 * Integration points of ``c3d8``: Z-set's eight Gauss points run with the first
   reference coordinate fastest, the project's (:func:`rom.fem.gauss_rule`, a
   ``meshgrid(..., indexing="ij")``) with the third fastest:
@@ -73,8 +88,8 @@ from rom.fem.elements import get_element
 from rom.io.results import NodalResults
 
 __all__ = ["read_geof", "read_zset", "read_zset_integ", "read_zset_values",
-           "zset_to_mandel", "VOLUME_TYPES", "FACE_TYPES", "INTEGRATION_POINTS",
-           "IP_TO_PROJECT"]
+           "zset_to_mandel", "VOLUME_TYPES", "FACE_TYPES", "REFUSED_TYPES",
+           "INTEGRATION_POINTS", "IP_TO_PROJECT"]
 
 # Z-set volume element -> (meshio type, meshio order as indices into Z-set's); the
 # reduced-integration variants share their node layout (the project integrates every
@@ -90,6 +105,11 @@ VOLUME_TYPES = {
 }
 FACE_TYPES = {"t3": ("triangle", None), "t6": ("triangle6", (0, 2, 4, 1, 3, 5)),
               "q4": ("quad", None), "q8": ("quad8", (0, 2, 4, 6, 1, 3, 5, 7))}
+# Z-set's wedges and pyramids (and their integration variants, BasicTools' list):
+# refused, their node orders not being established (module docstring)
+REFUSED_TYPES = {name: kind for kind, names in (
+    ("wedge", "c3d6 c3d6r c3d15 c3d15r c3d15_9"),
+    ("pyramid", "c3d5 c3d5_6 c3d5_27 c3d13 c3d13r")) for name in names.split()}
 # integration points per element in the .integ file (Z-set's rules)
 INTEGRATION_POINTS = {"c3d4": 4, "c3d4r": 1, "c3d10": 5, "c3d10_4": 4, "c3d10r": 1,
                       "c3d8": 8, "c3d8r": 1, "c3d20": 27, "c3d20r": 8}
@@ -292,54 +312,85 @@ def read_geof(path):
 
     The nodes used by the volume elements are numbered compactly in the file's order
     (``file_node_ids`` their index among the file's nodes); element types are mapped
-    to meshio's (:data:`VOLUME_TYPES`, node orders in the module docstring); node
-    sets become ``node_groups``, element sets ``element_groups[name]["cells"]`` and
-    face sets ``element_groups[name]["faces"]`` (one connectivity per face type, in
-    the set's order); an element or face set also gives its nodes as a node group,
-    joined to a node set of the same name. Raises :class:`rom.RomError` naming the
-    file and line for a missing file, a malformed or truncated line, an element type
-    with no meshio counterpart (or several volume types in one mesh), a set naming an
-    unknown node or element, or a cell inverted in the converted order.
+    to meshio's (:data:`VOLUME_TYPES`, node orders in the module docstring), one cell
+    block per meshio type (types in alphabetical order, each block's cells in the
+    file's order: in a mesh of several types the cells are not numbered as the
+    file's elements); node sets become ``node_groups``, element sets
+    ``element_groups[name]["cells"]`` (in the cells' numbering) and face sets
+    ``element_groups[name]["faces"]`` (one connectivity per face type, in the set's
+    order); an element or face set also gives its nodes as a node group, joined to a
+    node set of the same name. Raises :class:`rom.RomError` naming the file and line
+    for a missing file, a malformed or truncated line, an element type with no
+    meshio counterpart or whose node order is not known (wedges and pyramids:
+    :data:`REFUSED_TYPES`), linear and quadratic elements in one mesh, a set naming
+    an unknown node or element, or a cell inverted in the converted order.
     """
     from rom.mesh import MeshData
 
     lines, node_ids, coords, (elem_ids, types, conns, line_nos), groups = _parse_geof(path)
     order = np.argsort(node_ids, kind="stable")
     index = (node_ids[order], order)
+    refused = sorted(set(types) & set(REFUSED_TYPES))
+    if refused:
+        i = types.index(refused[0])
+        n = sum(t in REFUSED_TYPES for t in types)
+        raise lines.error(
+            f"element {elem_ids[i]} is a '{refused[0]}' (a {REFUSED_TYPES[refused[0]]}; "
+            f"{n} wedge or pyramid element(s) in the mesh): Z-set's node order of wedges "
+            "and pyramids (c3d6, c3d15, c3d5, c3d13 and their variants) is not known "
+            "here, so they are not read; convert the mesh (e.g. to an Abaqus deck or a "
+            "gmsh file) to use them", line_nos[i])
     unknown = sorted(set(types) - set(VOLUME_TYPES))
     if unknown:
         i = types.index(unknown[0])
         raise lines.error(f"element {elem_ids[i]} is a '{unknown[0]}': unsupported element "
                           f"type (supported: {', '.join(VOLUME_TYPES)})", line_nos[i])
-    kinds = sorted({VOLUME_TYPES[t][0] for t in types})
-    if len(kinds) > 1:
-        raise RomError(f"{path}: mixed volume element types "
-                       f"({', '.join(sorted(set(types)))}); one per mesh is supported")
     if not types:
         raise RomError(f"{path}: no elements")
-    cell_type = kinds[0]
-    element = get_element(cell_type)
-    bad = [k for k, c in enumerate(conns) if len(c) != element.n_nodes]
+    degrees = {}
+    for t in types:
+        degrees.setdefault(get_element(VOLUME_TYPES[t][0]).degree, set()).add(t)
+    if len(degrees) > 1:
+        raise RomError(f"{path}: linear elements ({', '.join(sorted(degrees[1]))}) beside "
+                       f"quadratic ones ({', '.join(sorted(degrees[2]))}): their faces "
+                       "cannot match; one degree per mesh")
+    mtypes = [VOLUME_TYPES[t][0] for t in types]
+    bad = [k for k, c in enumerate(conns) if len(c) != get_element(mtypes[k]).n_nodes]
     if bad:
         i = bad[0]
         raise lines.error(f"element {elem_ids[i]} ({types[i]}) has {len(conns[i])} nodes, "
-                          f"{element.n_nodes} expected", line_nos[i])
-    cells = _connectivity(lines, conns, index, line_nos, "an element")
-    types = np.array(types)
-    for t in np.unique(types):  # Z-set's node order -> meshio's
-        perm = VOLUME_TYPES[t][1]
-        if perm is not None:
-            rows = np.flatnonzero(types == t)
-            cells[rows] = cells[rows][:, np.array(perm)]
+                          f"{get_element(mtypes[i]).n_nodes} expected", line_nos[i])
+    # cell blocks: one per meshio type (alphabetical), the file's order within each
+    types, mtypes = np.array(types), np.array(mtypes)
+    rows_of = {t: np.flatnonzero(mtypes == t) for t in sorted(set(mtypes.tolist()))}
+    cell_of = np.empty(len(types), dtype=np.int64)  # file element -> cell id
+    start = 0
+    for rows in rows_of.values():
+        cell_of[rows] = start + np.arange(len(rows))
+        start += len(rows)
+    blocks = {}
+    for t, rows in rows_of.items():
+        cells = _connectivity(lines, [conns[k] for k in rows], index,
+                              [line_nos[k] for k in rows], "an element")
+        for zt in np.unique(types[rows]):  # Z-set's node order -> meshio's
+            perm = VOLUME_TYPES[zt][1]
+            if perm is not None:
+                sel = types[rows] == zt
+                cells[sel] = cells[sel][:, np.array(perm)]
+        blocks[t] = cells
 
     # compact numbering of the nodes of the cells, in file order
     used = np.zeros(len(node_ids), dtype=bool)
-    used[cells.ravel()] = True
+    for cells in blocks.values():
+        used[cells.ravel()] = True
     new_id = np.full(len(node_ids), -1, dtype=np.int64)
     new_id[used] = np.arange(used.sum())
     points = coords[used]
-    cells = new_id[cells]
-    _check_orientation(lines, element, points, cells, elem_ids, types, line_nos)
+    for t, rows in rows_of.items():
+        blocks[t] = new_id[blocks[t]]
+        _check_orientation(lines, get_element(t), points, blocks[t],
+                           [elem_ids[k] for k in rows], types[rows],
+                           [line_nos[k] for k in rows])
 
     e_order = np.argsort(elem_ids, kind="stable")
     e_sorted = np.asarray(elem_ids, dtype=np.int64)[e_order]
@@ -357,9 +408,10 @@ def read_geof(path):
             continue
         g = element_groups.setdefault(name, {"cells": np.zeros(0, np.int64), "faces": {}})
         if kind == "elset":
-            idx = _set_ids(lines, block, (e_sorted, e_order), "element set " + name)
+            idx = cell_of[_set_ids(lines, block, (e_sorted, e_order), "element set " + name)]
             g["cells"] = np.union1d(g["cells"], idx).astype(np.int64)
-            nodes = cells[idx].ravel()
+            nodes = np.concatenate([blocks[t][idx[(idx >= lo) & (idx < lo + len(r))] - lo]
+                                    .ravel() for t, r, lo in _starts(rows_of)])
         else:
             faces = _faset(lines, block, index, new_id, name)
             for t, conn in faces.items():
@@ -367,9 +419,17 @@ def read_geof(path):
                 g["faces"][t] = conn if prev is None else np.vstack([prev, conn])
             nodes = np.concatenate([c.ravel() for c in faces.values()]) if faces else []
         node_groups[name] = np.union1d(node_groups.get(name, []), nodes).astype(np.int64)
-    return MeshData(points=points, cell_type=cell_type, cells=cells,
+    return MeshData(points=points, cell_type="mixed", cells=list(blocks.items()),
                     element_groups=element_groups, node_groups=node_groups, source=path,
                     file_node_ids=np.flatnonzero(used), n_file_points=len(node_ids))
+
+
+def _starts(rows_of):
+    """``(type, file rows, first cell id)`` of each block."""
+    start = 0
+    for t, rows in rows_of.items():
+        yield t, rows, start
+        start += len(rows)
 
 
 def _set_ids(lines, block, index, what):
@@ -419,7 +479,8 @@ def _faset(lines, block, index, new_id, name):
 
 
 def _check_orientation(lines, element, points, cells, elem_ids, types, line_nos):
-    """Raise for a cell whose Jacobian at its reference centre is not positive."""
+    """Raise for a cell whose Jacobian at its reference centre is not positive (the
+    cells of one block, with their ids, Z-set types and line numbers)."""
     dN = element.shape_gradients(element.center[None, :])[0]  # (n_nodes, 3)
     J = np.einsum("cak,aj->ckj", points[cells], dN)
     bad = np.flatnonzero(np.linalg.det(J) <= 0)
@@ -526,7 +587,9 @@ def read_zset(ut_path, names=("U1", "U2", "U3"), temperature=None):
 def read_zset_integ(ut_path, names):
     """Integration-point variables ``names`` of a Z-set run, from ``<stem>.integ``:
     a dict name -> ``(n_times, n_elements, n_ip)`` in the ``.geof``'s element order
-    and Z-set's point order (:data:`IP_TO_PROJECT` maps it to the project's). Every
+    (for a mesh of several element types not the order of :func:`read_geof`'s cells,
+    numbered block by block) and Z-set's point order (:data:`IP_TO_PROJECT` maps it
+    to the project's). Every
     element must have the same number of points (:data:`INTEGRATION_POINTS`). Raises
     :class:`rom.RomError` naming the file as :func:`read_zset` does."""
     geof, _, integ_names, times = _read_ut(ut_path)
