@@ -106,6 +106,9 @@ and ``[material]`` optional)::
                                         # a priori criterion chooses, up to k_max = 4)
     cluster_by = "temperature"          # clustering the training loadings by their
                                         # temperature fields, or "trajectory"
+    # generalization_tol = 0.5          # "auto": k > 1 only if the clusters' bases
+                                        # predict a left-out training run at most 1.5x
+                                        # worse than the global basis (rom.cluster)
     indicator = ["sigma", "p", "eps_vp"]  # fields of the indicator (default: these,
                                         # those the law has; see rom.indicator)
     [output]
@@ -272,6 +275,7 @@ class RomSpec:
     clusters: object = None  # local ROMs: their number, "auto", or None (one ROM)
     cluster_by: str = "temperature"  # what is clustered: "temperature" | "trajectory"
     k_max: int = 4  # the largest number of clusters "auto" tries
+    generalization_tol: float = 0.5  # "auto": the accuracy local bases may lose (cluster)
     hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
     block_mb: float = 2048.0  # offline: MB per rank of a block of snapshots
 
@@ -708,7 +712,11 @@ def parse_case(text, path="<case>"):
     if cluster_by not in ("temperature", "trajectory"):
         ro._err(f"'cluster_by' must be 'temperature' or 'trajectory', not '{cluster_by}'")
     k_max = ro.get("k_max", "int", default=4)
-    rom = replace(rom, clusters=clusters, cluster_by=cluster_by, k_max=k_max)
+    gen_tol = ro.get("generalization_tol", "number", default=0.5)
+    if not gen_tol >= 0:
+        ro._err(f"'generalization_tol' must be >= 0, not {gen_tol}")
+    rom = replace(rom, clusters=clusters, cluster_by=cluster_by, k_max=k_max,
+                  generalization_tol=float(gen_tol))
     rom = replace(rom, hyper=hyper, block_mb=float(block_mb),
                   results=tuple((k, *v) for k, v in results.items()))
     indicator = ro.get("indicator", default=None)

@@ -72,10 +72,33 @@ online step relative to the global ROM is
 With reduced points growing with ``N`` (ECM: about proportionally), the law is
 evaluated at ``n_p ~ N`` points with ``B_q gamma`` (``n_p N``, so ``~ N^2``) and the
 reduced tangent costs ``n_p N^2 ~ N^3``: ``p = 2`` (default) is the lower estimate.
+The cost says nothing of accuracy: a cluster's basis, built from fewer trajectories,
+may predict a new loading of its cluster worse than the global basis, whose other
+trajectories also carry directions that loading needs. The criterion measures that
+before any ROM is built, by leave-one-out: ``e_j`` is the relative error of the best
+approximation of trajectory ``j``'s snapshots in the POD basis (at ``eps``) of the
+other trajectories of its cluster, ``g_j`` the same in the global basis of all the
+other trajectories (from the correlation matrix alone, :func:`leave_one_out_errors`).
+With ``E_c = max_{j in c} e_j``, ``G_c = max_{j in c} g_j`` and ``tau = eps`` (the
+relative error the truncation leaves in the training snapshots themselves, below which
+errors are not told apart), the generalization ratio of a partition is
+
+    g(k) = max_c max(E_c, tau) / max(G_c, tau)
+
+(1 for ``k = 1``; below 1 when the local bases generalize better; clusters of one
+trajectory, which have no leave-one-out estimate, left out). Measured
+(BENCHMARKS.md): the cube with a cold and a hot regime (``bench/local_bases.py``),
+k = 2: 1.18, the local ROMs' held-out errors 0.81 and 0.95 times the global ROM's; the
+blade's cold and take-off flights (``bench/blade_local.py``), k = 2: 4.22 (three cold
+flights) and 2.85 (five), the cold member's held-out error 2.6 and 3.1 times the
+global ROM's.
+
 The recommended ``k`` is the smallest admissible one whose cost is within ``tol``
 (5 %) of the minimum over admissible ``k``, and 1 when no admissible ``k > 1`` saves
 ``tol``; a ``k`` is admissible when every cluster has at least ``min_cluster_size``
-(2) trajectories (a cluster of one trajectory is a ROM trained on one loading).
+(2) trajectories (a cluster of one trajectory is a ROM trained on one loading) and its
+generalization ratio is at most ``1 + gen_tol`` (0.5: local ROMs may lose at most half
+again the global basis's leave-one-out accuracy).
 """
 
 from dataclasses import dataclass, field
@@ -87,7 +110,7 @@ from rom.pod import _apply, gram, snapshot_pod, truncation
 
 __all__ = ["sine_dissimilarity", "subspace_dissimilarity", "kmedoids", "KMedoids",
            "cluster_dimensions", "local_bases_criterion", "expected_cost", "recommend",
-           "Partition", "CriterionResult"]
+           "leave_one_out_errors", "generalization_ratio", "Partition", "CriterionResult"]
 
 
 def _column_norms(A, comm, product):
@@ -314,6 +337,42 @@ def _correlation(trajectories, comm, product):
     return gram(S, S, comm, product), owner
 
 
+def _projector_error(C, basis_set, target, eps):
+    """Relative error of the best approximation of the snapshots ``target`` (a mask of
+    ``C``'s rows) in the POD basis of the snapshots ``basis_set`` truncated at ``eps``
+    (:func:`_pod_dimension`'s count), from the correlation matrix ``C`` alone:
+    ``sqrt(sum_s |x_s - P x_s|^2 / sum_s |x_s|^2)`` over the target's snapshots, with
+    ``|P x_s|^2 = |Lambda^(-1/2) V^T C[basis, s]|^2`` (method of snapshots); 1 when the
+    basis set is empty, 0 for a zero target."""
+    total = float(np.trace(C[np.ix_(target, target)]))
+    if total <= 0:
+        return 0.0
+    A = C[np.ix_(basis_set, basis_set)]
+    if not len(A):
+        return 1.0
+    lam, V = np.linalg.eigh(0.5 * (A + A.T))
+    lam, V = lam[::-1], V[:, ::-1]
+    N = _pod_dimension(A, eps)
+    if N == 0:
+        return 1.0
+    coef = (V[:, :N] / np.sqrt(lam[:N])).T @ C[np.ix_(basis_set, target)]  # (N, n_t)
+    return float(np.sqrt(max(total - np.sum(coef ** 2), 0.0) / total))
+
+
+def leave_one_out_errors(C, owner, labels, eps):
+    """``(n_traj,)``: for each trajectory, the relative error of its snapshots' best
+    approximation in the POD basis (at ``eps``) of the other trajectories of its
+    cluster (``labels``; all of them for the global basis): how well a cluster's basis
+    predicts a trajectory it was not built from (1 for a cluster of one trajectory)."""
+    labels = np.asarray(labels)
+    n = int(owner.max()) + 1
+    out = np.empty(n)
+    for j in range(n):
+        others = (labels[owner] == labels[j]) & (owner != j)
+        out[j] = _projector_error(C, others, owner == j, eps)
+    return out
+
+
 def _dimensions(C, owner, labels, k, eps):
     labels = np.asarray(labels)
     return np.array([_pod_dimension(C[np.ix_(m, m)], eps)
@@ -350,8 +409,11 @@ class Partition:
     """One ``k`` of the criterion (replicated): the clustering (``labels (n_traj,)``,
     ``medoids (k,)``, ``loss``), per cluster the POD dimension ``dimensions (k,)``, the
     number of trajectories ``n_trajectories (k,)`` and of snapshots ``n_snapshots
-    (k,)``, the expected online cost relative to the global basis ``cost`` and whether
-    ``k`` is ``admissible`` (no cluster under ``min_cluster_size`` trajectories)."""
+    (k,)``, the expected online cost relative to the global basis ``cost``, each
+    trajectory's leave-one-out error in its cluster's basis ``loo_errors (n_traj,)``,
+    the ``generalization`` ratio (module docstring; 1 for ``k = 1``) and whether ``k``
+    is ``admissible`` (no cluster under ``min_cluster_size`` trajectories, the
+    generalization ratio at most ``1 + gen_tol``)."""
 
     k: int
     labels: np.ndarray
@@ -362,6 +424,8 @@ class Partition:
     n_snapshots: np.ndarray
     cost: float
     admissible: bool
+    loo_errors: np.ndarray = None
+    generalization: float = 1.0
 
 
 @dataclass
@@ -377,12 +441,15 @@ class CriterionResult:
     cost_power: float
     tol: float
     min_cluster_size: int
+    gen_tol: float = 0.5
     ks: np.ndarray = field(init=False)
     costs: np.ndarray = field(init=False)
+    generalization: np.ndarray = field(init=False)
 
     def __post_init__(self):
         self.ks = np.array([p.k for p in self.partitions], dtype=int)
         self.costs = np.array([p.cost for p in self.partitions])
+        self.generalization = np.array([p.generalization for p in self.partitions])
 
     def partition(self, k=None):
         """The partition for ``k`` (default: the recommended one)."""
@@ -411,8 +478,23 @@ def recommend(costs, admissible, tol=0.05):
     return int(np.flatnonzero(ok & (costs <= (1.0 + tol) * best))[0]) + 1
 
 
+def generalization_ratio(loo_local, loo_global, labels, eps):
+    """``max_c max(E_c, tau) / max(G_c, tau)`` (module docstring): ``E_c`` and
+    ``G_c`` the largest leave-one-out errors of cluster ``c``'s trajectories in its
+    cluster's basis and in the global one, ``tau = eps`` the relative error the POD
+    truncation leaves anyway (:func:`rom.pod.truncation` drops an energy ``eps^2``).
+    A cluster of one trajectory has no leave-one-out estimate and is left out (1 when
+    every cluster has one)."""
+    labels = np.asarray(labels)
+    clusters = [c for c in np.unique(labels) if np.sum(labels == c) > 1]
+    return float(max((max(loo_local[labels == c].max(), eps)
+                      / max(loo_global[labels == c].max(), eps) for c in clusters),
+                     default=1.0))
+
+
 def local_bases_criterion(trajectories, D, comm, product=None, eps=1e-4, k_max=None,
-                          cost_power=2.0, tol=0.05, min_cluster_size=2, seed=0, n_init=10):
+                          cost_power=2.0, tol=0.05, min_cluster_size=2, seed=0, n_init=10,
+                          gen_tol=0.5):
     """Collective. The a priori criterion of local bases for ``k = 1..k_max`` (module
     docstring): k-medoids of the trajectories on ``D``, each cluster's POD dimension at
     ``eps``, the expected online cost relative to the global basis and the recommended
@@ -433,6 +515,9 @@ def local_bases_criterion(trajectories, D, comm, product=None, eps=1e-4, k_max=N
     min_cluster_size : fewest trajectories per cluster for ``k`` to be recommended
         (1 allows single-trajectory clusters)
     seed, n_init : of :func:`kmedoids`
+    gen_tol : the largest loss of generalization a recommended ``k`` may have: its
+        generalization ratio at most ``1 + gen_tol`` (module docstring; ``inf`` turns
+        the check off)
 
     Returns
     -------
@@ -448,6 +533,7 @@ def local_bases_criterion(trajectories, D, comm, product=None, eps=1e-4, k_max=N
         raise RomError("local bases: k_max must be at least 1")
     C, owner = _correlation(trajectories, comm, product)
     n_snap = np.bincount(owner, minlength=n)
+    loo_global = leave_one_out_errors(C, owner, np.zeros(n, dtype=int), eps)
     partitions, N1 = [], None
     for k in range(1, k_max + 1):
         km = kmedoids(D, k, seed=seed, n_init=n_init, comm=comm)
@@ -456,9 +542,13 @@ def local_bases_criterion(trajectories, D, comm, product=None, eps=1e-4, k_max=N
             N1 = int(dims[0])
         counts = np.bincount(km.labels, minlength=k)
         snaps = np.bincount(km.labels, weights=n_snap, minlength=k).astype(int)
+        loo = loo_global if k == 1 else leave_one_out_errors(C, owner, km.labels, eps)
+        ratio = 1.0 if k == 1 else generalization_ratio(loo, loo_global, km.labels, eps)
         partitions.append(Partition(
             k, km.labels, km.medoids, km.loss, dims, counts, snaps,
             expected_cost(dims, counts / n, N1, cost_power),
-            bool(counts.min() >= min_cluster_size) or k == 1))
+            k == 1 or bool(counts.min() >= min_cluster_size and ratio <= 1.0 + gen_tol),
+            loo, ratio))
     rec = recommend([p.cost for p in partitions], [p.admissible for p in partitions], tol)
-    return CriterionResult(partitions, rec, N1, eps, cost_power, tol, min_cluster_size)
+    return CriterionResult(partitions, rec, N1, eps, cost_power, tol, min_cluster_size,
+                           gen_tol)

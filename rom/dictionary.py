@@ -159,13 +159,16 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
     criterion = None
     if rom.clusters == "auto":
         criterion = local_bases_criterion(trajs, D, comm, product, eps=rom.eps_u,
-                                          k_max=min(rom.k_max, n))
+                                          k_max=min(rom.k_max, n),
+                                          gen_tol=rom.generalization_tol)
         part = criterion.partition()
         labels, medoids, k = part.labels, part.medoids, criterion.recommended
         say(f"offline: local bases, a priori criterion (k = 1..{len(criterion.ks)}): "
             "expected online cost " + ", ".join(f"{c:.2f}" for c in criterion.costs)
-            + f" of the global basis's (dimension {criterion.global_dimension}); "
-            f"k = {k} recommended")
+            + f" of the global basis's (dimension {criterion.global_dimension}), "
+            "leave-one-out error against the global basis's "
+            + ", ".join(f"{g:.2f}" for g in criterion.generalization)
+            + f" (at most {1 + rom.generalization_tol:g}); k = {k} recommended")
     else:
         k = int(rom.clusters)
         if k > n:
@@ -212,6 +215,8 @@ def build_dictionary(case, files, comm, out_path, log=print, block_bytes=None, w
                     "medoid_signatures": sig[:, medoids].T.copy()}
         if criterion is not None:
             clusters.update(criterion_costs=criterion.costs, criterion_ks=criterion.ks,
+                            criterion_generalization=criterion.generalization,
+                            criterion_generalization_tol=np.float64(criterion.gen_tol),
                             criterion_dimensions=json.dumps(
                                 [np.asarray(p.dimensions).tolist()
                                  for p in criterion.partitions]),

@@ -395,12 +395,19 @@ def _clusters_section(out, rom_path, clusters, online, case):
     if "criterion_costs" in clusters:
         costs = np.asarray(clusters["criterion_costs"])
         dims = json.loads(clusters["criterion_dimensions"])
+        gen = np.asarray(clusters.get("criterion_generalization", np.full(len(costs), np.nan)))
         lines += ["", "A priori criterion (POD dimension of each cluster at eps_u, expected "
                   "online cost sum_c w_c (N_c / N_1)^2 relative to the global basis of "
-                  f"dimension {int(clusters['global_dimension'])}):", "",
-                  "| k | dimensions | expected cost |", "|---|---|---|"]
-        lines += [f"| {kk} | {', '.join(map(str, d))} | {c:.3f} |"
-                  for kk, d, c in zip(np.asarray(clusters["criterion_ks"]), dims, costs)]
+                  f"dimension {int(clusters['global_dimension'])}, and the generalization "
+                  "ratio: the largest leave-one-out error of a training run in its "
+                  "cluster's basis over that in the global basis, the worst cluster; a k "
+                  "is admissible up to "
+                  f"{1 + float(clusters.get('criterion_generalization_tol', np.nan)):g}):",
+                  "", "| k | dimensions | expected cost | generalization ratio |",
+                  "|---|---|---|---|"]
+        lines += [f"| {kk} | {', '.join(map(str, d))} | {c:.3f} | {g:.2f} |"
+                  for kk, d, c, g in zip(np.asarray(clusters["criterion_ks"]), dims, costs,
+                                         gen)]
         lines += ["", f"k = {k} recommended.", "", "![criterion](criterion.png)"]
         _criterion_plot(os.path.join(out, "criterion.png"), clusters["criterion_ks"], costs, k)
     sel = online.get("selection")

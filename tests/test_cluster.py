@@ -294,3 +294,57 @@ def test_recommend_rule():
     assert recommend([1.0, 0.5, 0.3, 0.2], yes[:4]) == 4
     assert recommend([1.0, 0.5, 0.3, 0.2], [True, True, True, False]) == 3
     assert recommend([1.0, 0.5, 0.3], [True, False, False]) == 1
+
+
+# ------------------------------------------------- generalization (leave-one-out)
+
+def test_leave_one_out_errors_against_an_explicit_projection(comm):
+    """From the correlation matrix alone, against the POD (snapshot_pod) of the other
+    trajectories and the M-orthogonal projection on it, computed on the rows."""
+    from rom.cluster import _correlation, leave_one_out_errors
+    from rom.parallel import SerialComm
+
+    rng = np.random.default_rng(5)
+    trajs = [rng.normal(size=(60, 3)) @ np.diag([1.0, 0.3, 0.01]) @ rng.normal(size=(3, 4))
+             + 1e-3 * rng.normal(size=(60, 4)) for _ in range(5)]
+    w = rng.uniform(0.5, 2.0, 60)  # a diagonal (mass-like) product
+    local = [_split(S, comm) for S in trajs]
+    C, owner = _correlation(local, comm, _split(w, comm))
+    labels = np.array([0, 0, 0, 1, 1])
+    for eps in (1e-2, 1e-4):
+        loo = leave_one_out_errors(C, owner, labels, eps)
+        for j in range(5):
+            others = [i for i in range(5) if labels[i] == labels[j] and i != j]
+            Phi = snapshot_pod(np.hstack([trajs[i] for i in others]), SerialComm(),
+                               product=w, eps=eps).modes
+            X = trajs[j]
+            P = Phi @ (Phi.T @ (w[:, None] * X))
+            exact = np.sqrt(np.sum(w[:, None] * (X - P) ** 2) / np.sum(w[:, None] * X ** 2))
+            assert loo[j] == pytest.approx(exact, rel=1e-8, abs=1e-12), (eps, j)
+
+
+@pytest.mark.mpi
+def test_criterion_refuses_local_bases_that_generalize_worse(comm):
+    """Six trajectories each spanning two neighbouring directions of six, cyclically:
+    every trajectory lies in the span of the others (global leave-one-out error 0),
+    but a cluster of three misses a direction of each member (error 1/sqrt(2)). k = 2
+    halves the dimensions (cost 0.44) and is refused for its generalization ratio; with
+    the check off it is recommended."""
+    rng = np.random.default_rng(7)
+    E = np.linalg.qr(rng.normal(size=(100, 6)))[0]
+    trajs = [E[:, [j, (j + 1) % 6]] @ rng.normal(size=(2, 5)) for j in range(6)]
+    local = [_split(S, comm) for S in trajs]
+    D = np.ones((6, 6)) - np.eye(6)  # clusters {0, 1, 2} and {3, 4, 5}, given
+    D[:3, :3] = D[3:, 3:] = 0.1
+    np.fill_diagonal(D, 0.0)
+    crit = local_bases_criterion(local, D, comm, eps=1e-4, k_max=2)
+    p2 = crit.partition(2)
+    assert _same_partition(p2.labels, [0, 0, 0, 1, 1, 1])
+    assert p2.dimensions.tolist() == [4, 4] and crit.global_dimension == 6
+    np.testing.assert_allclose(crit.costs[1], 16 / 36)
+    np.testing.assert_allclose(crit.partitions[0].loo_errors, 0.0, atol=1e-6)
+    # the ends of each cluster's chain miss one of their two directions
+    assert p2.loo_errors.max() > 0.1 and crit.generalization[1] > 1e2
+    assert not p2.admissible and crit.recommended == 1
+    off = local_bases_criterion(local, D, comm, eps=1e-4, k_max=2, gen_tol=np.inf)
+    assert off.recommended == 2
