@@ -1,7 +1,8 @@
 """Local reduced bases on the turbine blade: a cold (low-power) and a hot (take-off)
 regime of flights, one dictionary against one global ROM.
 
-    python bench/blade_local.py [--preset S] [--ranks 2] [--repeat 3]
+    python bench/blade_local.py [--preset S] [--ranks 2] [--repeat 3] [--more-cold]
+                                [--subsets]
 
 A copy of ``cases/blade.toml`` on the ``--preset`` mesh (``bench/out/blade_local_<preset>/``)
 with "cold" flights added: the gas at 480-540 C and the coolant at 380 C instead
@@ -61,6 +62,9 @@ def main():
                     help="train on five cold flights (cold_d, cold_e too) instead of three")
     ap.add_argument("--local-eps-u", type=float, help="the dictionary's POD tolerance "
                     "(default: the case's eps_u, as the global ROM's)")
+    ap.add_argument("--subsets", action="store_true",
+                    help="instead: one ROM per training subset (the five cold flights, "
+                    "with one take-off flight, with all three) on the held-out cold flight")
     args = ap.parse_args()
     from mpi4py import MPI
 
@@ -78,7 +82,7 @@ def main():
     with open(path, "w") as f:
         f.write(text)
     case = load_case(path)
-    training = TRAINING + (MORE_COLD if args.more_cold else [])
+    training = TRAINING + (MORE_COLD if args.more_cold or args.subsets else [])
     py, runpy = sys.executable, os.path.join(ROOT, "run.py")
     files = {}
     for name in training + HELD_OUT:
@@ -92,6 +96,16 @@ def main():
             print(f"HF {name}: {time.perf_counter() - t0:.1f} s on {args.ranks} ranks",
                   flush=True)
     comm = MPI.COMM_SELF
+    if args.subsets:  # what a cold-only basis misses of cold_t (the criterion's check)
+        cold = ["cold_a", "cold_b", "cold_c"] + MORE_COLD
+        c = replace(case, rom=replace(case.rom, clusters=None))
+        for extra in ([], ["a"], ["b"], ["c"], ["a", "b", "c"]):
+            rom = os.path.join(folder, "rom_subset.h5")
+            build_rom(c, [files[k] for k in cold + extra], comm, rom, log=None)
+            _, nm, m, eu, ep, _, _ = held_out(rom, c, "cold_t", files["cold_t"], 1)
+            print(f"cold flights + {extra or 'nothing'}: {nm} modes, {m} points, cold_t "
+                  f"error U {eu:.2e}, p {ep:.2e}", flush=True)
+        return
     rows = []
     for tag, clusters in (("global", None), ("local", "auto")):
         eps_u = args.local_eps_u if clusters and args.local_eps_u else case.rom.eps_u
