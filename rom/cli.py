@@ -17,7 +17,6 @@ PETSc's command line (:mod:`rom.petsc`).
 import argparse
 import math
 import os
-import shlex
 import sys
 import time
 
@@ -38,24 +37,6 @@ PETSC_HELP = ("PETSc options, as on PETSc's command line (after those of the env
               "used are named at the end")
 
 
-def _parse_petsc(text):
-    """``"-ksp_type cg -ksp_monitor"`` -> ``{"ksp_type": "cg", "ksp_monitor": ""}``
-    (in the order given; a repeated option keeps its last value, as in PETSc)."""
-    opts, key = {}, None
-    for tok in shlex.split(text or ""):
-        if tok.startswith("-") and not _is_number(tok):
-            key = tok.lstrip("-")
-            if not key:
-                raise RomError(f"--petsc: '{tok}' without an option name")
-            opts[key] = ""
-        elif key is not None:
-            opts[key] = tok
-            key = None
-        else:
-            raise RomError(f"--petsc: value '{tok}' without an option name")
-    return opts
-
-
 def _petsc_value_attached(argv):
     """``argv`` with ``--petsc -log_view`` as ``--petsc=-log_view``: argparse takes a
     value that starts with a dash and has no space for an option of its own."""
@@ -66,14 +47,6 @@ def _petsc_value_attached(argv):
         else:
             out.append(arg)
     return out
-
-
-def _is_number(tok):
-    try:
-        float(tok)
-        return True
-    except ValueError:
-        return False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -231,22 +204,29 @@ def main(argv, comm):
     ``--petsc`` options as PETSc's command line (:func:`rom.petsc.initialize`); when
     it ends, rank 0 names the options given (``--petsc``, ``PETSC_OPTIONS``) but
     never used (:func:`rom.petsc.unused_report`)."""
+    from rom.petsc import parse_options
+
     args = build_parser().parse_args(_petsc_value_attached(argv))
-    options = _parse_petsc(getattr(args, "petsc", ""))
-    added, petsc = [], args.command in PETSC_COMMANDS
+    options = parse_options(getattr(args, "petsc", ""))
+    restore, petsc = {}, args.command in PETSC_COMMANDS
     if petsc:
         from rom.petsc import initialize
 
-        added = initialize(options)
-    code = _command(args, comm)
-    if petsc or options:
-        from rom.petsc import forget, unused_report
+        restore = initialize(options)
+    try:
+        code = _command(args, comm)
+        if petsc or options:
+            from rom.petsc import unused_report
 
-        report = (unused_report() if petsc else
-                  unused_report(options, f"the {args.command} command builds no PETSc object"))
-        if report and comm.rank == 0:
-            print(report, flush=True)
-        forget(added)
+            report = (unused_report() if petsc else unused_report(
+                options, f"the {args.command} command builds no PETSc object"))
+            if report and comm.rank == 0:
+                print(report, flush=True)
+    finally:  # the options of this command do not outlive it, even when it fails
+        if restore:
+            from rom.petsc import forget
+
+            forget(restore)
     return code
 
 

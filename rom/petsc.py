@@ -34,7 +34,7 @@ import petsc4py  # noqa: E402
 
 # PETSc: a module attribute once PETSc is initialized (__getattr__)
 __all__ = ["PETSc", "initialize", "forget", "database", "unused_options",  # noqa: F822
-           "unused_report", "option_used", "FINALIZE_OPTIONS"]
+           "unused_report", "option_used", "parse_options", "FINALIZE_OPTIONS"]
 
 # options PETSc reads only in PetscFinalize (never "used" before the process ends)
 FINALIZE_OPTIONS = ("options_left", "options_view", "malloc_dump", "malloc_view",
@@ -66,26 +66,73 @@ def __getattr__(name):  # ``from rom.petsc import PETSc`` initializes PETSc if n
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _is_number(tok):
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_options(text, what="--petsc"):
+    """``"-ksp_type cg -ksp_monitor"`` -> ``{"ksp_type": "cg", "ksp_monitor": ""}``
+    (in the order given; a repeated option keeps its last value, as in PETSc; a
+    negative number is a value). ``what`` names the source in error messages."""
+    import shlex
+
+    from rom import RomError
+
+    opts, key = {}, None
+    for tok in shlex.split(text or ""):
+        if tok.startswith("-") and not _is_number(tok):
+            key = tok.lstrip("-")
+            if not key:
+                raise RomError(f"{what}: '{tok}' without an option name")
+            opts[key] = ""
+        elif key is not None:
+            opts[key] = tok
+            key = None
+        else:
+            raise RomError(f"{what}: value '{tok}' without an option name")
+    return opts
+
+
 def initialize(options=None):
     """Initialize PETSc with ``options`` (a dict ``name -> value``, names without the
     dash, ``""`` for an option without a value) as its command line, after
-    ``PETSC_OPTIONS``. Returns the names of the options set in the database of a PETSc
-    started before (a library use, a test process: PETSc has read its command line
-    already; ``-log_view`` then starts the log here), to remove when the command ends;
-    ``[]`` when PETSc starts here."""
+    ``PETSC_OPTIONS``; in a PETSc started before (a library use, a test process: PETSc
+    has read its command line already), set them in its database (``-log_view`` then
+    starts the log here).
+
+    Returns what :func:`forget` needs to put the database back as a process without
+    these options would have it when the command ends: ``{name: previous value}``,
+    the previous value that of the database before (PETSc started before) or of
+    ``PETSC_OPTIONS`` (PETSc starts here), None when the option had none; the options
+    PETSc reads when the process ends (``-log_view``, :data:`FINALIZE_OPTIONS`) are
+    left in place."""
+    options = dict(options or {})
     args = []
-    for name, value in (options or {}).items():
+    for name, value in options.items():
         args += [f"-{name}"] + ([str(value)] if value not in (None, "") else [])
     started = "PETSc" in globals() or "petsc4py.PETSc" in sys.modules
+    if started:
+        before = database()
+    else:  # PETSc reads PETSC_OPTIONS, then these as its command line
+        try:
+            before = parse_options(os.environ.get("PETSC_OPTIONS", ""), "PETSC_OPTIONS")
+        except Exception:  # noqa: BLE001 - PETSc reports a malformed PETSC_OPTIONS itself
+            before = {}
     PETSc = _start(args)
+    restore = {name: before.get(name) for name in options
+               if name != "log_view" and name not in FINALIZE_OPTIONS}
     if not started:
-        return []
+        return restore
     db = PETSc.Options()
-    for name, value in (options or {}).items():
+    for name, value in options.items():
         db.setValue(name, "" if value is None else str(value))
     if db.hasName("log_view") and not PETSc.Log.isActive():  # (read: used)
         PETSc.Log.begin()
-    return list(options or {})
+    return restore
 
 
 def option_used(name):
@@ -154,12 +201,16 @@ def _restore_mmap():
         pass
 
 
-def forget(names):
-    """Remove the options ``names`` that :func:`initialize` set in the database of a
-    PETSc started before (the command has ended), but ``-log_view``: PETSc prints the
-    log when the process ends."""
-    if names:
+def forget(restore):
+    """Put back the options :func:`initialize` set (its return value ``{name:
+    previous value or None}``) when the command has ended, failed or not: each to its
+    previous value, or removed when it had none, so that a later command or library
+    call in the same process sees the database of ``PETSC_OPTIONS`` and its own
+    options only."""
+    if restore:
         db = _start().Options()
-        for name in names:
-            if name != "log_view":
+        for name, value in restore.items():
+            if value is None:
                 db.delValue(name)
+            else:
+                db.setValue(name, value)

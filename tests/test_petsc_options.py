@@ -222,3 +222,63 @@ def test_solvers_leave_the_options_database_as_they_found_it(comm):
     finally:
         db.delValue("ksp_max_it")
     assert database() == before
+
+
+def test_a_commands_options_do_not_outlive_it_in_the_same_process(tmp_path, comm):
+    """Commands run one after another in one process (tests, case scripts): each
+    command's --petsc options leave PETSc's database when it ends, failed or not, and
+    an option it overrode gets its previous value back (in the test process PETSc was
+    started before)."""
+    from rom import RomError
+    from rom.cli import main
+    from rom.petsc import PETSc, database
+
+    if comm.size > 1:
+        pytest.skip("serial")
+    case = _elastic_case(tmp_path / "c")
+    before = database()
+    with pytest.raises(RomError):  # fails during the run (an unknown KSP type)
+        main(["hf", case, "--out", str(tmp_path / "o1"), "--petsc", "-ksp_type bogus"], comm)
+    assert database() == before
+    db = PETSc.Options()
+    db.setValue("ksp_type", "bcgs")  # as PETSC_OPTIONS would have set it
+    try:
+        main(["hf", case, "--out", str(tmp_path / "o2"), "--petsc",
+              "-ksp_type gmres -ksp_max_it 300"], comm)
+        assert database() == {**before, "ksp_type": "bcgs"}
+    finally:
+        db.delValue("ksp_type")
+    assert database() == before
+
+
+FRESH = """
+import sys
+from mpi4py import MPI
+from rom.cli import main
+from rom.petsc import database
+case, out = sys.argv[1:]
+main(["hf", case, "--out", out + "/a", "--petsc", "-ksp_type gmres -ksp_max_it 300"],
+     MPI.COMM_WORLD)
+print("AFTER", sorted(database().items()))
+"""
+
+
+def test_options_of_a_command_that_started_petsc_are_put_back(tmp_path):
+    """When the command starts PETSc itself (its options on PETSc's command line, after
+    PETSC_OPTIONS), its end leaves the database as PETSC_OPTIONS alone would have: an
+    overridden option back to PETSC_OPTIONS' value, the others removed."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    case = _elastic_case(tmp_path / "c")
+    script = tmp_path / "fresh.py"
+    script.write_text(FRESH)
+    env = dict(os.environ, PETSC_OPTIONS="-ksp_type bcgs -options_left 0")
+    res = subprocess.run([sys.executable, str(script), case, str(tmp_path / "o")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    after = dict(ast.literal_eval(next(line[6:] for line in res.stdout.splitlines()
+                                       if line.startswith("AFTER "))))
+    assert after.get("ksp_type") == "bcgs" and "ksp_max_it" not in after, after
