@@ -545,6 +545,81 @@ def check_loading(case, loading, comm):
             loading.check_pressures(tl)  # pressure fields of t on this rank's faces
 
     agree(comm, check)
+    check_held(case, loading, comm)
+
+
+RIGID_MODES = ("translation in x", "translation in y", "translation in z",
+               "rotation about x", "rotation about y", "rotation about z")
+
+
+def rigid_restraint(loading, comm):
+    """Collective. ``(G (6, 6), scale)``: how the Dirichlet conditions and the elastic
+    supports of ``loading`` restrain the six rigid-body motions of the mesh
+    (translations, then rotations about the axes through the centroid of the nodes,
+    scaled by the mesh's size so that both are of unit size at its extent):
+    ``G = R_D^T R_D / n_D + R^T K_s R / |K_s|``, ``R_D`` the motions at the constrained
+    dofs, ``K_s`` the supports' stiffness. A motion ``v`` is free when ``v^T G v = 0``.
+    """
+    mesh = loading.mesh
+    pts = mesh.points[: mesh.n_owned]
+    n = comm.allreduce(len(pts))
+    c = comm.allreduce(pts.sum(axis=0)) / max(n, 1)
+    lo = np.min(comm.allgather(pts.min(axis=0, initial=np.inf)), axis=0)
+    hi = np.max(comm.allgather(pts.max(axis=0, initial=-np.inf)), axis=0)
+    size = float(np.max(hi - lo)) or 1.0
+
+    def motions(x):  # (n, 3, 6): the six unit motions at the points x
+        r = (x - c) / size
+        out = np.zeros((len(x), 3, 6))
+        out[:, [0, 1, 2], [0, 1, 2]] = 1.0
+        out[:, :, 3] = np.stack([0 * r[:, 0], -r[:, 2], r[:, 1]], axis=1)  # e_x x r
+        out[:, :, 4] = np.stack([r[:, 2], 0 * r[:, 0], -r[:, 0]], axis=1)  # e_y x r
+        out[:, :, 5] = np.stack([-r[:, 1], r[:, 0], 0 * r[:, 0]], axis=1)  # e_z x r
+        return out
+
+    n_owned_dofs = 3 * mesh.n_owned
+    dofs = np.unique(np.concatenate([d[d < n_owned_dofs] for d, _, _, _ in loading.dirichlet]
+                                    or [np.zeros(0, np.int64)]))
+    R = motions(mesh.points[dofs // 3])[np.arange(len(dofs)), dofs % 3]  # (n_d, 6)
+    G_d = comm.allreduce(R.T @ R)
+    n_d = comm.allreduce(len(dofs))
+    G = G_d / max(n_d, 1)
+    G_s = np.zeros((6, 6))
+    for sp, conn, Kn, Kt in loading.supports:
+        if len(conn):
+            Re = motions(mesh.points[conn.ravel()]).reshape(len(conn), -1, 6)  # (f, 3a, 6)
+            K = sp.normal * Kn + sp.tangential * Kt
+            G_s += np.einsum("fai,fab,fbj->ij", Re, K, Re)
+    G_s = comm.allreduce(G_s)
+    if np.trace(G_s) > 0:
+        G = G + G_s / np.trace(G_s)
+    return G, size
+
+
+def check_held(case, loading, comm, tol=1e-8):
+    """Collective. Raise :class:`rom.RomError` when the Dirichlet conditions and the
+    elastic supports leave a rigid-body motion free (:func:`rigid_restraint`): the
+    stiffness matrix is then singular, a Krylov solver diverges and a direct one
+    returns a solution with an arbitrary rigid motion. The message names the free
+    motions."""
+    G, _ = rigid_restraint(loading, comm)
+    lam, V = np.linalg.eigh(0.5 * (G + G.T))
+    free = V[:, lam <= tol * max(lam.max(), 1.0)]
+    if not free.shape[1]:
+        return
+    names = []
+    for v in free.T:
+        v = v / np.abs(v).max()
+        parts = [RIGID_MODES[i] for i in np.flatnonzero(np.abs(v) > 0.1)]
+        names.append(parts[0] if len(parts) == 1 else "a combination of " + " and ".join(parts))
+    raise RomError(f"{os.path.basename(case.path)}: the structure is not held: the "
+                   "Dirichlet conditions" + (" and elastic supports" if loading.supports
+                                            else "")
+                   + f" leave {free.shape[1]} rigid-body motion(s) free ("
+                   + "; ".join(names) + "); the stiffness matrix is singular. Add "
+                   "[[dirichlet]] components (or [[support]] faces) that stop them, e.g. "
+                   "an isostatic set: a face held normally, an edge of it sideways, a "
+                   "corner in the third direction")
 
 
 def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options=None,

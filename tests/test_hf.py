@@ -1,6 +1,7 @@
 """High-fidelity incremental solver: Newton convergence, step cutting, snapshots
 (rank independence, resume, damaged files), temperature inputs and cyclic steps."""
 
+import os
 import shutil
 from dataclasses import replace
 
@@ -526,3 +527,49 @@ def test_reactions_after_resume_and_in_the_summary(tmp_path, comm):
     name, *values = lines[i + 1].split()
     assert name == "xmin" and abs(float(values[0]) + 300.0) < 1e-6 and len(values) == 3
     assert [s.split()[0] for s in lines[i + 2: i + 4]] == ["y0", "z0"]
+
+
+UNHELD = """
+[[dirichlet]]
+set = "xmin"
+components = ["x"]
+[[pressure]]
+set = "xmax"
+value = 10.0
+[solver]
+linear_solver = "SOLVER"
+"""
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("solver", ["gamg", "mumps"])
+def test_a_structure_not_held_is_refused_before_the_run(tmp_path, comm, solver):
+    """A face held in x only leaves three rigid motions free: GAMG would diverge after
+    every step cut and MUMPS return an arbitrary rigid motion; the run is refused
+    before it starts, naming them. An elastic support on a face, or an isostatic set,
+    holds the structure (the run goes)."""
+    folder = comm.bcast(str(tmp_path) if comm.rank == 0 else None, root=0)
+    data = box_mesh((3, 2, 2), (2.0, 1.0, 1.0), "tetra10")
+    case = write_case(os.path.join(folder, "c"), data, UNHELD.replace("SOLVER", solver),
+                      comm=comm)
+    with pytest.raises(RomError, match=r"not held: the Dirichlet conditions leave 3 "
+                                       r"rigid-body motion\(s\) free \(translation in y; "
+                                       r"translation in z; rotation about x\)"):
+        solve(case, comm, os.path.join(folder, "o1"))
+    assert not os.path.exists(os.path.join(folder, "o1", "snapshots.h5"))
+    held = UNHELD.replace("SOLVER", solver) + '[[support]]\nset = "zmin"\nnormal = 1e3\n' \
+        'tangential = 1e3\n'
+    res = solve(write_case(os.path.join(folder, "s"), data, held, comm=comm), comm,
+                os.path.join(folder, "o2"))
+    assert res["steps_done"] == 1
+    # a support of the normal only (rollers) on z = 0 stops z and the rotations about
+    # x and y; with x held on x = 0, the translation in y stays free
+    rollers = UNHELD.replace("SOLVER", solver) + '[[support]]\nset = "zmin"\nnormal = 1e3\n'
+    with pytest.raises(RomError, match=r"elastic supports leave 1 rigid-body motion\(s\) "
+                                       r"free \(translation in y\)"):
+        solve(write_case(os.path.join(folder, "r"), data, rollers, comm=comm), comm,
+              os.path.join(folder, "o3"))
+    isostatic = ISOSTATIC_X0 + '[[pressure]]\nset = "xmax"\nvalue = 10.0\n'
+    res = solve(write_case(os.path.join(folder, "i"), data, isostatic, comm=comm), comm,
+                os.path.join(folder, "o4"))
+    assert res["steps_done"] == 1
