@@ -92,7 +92,8 @@ class AdaptiveRom:
         self.case, self.comm = case, comm
         self.tol, self.floor = float(tol), float(floor)
         self.max_enrichments = max_enrichments
-        self.say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+        self._log = log if comm.rank == 0 and log else None
+        self.say = self._log or (lambda *a, **k: None)
         self.model = ReducedModel(archive, case)
         law = self.model.law
         needed = ["sigma", *law.state_shapes]
@@ -350,8 +351,10 @@ class AdaptiveRom:
         t_prev, t_start = 0.0, time.perf_counter()
         progress = Progress(self.comm, case.times[-1] if n_steps else 0,
                             "adaptive ROM" + (f" ({case.loading})" if case.loading else ""),
-                            unit="s simulated", log=self.say)
-        say, self.say = self.say, progress.log  # log lines without breaking the bar
+                            unit="s simulated", log=self._log)
+        say = self.say
+        if self._log is not None:  # log lines without breaking the bar
+            self.say = progress.log
         try:
             return self._run(case, law, n_steps, writing, written, rec, first_enrichment,
                              gamma, state, full, t_prev, t_start, progress, writer,

@@ -699,8 +699,8 @@ def run_hf(case, comm, out_dir=None, resume=False, max_steps=None, petsc_options
     # progress in simulated time (cut and short steps do not distort the estimate)
     progress = Progress(comm, (case.times[last - 1] - t_first) if last > first else 0,
                         f"HF {case.name}" + (f" ({case.loading})" if case.loading else ""),
-                        unit="s simulated", log=say)
-    newton.log = progress.log if comm.rank == 0 else None
+                        unit="s simulated", log=log if comm.rank == 0 and log else None)
+    newton.log = progress.log if comm.rank == 0 and log else None
     for n in range(first, last):
         t_prev = case.times[n - 1] if n else 0.0
         t = case.times[n]
