@@ -216,3 +216,96 @@ def test_rom_on_a_mixed_mesh_replays_its_training(tmp_path, comm):
                        for t in TYPES[2])
             assert f["quadrature/weights"].shape == (n_qp,)
             assert f["quadrature/weights"][...].sum() == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.mpi
+def test_vtu_series_of_a_quadratic_mixed_run_is_replayed(tmp_path, comm, monkeypatch):
+    """Another code's results on a quadratic mixed mesh as a PVD series of .vtu files
+    (here: an HF run's, written by meshio) read in a process that has not read a mesh
+    yet, so that meshio 5.0 still lacks the dimension of wedge15 and pyramid13 (the
+    reader registers them itself): replayed, the HF run's stresses and plasticity."""
+    import meshio
+    import meshio._mesh
+
+    from rom.io.series import read_vtu_series
+    from rom.replay import replay
+    from rom.snapshots import read_snapshots
+
+    folder = comm.bcast(str(tmp_path) if comm.rank == 0 else None, root=0)
+    data = mixed_box_mesh((4, 2, 2), (2.0, 1.0, 1.0), degree=2, distort=0.1)
+    case = write_case(os.path.join(folder, "case"), data,
+                      TRAINING_BODY.replace("HOT", "600.0").replace("count = 8", "count = 4"),
+                      material=CHABOCHE, comm=comm)
+    path = solve(case, comm, os.path.join(folder, "hf"))["files"][0]
+    path = comm.bcast(path, root=0)
+    ref = read_snapshots(path, ("U", "T"), qp_fields=("sigma", "p"))
+    pvd = os.path.join(folder, "series", "run.pvd")
+    if comm.rank == 0:
+        os.makedirs(os.path.dirname(pvd))
+        lines = []
+        for k, t in enumerate(ref["time"]):
+            name = f"step_{k}.vtu"
+            meshio.write(os.path.join(folder, "series", name), meshio.Mesh(
+                ref["points"], data.block_cells,
+                point_data={"U": ref["U"][k], "T": ref["T"][k]}))
+            lines.append(f'<DataSet timestep="{t!r}" file="{name}"/>')
+        with open(pvd, "w") as f:
+            f.write('<?xml version="1.0"?>\n<VTKFile type="Collection"><Collection>\n'
+                    + "\n".join(lines) + "\n</Collection></VTKFile>\n")
+    comm.Barrier()
+    # as in a fresh process (run.py import reads the series before the mesh)
+    for t in ("wedge15", "pyramid13"):
+        monkeypatch.delitem(meshio._mesh.topological_dimension, t, raising=False)
+    results = read_vtu_series(pvd)
+    np.testing.assert_array_equal(results.displacement, ref["U"])
+    out = replay(case, results, comm, os.path.join(folder, "replay"), log=None)
+    rep = read_snapshots(out["path"], ("U",), qp_fields=("sigma", "p"))
+    np.testing.assert_array_equal(rep["time"], ref["time"])
+    for name in ("qp/sigma", "qp/p"):
+        scale = np.abs(ref[name]).max()
+        assert np.abs(rep[name] - ref[name]).max() <= 1e-8 * scale, name
+    assert ref["qp/p"].max() > 1e-4  # inelastic
+
+
+SUPPORT = """
+[[dirichlet]]
+set = "xmin"
+components = ["x"]
+[sets.z0]
+kind = "nodes"
+where = "(x == 0) & (z == 0)"
+[[dirichlet]]
+set = "z0"
+components = ["z"]
+[[support]]
+set = "ymin"
+normal = 1.0e4
+tangential = 0.0
+[[pressure]]
+set = "ymax"
+value = 50.0
+[steps]
+end = 1.0
+count = 1
+[solver]
+linear_solver = "mumps"
+rtol = 1e-12
+"""
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("degree", [1, 2])
+def test_elastic_support_on_a_side_of_quadrilaterals_and_triangles(degree, tmp_path, comm):
+    """A bar pressed by a uniform pressure on one side (ymax) onto an elastic
+    foundation of the other (ymin), both sides holding the faces of every cell type:
+    the uniform uniaxial stress state, whose linear displacement every element
+    reproduces, u_y = -p y / E - p / k_n, u_x = nu p x / E, u_z = nu p z / E."""
+    folder = comm.bcast(str(tmp_path) if comm.rank == 0 else None, root=0)
+    data = mixed_box_mesh((4, 2, 2), (2.0, 1.0, 1.0), degree=degree, distort=0.1)
+    case = write_case(os.path.join(folder, "case"), data, SUPPORT, comm=comm)
+    res = solve(case, comm, os.path.join(folder, "out"))
+    U = res["model"].dofmap.gather_nodal(res["u"])
+    p, E, nu, kn = 50.0, 200000.0, 0.3, 1.0e4
+    x, y, z = data.points.T
+    exact = np.stack([nu * p * x / E, -p * y / E - p / kn, nu * p * z / E], axis=1)
+    np.testing.assert_allclose(U, exact, rtol=0, atol=1e-9 * np.abs(exact).max())

@@ -217,6 +217,9 @@ def read_xdmf_series(path, displacement=None, temperature=None):
     """
     import meshio
 
+    from rom.io.orderings import register_meshio_cell_types
+
+    register_meshio_cell_types()  # wedge15, pyramid13 (meshio 5.0 lacks them)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise RomError(f"result file not found: {path}")
@@ -332,6 +335,9 @@ def _series_files(path):
 def _read_vtu(file):
     import meshio
 
+    from rom.io.orderings import register_meshio_cell_types
+
+    register_meshio_cell_types()  # wedge15, pyramid13 (meshio 5.0 lacks them)
     try:
         return meshio.vtu.read(file)
     # meshio's failures on a damaged file are of many kinds (ReadError, ParseError,
