@@ -538,12 +538,44 @@ class LinearSolver:
             self._base, self._base_tol = max(self.ksp.getIterationNumber(), 1), tol
         self._fresh = False
         if reason < 0:
+            direct = self.factorization_failure()
+            if direct:
+                raise RomError(direct)
             raise RomError(f"linear solver diverged (KSP reason {reason}, "
                            f"{self.ksp.getIterationNumber()} iterations); try "
                            "mg_levels_ksp_max_it = 3 in [solver.petsc] (more "
                            "multigrid smoothing), or linear_solver = 'mumps' in "
                            "[solver]")
         return x
+
+    def factorization_failure(self):
+        """Collective. Why the direct solver (MUMPS) could not factorize the operator,
+        from its ``INFOG(1)`` and ``INFOG(2)``, as a message naming the cause and what to
+        change; None when the last solve did not fail in a MUMPS factorization."""
+        pc = self.ksp.getPC()
+        if (self.ksp.getConvergedReason() != PETSc.KSP.ConvergedReason.DIVERGED_PCSETUP_FAILED
+                or pc.getType() not in ("lu", "cholesky")
+                or pc.getFactorSolverType() != "mumps"):
+            return None
+        F = pc.getFactorMatrix()
+        info, info2 = F.getMumpsInfog(1), F.getMumpsInfog(2)
+        head = f"MUMPS could not factorize the matrix (INFOG(1) = {info}, INFOG(2) = {info2})"
+        if info == -10:  # INFOG(2): the pivots eliminated before the null one
+            return (f"{head}: the matrix is numerically singular (a null pivot after "
+                    f"{info2} of {self.dofmap.n_global} equations); is the structure "
+                    "held (Dirichlet conditions, elastic supports) and is every cell valid "
+                    "(no zero stiffness, e.g. a material parameter 0 at some temperature)?")
+        if info in (-8, -9, -11, -12, -13, -14, -15, -17, -20):
+            return (f"{head}: its workspace was too small or could not be allocated; give "
+                    "mat_mumps_icntl_14 = 100 (or more: the percentage of extra workspace, "
+                    "PETSc's default 20 here) in [solver.petsc], or more memory")
+        if info == -19:
+            need = F.getMumpsInfog(26)  # MB of working memory the analysis estimated
+            return (f"{head}: the working memory mat_mumps_icntl_23 allows is too small"
+                    + " "
+                    + (f"(the analysis estimated {need} MB in all)" if need > 0 else "")
+                    + "; raise it or remove it")
+        return f"{head}: see MUMPS's documentation of INFOG(1)"
 
 
 def _option_value(v):

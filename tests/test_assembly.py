@@ -216,3 +216,36 @@ def test_linear_solvers_free_their_petsc_options(comm):
         assert database() == before
         del solver
     assert database() == before
+
+
+@pytest.mark.mpi
+def test_a_failed_mumps_factorization_names_its_cause(comm):
+    """A direct solve that fails in MUMPS's factorization says why, from MUMPS's
+    INFOG(1): a singular matrix (4 dofs decoupled: rows and columns zeroed), or a
+    working memory capped too low by the user (ICNTL(23) = 1 MB); not the Krylov
+    advice of a diverged iterative solve."""
+    from rom import RomError
+    from rom.assembly import LinearSolver
+
+    mesh = load_mesh(box_mesh((6, 4, 4), (2.0, 1.0, 1.0), "tetra10"), comm)
+    dm = DofMap(mesh)
+    b = dm.create_vector()
+    b.set(1.0)
+    A = elastic_matrix(mesh, dm, MatrixAssembler(dm), lambda x: np.full_like(x, 1e3))
+    A.zeroRowsColumns([0, 1, 2, 5] if comm.rank == 0 else [], diag=0.0)
+    s = LinearSolver(dm, {"linear_solver": "mumps"})
+    s.set_operator(A)
+    with pytest.raises(RomError, match=r"MUMPS could not factorize the matrix \(INFOG\(1\) = "
+                                       r"-10.*numerically singular.*is the structure held"):
+        s.solve(b, dm.create_vector())
+    A = elastic_matrix(mesh, dm, MatrixAssembler(dm), lambda x: np.full_like(x, 1e3))
+    s = LinearSolver(dm, {"linear_solver": "mumps", "mat_mumps_icntl_23": "1"})
+    s.set_operator(A)
+    with pytest.raises(RomError, match=r"INFOG\(1\) = -19.*mat_mumps_icntl_23 allows is too "
+                                       r"small \(the analysis estimated \d+ MB in all\); raise"):
+        s.solve(b, dm.create_vector())
+    assert s.factorization_failure() is not None
+    ok = LinearSolver(dm, {"linear_solver": "mumps"})  # the same matrix factorizes
+    ok.set_operator(A)
+    ok.solve(b, dm.create_vector())
+    assert ok.factorization_failure() is None
