@@ -367,13 +367,19 @@ def _read_nodal_file(path, name, mesh, what="temperature"):
                     raise RomError(f"{what} file {path} has no dataset '{name}'")
                 arr = f[name][...]
         else:
-            import meshio
+            arr = None
+            if ext in (".xdmf", ".xmf"):  # a time series of one step (run.py thermal's)
+                from rom.io.series import read_xdmf_field
 
-            m = meshio.read(path)
-            if name not in m.point_data:
-                raise RomError(f"{what} file {path} has no point data '{name}' "
-                               f"(it has: {', '.join(m.point_data) or 'none'})")
-            arr = m.point_data[name]
+                arr = read_xdmf_field(path, name)
+            if arr is None:
+                import meshio
+
+                m = meshio.read(path)
+                if name not in m.point_data:
+                    raise RomError(f"{what} file {path} has no point data '{name}' "
+                                   f"(it has: {', '.join(m.point_data) or 'none'})")
+                arr = m.point_data[name]
     except RomError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem

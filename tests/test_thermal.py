@@ -251,3 +251,36 @@ def test_thermal_names_and_set_definitions(tmp_path):
                                                                  'where = "y == 0"'),
                        name="moved")
     assert moved.loadings["hot"][1].file != case.loadings["hot"][1].file
+
+
+@pytest.mark.mpi
+def test_temperature_file_of_xdmf_time_series(tmp_path, comm):
+    """The XDMF beside a temperature file (``write_temperature``: a temporal collection
+    of one step, which meshio.read refuses) is read as a temperature file, equal to the
+    HDF5 dataset; one with the field at several steps is refused as ambiguous."""
+    from rom.io.series import read_xdmf_field
+    from rom.loads import _read_nodal_file
+    from rom.thermal import write_temperature
+
+    folder = comm.bcast(str(tmp_path) if comm.rank == 0 else None, root=0)
+    data = box_mesh((3, 2, 2), (2.0, 1.0, 1.0), "tetra10")
+    mesh = load_mesh(data, comm)
+    T = 20.0 + 300.0 * mesh.points[:, 0] ** 2 + 7.0 * mesh.points[:, 1]
+    path = os.path.join(folder, "T_field.h5")
+    write_temperature(path, mesh, T)
+    xdmf = os.path.splitext(path)[0] + ".xdmf"
+    np.testing.assert_allclose(_read_nodal_file(xdmf, "T", mesh), T, rtol=1e-15)
+    np.testing.assert_allclose(_read_nodal_file(path, "T", mesh), T, rtol=1e-15)
+    with pytest.raises(RomError, match="no nodal array 'Temp'"):
+        _read_nodal_file(xdmf, "Temp", mesh)
+    if comm.rank == 0:  # an HF run's XDMF: T at every step
+        from helpers import solve, write_case
+
+        case = write_case(os.path.join(folder, "c"), data,
+                          '[[dirichlet]]\nset = "xmin"\n[temperature]\n'
+                          'expression = "20 + 100 * t * x"\n[steps]\nend = 1.0\ncount = 2\n')
+        from mpi4py import MPI
+
+        files = solve(case, MPI.COMM_SELF, os.path.join(folder, "hf"))["files"]
+        with pytest.raises(RomError, match="holds 'T' at 2 time steps"):
+            read_xdmf_field(files[1], "T")

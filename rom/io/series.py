@@ -27,7 +27,7 @@ import numpy as np
 from rom import RomError
 from rom.io.results import NodalResults
 
-__all__ = ["read_xdmf_series", "read_vtu_series", "DISPLACEMENT_NAMES",
+__all__ = ["read_xdmf_field", "read_xdmf_series", "read_vtu_series", "DISPLACEMENT_NAMES",
            "TEMPERATURE_NAMES"]
 
 DISPLACEMENT_NAMES = ("U", "u", "Displacement", "displacement", "Displacements",
@@ -267,6 +267,51 @@ def read_xdmf_series(path, displacement=None, temperature=None):
                                    "(truncated or damaged HDF5 data?)") from None
                 steps.add(t, steps.keep(point_data), where)
     return steps.results(points)
+
+
+def read_xdmf_field(path, name):
+    """The nodal array ``name`` of an XDMF file that holds one field: a temporal
+    collection with that array at one time step (the files of ``run.py thermal``,
+    ParaView's and DOLFINx's of a single step). None when the file has no temporal
+    collection (a plain mesh file: meshio reads it). Raises :class:`rom.RomError`
+    naming the file when the array is missing, is at several time steps (which one
+    would be ambiguous), or the file is damaged."""
+    import meshio
+
+    from rom.io.orderings import register_meshio_cell_types
+
+    register_meshio_cell_types()
+    root = _parse_xml(path, "XDMF")
+    domain = root.find("Domain")
+    if root.tag != "Xdmf" or domain is None or not _temporal_collections(domain):
+        return None
+    _check_heavy_data(path, root)
+    errors = (meshio.ReadError, OSError, KeyError, ValueError, IndexError)
+    found = []
+    try:
+        with meshio.xdmf.TimeSeriesReader(path) as reader:
+            meshes = [g for g in reader.domain.findall("Grid")
+                      if g.get("GridType", "Uniform") == "Uniform"
+                      and g.find("Geometry") is not None]
+            if meshes:
+                reader.mesh_grid = meshes[0]
+            reader.read_points_cells()
+            for grid in _temporal_collections(reader.domain):
+                reader.collection = grid.findall("Grid")
+                for k in range(len(reader.collection)):
+                    t, point_data, _ = reader.read_data(k)
+                    if name in point_data:
+                        found.append((t, point_data[name]))
+    except errors as exc:
+        raise RomError(f"{path}: meshio cannot read it as an XDMF time series: "
+                       f"{_describe(exc)}") from None
+    if not found:
+        raise RomError(f"{path} has no nodal array '{name}' in its time steps")
+    if len(found) > 1:
+        raise RomError(f"{path} holds '{name}' at {len(found)} time steps "
+                       f"({', '.join(f'{t:g}' for t, _ in found[:5])}...): a field file "
+                       "gives one field (one file per time in [[temperature.fields]])")
+    return np.asarray(found[0][1])
 
 
 # --- VTU series ---------------------------------------------------------------------------
