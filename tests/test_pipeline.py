@@ -45,11 +45,11 @@ def test_pipeline_runs_reports_and_skips_up_to_date_stages(tmp_path):
     first = run_cli(args, n=2, timeout=600, env={"ROM_PROGRESS": "1"})
     assert first.returncode == 0, first.stderr
     # progress bars on rank 0's standard error (rom.progress), for the HF runs whose
-    # step lines the pipeline does not print, the offline stage, the ROM runs
+    # step lines the pipeline does not print, the offline stage, the ROM runs (their
+    # time estimates are redrawn every 0.5 s: test_progress checks them)
     for bar in ("HF case (a):", "HF case (t):", "offline: snapshots read", "ECM:",
                 "online ROM (t):", "adaptive ROM (t):"):
         assert bar in first.stderr, bar
-    assert re.search(r"s simulated \[\d\d:\d\d<\d\d:\d\d\]", first.stderr)
     assert "errors vs HF" in first.stdout
     m = re.search(r"errors vs HF\s+U ([-+.e0-9]+), p ([-+.e0-9]+)", first.stdout)
     eu, ep = float(m.group(1)), float(m.group(2))
