@@ -78,7 +78,9 @@ trajectories also carry directions that loading needs. The criterion measures th
 before any ROM is built, by leave-one-out: ``e_j`` is the relative error of the best
 approximation of trajectory ``j``'s snapshots in the POD basis (at ``eps``) of the
 other trajectories of its cluster, ``g_j`` the same in the global basis of all the
-other trajectories (from the correlation matrix alone, :func:`leave_one_out_errors`).
+other trajectories (from the correlation matrix alone, :func:`leave_one_out_errors`;
+in a cluster of more than 10 trajectories they are left out by 10 folds, which bounds
+the eigendecompositions).
 With ``E_c = max_{j in c} e_j``, ``G_c = max_{j in c} g_j`` and ``tau = eps`` (the
 relative error the truncation leaves in the training snapshots themselves, below which
 errors are not told apart), the generalization ratio of a partition is
@@ -337,39 +339,49 @@ def _correlation(trajectories, comm, product):
     return gram(S, S, comm, product), owner
 
 
-def _projector_error(C, basis_set, target, eps):
-    """Relative error of the best approximation of the snapshots ``target`` (a mask of
-    ``C``'s rows) in the POD basis of the snapshots ``basis_set`` truncated at ``eps``
-    (:func:`_pod_dimension`'s count), from the correlation matrix ``C`` alone:
-    ``sqrt(sum_s |x_s - P x_s|^2 / sum_s |x_s|^2)`` over the target's snapshots, with
-    ``|P x_s|^2 = |Lambda^(-1/2) V^T C[basis, s]|^2`` (method of snapshots); 1 when the
-    basis set is empty, 0 for a zero target."""
-    total = float(np.trace(C[np.ix_(target, target)]))
-    if total <= 0:
-        return 0.0
+def _projector_errors(C, basis_set, targets, eps):
+    """Relative errors of the best approximations of the snapshot sets ``targets``
+    (masks of ``C``'s rows) in the POD basis of the snapshots ``basis_set`` truncated
+    at ``eps`` (:func:`_pod_dimension`'s count), from the correlation matrix ``C``
+    alone: for each target ``sqrt(sum_s |x_s - P x_s|^2 / sum_s |x_s|^2)`` over its
+    snapshots, with ``|P x_s|^2 = |Lambda^(-1/2) V^T C[basis, s]|^2`` (method of
+    snapshots; one eigendecomposition for all targets); 1 when the basis set is
+    empty, 0 for a zero target."""
+    out = np.ones(len(targets))
     A = C[np.ix_(basis_set, basis_set)]
-    if not len(A):
-        return 1.0
-    lam, V = np.linalg.eigh(0.5 * (A + A.T))
-    lam, V = lam[::-1], V[:, ::-1]
-    N = _pod_dimension(A, eps)
-    if N == 0:
-        return 1.0
-    coef = (V[:, :N] / np.sqrt(lam[:N])).T @ C[np.ix_(basis_set, target)]  # (N, n_t)
-    return float(np.sqrt(max(total - np.sum(coef ** 2), 0.0) / total))
+    N = _pod_dimension(A, eps) if len(A) else 0
+    if N:
+        lam, V = np.linalg.eigh(0.5 * (A + A.T))
+        W = (V[:, ::-1][:, :N] / np.sqrt(lam[::-1][:N])).T  # (N, n_basis)
+    for i, target in enumerate(targets):
+        total = float(np.trace(C[np.ix_(target, target)]))
+        if total <= 0:
+            out[i] = 0.0
+        elif N:
+            coef = W @ C[np.ix_(basis_set, target)]  # (N, n_t)
+            out[i] = np.sqrt(max(total - np.sum(coef ** 2), 0.0) / total)
+    return out
 
 
-def leave_one_out_errors(C, owner, labels, eps):
+def leave_one_out_errors(C, owner, labels, eps, max_folds=10):
     """``(n_traj,)``: for each trajectory, the relative error of its snapshots' best
     approximation in the POD basis (at ``eps``) of the other trajectories of its
     cluster (``labels``; all of them for the global basis): how well a cluster's basis
-    predicts a trajectory it was not built from (1 for a cluster of one trajectory)."""
+    predicts a trajectory it was not built from (1 for a cluster of one trajectory).
+    With more than ``max_folds`` trajectories in a cluster, they are left out by folds
+    (trajectory ``j`` of a cluster in fold ``j mod max_folds`` of its members, each
+    fold's trajectories approximated in the basis of the cluster's other folds): at
+    most ``max_folds`` eigendecompositions per cluster instead of one per
+    trajectory."""
     labels = np.asarray(labels)
     n = int(owner.max()) + 1
     out = np.empty(n)
-    for j in range(n):
-        others = (labels[owner] == labels[j]) & (owner != j)
-        out[j] = _projector_error(C, others, owner == j, eps)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        folds = [members[f::max_folds] for f in range(min(len(members), max_folds))]
+        for fold in folds:
+            basis = (labels[owner] == c) & ~np.isin(owner, fold)
+            out[fold] = _projector_errors(C, basis, [owner == j for j in fold], eps)
     return out
 
 

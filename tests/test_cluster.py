@@ -321,6 +321,16 @@ def test_leave_one_out_errors_against_an_explicit_projection(comm):
             P = Phi @ (Phi.T @ (w[:, None] * X))
             exact = np.sqrt(np.sum(w[:, None] * (X - P) ** 2) / np.sum(w[:, None] * X ** 2))
             assert loo[j] == pytest.approx(exact, rel=1e-8, abs=1e-12), (eps, j)
+    # by folds: with max_folds = 2 the 3 trajectories of cluster 0 form the folds {0, 2}
+    # and {1}, those of cluster 1 the folds {3} and {4}
+    loo = leave_one_out_errors(C, owner, labels, 1e-4, max_folds=2)
+    for j, others in ((0, [1]), (2, [1]), (1, [0, 2]), (3, [4]), (4, [3])):
+        Phi = snapshot_pod(np.hstack([trajs[i] for i in others]), SerialComm(),
+                           product=w, eps=1e-4).modes
+        X = trajs[j]
+        P = Phi @ (Phi.T @ (w[:, None] * X))
+        exact = np.sqrt(np.sum(w[:, None] * (X - P) ** 2) / np.sum(w[:, None] * X ** 2))
+        assert loo[j] == pytest.approx(exact, rel=1e-8, abs=1e-12), j
 
 
 @pytest.mark.mpi
