@@ -111,6 +111,15 @@ def test_slab_conduction_on_a_mixed_mesh(degree, comm):
                                atol=1e-7 * (T1 - T2))
 
 
+# one load step, solved directly to a tight tolerance
+ONE_STEP_MUMPS = """[steps]
+end = 1.0
+count = 1
+[solver]
+linear_solver = "mumps"
+rtol = 1e-12
+"""
+
 ELASTIC = """
 [[dirichlet]]
 set = "xmin"
@@ -125,13 +134,7 @@ value = -20.0
 omega = 300.0
 axis_point = [0.0, 0.0, 0.0]
 axis_direction = [0.0, 0.0, 1.0]
-[steps]
-end = 1.0
-count = 1
-[solver]
-linear_solver = "mumps"
-rtol = 1e-12
-"""
+""" + ONE_STEP_MUMPS
 
 
 @pytest.mark.mpi
@@ -284,13 +287,7 @@ tangential = 0.0
 [[pressure]]
 set = "ymax"
 value = 50.0
-[steps]
-end = 1.0
-count = 1
-[solver]
-linear_solver = "mumps"
-rtol = 1e-12
-"""
+""" + ONE_STEP_MUMPS
 
 
 @pytest.mark.mpi
