@@ -118,6 +118,7 @@ class AdaptiveRom:
         check_loading(case, self.rb.loading, comm)  # the HF steps' inputs, before the run
         self.newton.check_options()
         self.enrichments = []
+        self._complete = True  # the archive content holds the full bases (complete())
         self.timings = {"online": 0.0, "indicator": 0.0, "hf_step": 0.0, "update": 0.0}
 
     def use_loading(self, case):
@@ -151,12 +152,14 @@ class AdaptiveRom:
         self.model = model
         self.case = self.rb.case = case
 
-    def step_fields(self, gamma, state, sigma, names):
+    def step_fields(self, gamma, state, sigma, names, clip=True):
         """The fields ``names`` (``U``: displacement of the local dofs; ``sigma`` and
         internal variables at the local quadrature points, ``(n_qp, c)`` or ``(n_qp,)``)
         of the reduced state ``(gamma, state, sigma)``: ``Psi gamma`` and the Gappy
         reconstructions (no communication), clipped to their physical bounds as the
-        written fields are (:attr:`rom.online.ResultWriter.LOWER_BOUNDS`)."""
+        written fields are (:attr:`rom.online.ResultWriter.LOWER_BOUNDS`). Without
+        ``clip``, the reconstructions as they are, and None for a field whose basis has
+        no mode (what the writer takes: it clips and records the clipping)."""
         from rom.online import ResultWriter
 
         rb, out = self.rb, {}
@@ -166,12 +169,42 @@ class AdaptiveRom:
                 continue
             coef = self.model.gappy_coefficients(k, self._values(k, state, sigma))
             c = rb.gappy[k]["c"]
+            if coef is None and not clip:
+                out[k] = None
+                continue
             v = (rb.gappy[k]["pod"].modes @ coef if coef is not None
                  else np.zeros(rb.model.n_qp * c))
             lo = ResultWriter.LOWER_BOUNDS.get(k)  # as written: p >= 0
-            v = v if lo is None else np.maximum(v, lo)
+            v = v if lo is None or not clip else np.maximum(v, lo)
             out[k] = v.reshape(rb.model.n_qp, c) if c > 1 else v
         return out
+
+    def _write_reduced(self, writer, t, gamma, state, sigma, written, suffix="",
+                       extra=None):
+        """Collective. The fields ``written`` of the reduced state, reconstructed on
+        rank 0 from the full bases or, after an enrichment (which leaves them out),
+        on each rank's rows (:meth:`step_fields`) and gathered on rank 0, written by
+        ``writer`` with ``extra`` (full fields, rank 0) beside them; named
+        ``<field><suffix>``. ``U`` is written only without ``suffix`` (a whole step);
+        with it, the fields are returned (rank 0) to be written with an HF step."""
+        if self._complete:  # rank 0 has the full bases (as the plain online run)
+            qp = ({f"{k}{suffix}": self.model.gappy(k, self._values(k, state, sigma))
+                   for k in written} if writer is not None else {})
+            if suffix:
+                return qp
+            if writer is not None:
+                writer.write(t, self.model.displacement(gamma), dict(qp, **(extra or {})))
+            return None
+        local = self.step_fields(gamma, state, sigma, ([] if suffix else ["U"]) + written,
+                                 clip=False)
+        u = local.pop("U", None)
+        U, qp = self._gather_full(u, local)
+        qp = {f"{k}{suffix}": v for k, v in qp.items()}
+        if suffix:
+            return qp
+        if writer is not None:
+            writer.write(t, U, dict(qp, **(extra or {})))
+        return None
 
     # --- the pieces --------------------------------------------------------------------
     @property
@@ -286,7 +319,11 @@ class AdaptiveRom:
                     compress_rows=rom.hyper != "ecm")  # NNLS has no warm start
         summary = dict(self.archive["summary"])
         summary["n_enrichments"] = int(summary.get("n_enrichments", 0)) + 1
-        content = rb.content(everywhere=True, summary=summary)
+        # without the full bases: the fields are reconstructed on each rank's rows, and
+        # the bases gathered only to save the archive (complete())
+        content = rb.content(everywhere=True, summary=summary, full=False)
+        content["basis"]["qp_weights"] = self.archive["basis"].get("qp_weights")
+        self._complete = False
         content["attrs"] = dict(self.archive["attrs"])
         for key in ("path", "root", "member"):  # where it came from (a dictionary's member)
             content[key] = self.archive.get(key)
@@ -301,13 +338,18 @@ class AdaptiveRom:
         return gamma, dict(zip(keys, vals[1:])), vals[0]
 
     def _gather_full(self, u, fields):
-        """Collective. Global ``U (n_nodes, 3)`` and quadrature fields on rank 0."""
+        """Collective. Global ``U (n_nodes, 3)`` (None without ``u``) and quadrature
+        fields (None for None) on rank 0."""
         from rom.offline import _gather_rows
 
         rb = self.rb
-        U = _gather_rows(self.comm, rb.owned_rows, u[: rb.dm.n_owned], rb.dm.n_global)
+        U = (None if u is None else
+             _gather_rows(self.comm, rb.owned_rows, u[: rb.dm.n_owned], rb.dm.n_global))
         out = {}
         for name, v in fields.items():
+            if v is None:  # (the same on every rank: a basis without mode)
+                out[name] = None
+                continue
             v = np.asarray(v)
             c = v.size // rb.model.n_qp
             rows = (rb.qp_ids[:, None] * c + np.arange(c)).ravel()
@@ -399,10 +441,9 @@ class AdaptiveRom:
             write = n % write_every == 0 or n == n_steps - 1  # the same on every rank
             predicted, true_error = {}, None
             if enrich:
-                if writer is not None and write and not failed:  # the ROM's prediction
-                    predicted = {f"{k}_rom": self.model.gappy(k, self._values(k, state_new,
-                                                                             sigma))
-                                 for k in written}
+                if writing and write and not failed:  # the ROM's prediction
+                    predicted = self._write_reduced(writer, t, gamma_new, state_new, sigma,
+                                                    written, suffix="_rom") or {}
                     predicted = {k: v for k, v in predicted.items() if v is not None}
                 prediction = None if failed else (state_new, sigma)
                 if full is None:
@@ -441,10 +482,8 @@ class AdaptiveRom:
                 full = None
                 self.say(f"step {n + 1}/{n_steps}  t = {t:<10.5g} Newton "
                          f"{info['iterations']}  indicator {E:.2e}")
-                if write and writer is not None:
-                    writer.write(t, self.model.displacement(gamma_new), {
-                        k: self.model.gappy(k, self._values(k, state_new, sigma))
-                        for k in written})
+                if write and writing:  # (rank 0 has no full bases after an enrichment)
+                    self._write_reduced(writer, t, gamma_new, state_new, sigma, written)
             if observe is not None:
                 if enrich:
                     hf_fields = {"U": u, "sigma": sig_full, **st_full}
@@ -467,11 +506,29 @@ class AdaptiveRom:
         return dict(rec, enrichments=self.enrichments[first_enrichment:],
                     timings=dict(self.timings))
 
+    def complete(self):
+        """Collective. Gather the full bases of the enriched ROM on rank 0 (left out
+        by the enrichments, :meth:`enrich`) into its archive content; nothing to do if
+        there was no enrichment since the last call."""
+        if self._complete:
+            return
+        bases = self.rb.full_bases()
+        if self.comm.rank == 0:
+            self.archive["basis"] = dict(self.archive["basis"], U=bases["U"],
+                                         qp_weights=bases["qp_weights"])
+            for name, basis in bases["gappy"].items():
+                self.archive["gappy"][name] = dict(self.archive["gappy"][name], basis=basis)
+        self._complete = True
+
     def content(self, parent=""):
         """Rank 0. The current (enriched) ROM as an archive's content: ``revision`` is
         the parent's plus one, ``enrichments`` lists the HF steps (JSON), and each
         indicator field's learned correction (``gappy/<field>/indicator_learned``)
-        starts the next run from it."""
+        starts the next run from it. Its full bases are gathered by :meth:`complete`
+        (collective), which must come first."""
+        if not self._complete:
+            raise RomError("AdaptiveRom.content: the full bases of the enriched ROM are not "
+                           "gathered; call complete() on every rank first")
         content = dict(self.archive)
         content["gappy"] = {name: dict(g) for name, g in content["gappy"].items()}
         for f, c in self.learned.items():
@@ -491,6 +548,7 @@ class AdaptiveRom:
         (:meth:`content`); a member of a dictionary of local ROMs is written back into
         a copy of its dictionary, the other members unchanged
         (:func:`rom.dictionary.rewrite_members`)."""
+        self.complete()
         save_contents(self.comm, path, self.archive, {self.archive.get("member"):
                                                       self.content(parent)
                                                       if self.comm.rank == 0 else None})

@@ -306,6 +306,8 @@ class Study:
             return
         from rom.adaptive import save_contents  # every member used, enriched
 
+        for r in self.roms.values():
+            r.complete()
         save_contents(self.comm, path, self.rom.archive, {
             m: r.content(self.archive_path) if self.comm.rank == 0 else None
             for m, r in self.roms.items()})

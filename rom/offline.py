@@ -286,11 +286,26 @@ class RomBuilder:
         return nodes, shape
 
     # --- archive content ---------------------------------------------------------------
-    def content(self, everywhere=False, summary=None):
+    def full_bases(self):
+        """Collective. The full bases gathered on rank 0 (None elsewhere): ``{"U":
+        displacement basis (3 n_nodes, N), "qp_weights": (n_qp,), "gappy": {field:
+        basis (n_qp c, r)}}``, rows in the global numbering."""
+        comm = self.comm
+        out = {"U": _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global),
+               "qp_weights": _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global),
+               "gappy": {name: _gather_rows(comm, g["row_ids"], g["pod"].modes,
+                                            self.n_qp_global * g["c"])
+                         for name, g in self.gappy.items()}}
+        return out if comm.rank == 0 else None
+
+    def content(self, everywhere=False, summary=None, full=True):
         """Collective. The archive content (see :mod:`rom.archive`) of the current bases
         and cubature, on rank 0 (None elsewhere). With ``everywhere``, every rank gets
         the reduced part (operators, Gappy rows at the reduced points) and only rank 0
-        the full bases (None elsewhere): what a replicated online run needs."""
+        the full bases (None elsewhere): what a replicated online run needs. Without
+        ``full`` the full bases are left out (None; the quadrature weights too) and
+        nothing is gathered (:meth:`full_bases` adds them when needed: the adaptive
+        enrichment, which reconstructs its fields row-distributed)."""
         comm, mesh, model = self.comm, self.mesh, self.model
         N = self.pod.n_modes
         points, weights = self.reduced_points()
@@ -326,16 +341,17 @@ class RomBuilder:
                 supports[sp.set] = {"set": sp.set, "normal": normal, "tangential": tangential,
                                     "faces": self.supports[1][f"support:{sp.set}"]}
         supports = list(supports.values())
-        basis = _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global)
-        qp_weights = _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global)
+        bases = self.full_bases() if full else None
+        if bases is None:
+            bases = {"U": None, "qp_weights": None, "gappy": dict.fromkeys(self.gappy)}
         gappy_out = {}
         for name, g in self.gappy.items():
-            full = _gather_rows(comm, g["row_ids"], g["pod"].modes, self.n_qp_global * g["c"])
             c, r = g["c"], g["pod"].n_modes
             mask = self.at_points(points, lambda lq, M=g["pod"].modes, c=c: [
                 M[(lq[:, None] * c + np.arange(c)).ravel()].reshape(len(lq), c, M.shape[1])])[0]
             mask = mask.reshape(len(points) * c, r)  # (modes: no copy of either order)
-            gappy_out[name] = {"basis": full, "singular_values": g["pod"].singular_values,
+            gappy_out[name] = {"basis": bases["gappy"][name],
+                               "singular_values": g["pod"].singular_values,
                                "rows": g["rows"], "mask": mask}
             if g["pod"].coefficients is not None:
                 factor, n_pairs = calibration_factor(mask, g["pod"].coefficients)
@@ -354,8 +370,8 @@ class RomBuilder:
                       "cell_type": mesh.cell_type, "product": case.rom.product,
                       "gappy_normalized": 1, "dirichlet": self.supports[0],
                       "hyper": case.rom.hyper},
-            "basis": {"U": basis, "singular_values": self.pod.singular_values,
-                      "qp_weights": qp_weights},
+            "basis": {"U": bases["U"], "singular_values": self.pod.singular_values,
+                      "qp_weights": bases["qp_weights"]},
             "reduced": {"points": points, "weights": weights, "B": B, "x": X,
                         "cell_nodes": cell_nodes, "shape": shape,
                         "node_points": node_points, "node_file_ids": node_file_ids,

@@ -197,6 +197,54 @@ def test_adaptive_run_is_rank_independent(trained, comm):
     assert np.linalg.norm(a["qp/p"] - b["qp/p"]) <= 1e-8 * np.linalg.norm(b["qp/p"])
 
 
+@pytest.mark.mpi
+def test_enriched_fields_are_reconstructed_on_the_ranks_rows(trained, comm):
+    """An enrichment leaves the full bases out of rank 0's ROM (nothing gathered per
+    update): the fields are then reconstructed on each rank's rows and gathered, equal
+    to the reconstruction from the gathered bases (complete()) to round-off, and
+    saving needs complete() first."""
+    from rom.adaptive import AdaptiveRom
+    from rom.online import open_collective
+
+    tmp, case, files = trained
+    case, path = _rom(trained, comm)
+    archive, _ = open_collective(path, case, comm)
+    ada = AdaptiveRom(archive, case, comm, 1e-2)
+    ada.run()
+    assert ada.enrichments and not ada._complete
+    if comm.rank == 0:
+        assert ada.archive["basis"]["U"] is None
+        with pytest.raises(RomError, match="call complete"):
+            ada.content()
+
+    class Capture:
+        def write(self, t, U, qp):
+            self.U, self.qp = U, qp
+
+    rng = np.random.default_rng(7)  # the same reduced state on every rank
+    gamma, state = ada.model.initial_state()
+    gamma = rng.standard_normal(gamma.shape)
+    state = {k: rng.standard_normal(np.shape(v)) for k, v in state.items()}
+    sigma = rng.standard_normal((ada.model.m, 6))
+    written = ["sigma", "p", "eps_vp"]
+    rows, full = Capture() if comm.rank == 0 else None, None
+    ada._write_reduced(rows, 1.0, gamma, state, sigma, written)
+    ada.complete()
+    assert ada._complete
+    if comm.rank == 0:
+        full = Capture()
+        assert ada.archive["basis"]["U"].shape[1] == ada.model.n_modes
+    ada._write_reduced(full, 1.0, gamma, state, sigma, written)
+    if comm.rank == 0:
+        np.testing.assert_allclose(rows.U, full.U, rtol=1e-12,
+                                   atol=1e-14 * np.abs(full.U).max())
+        assert set(rows.qp) == set(full.qp) == set(written)
+        for k in written:
+            np.testing.assert_allclose(rows.qp[k], full.qp[k], rtol=1e-12,
+                                       atol=1e-14 * np.abs(full.qp[k]).max())
+        assert ada.content()["attrs"]["revision"] == 1
+
+
 def test_adaptive_needs_the_internal_variable_bases(trained, comm, tmp_path):
     tmp, case, files = trained
     path = str(tmp_path / "rom_p_sigma.h5")
