@@ -189,6 +189,37 @@ def test_stress_cubature_nnls_against_the_nnls_of_the_explicit_integrand(comm):
         stress_cubature(list(S[:, ids]), E[ids], w[ids], ids, comm, method="deim")
 
 
+def test_column_qr_deletions_leave_a_factorization_of_the_kept_columns():
+    """Every deletion path of the pursuit's QR (Givens sweeps, the trailing block, many
+    columns at once) leaves an orthonormal Q and an upper triangular R with Q R the
+    kept columns, in their order."""
+    from rom.hyper import _ColumnQR
+
+    rng = np.random.default_rng(5)
+    m, k = 120, 90
+    A = rng.normal(size=(m, k))
+    cases = {"one early": [3], "one late": [k - 2], "trailing block": [k - 40, k - 7, k - 1],
+             "spread": [2, 40, 80], "many": list(range(0, k, 7))}
+    assert k - 40 >= k - _ColumnQR.TRAILING  # the trailing case is that path's
+    for name, leave in cases.items():
+        qr = _ColumnQR(m)
+        qr.append(A)
+        keep = np.ones(k, dtype=bool)
+        keep[leave] = False
+        qr.delete(keep)
+        Q, R = qr.Q, qr.R
+        assert Q.shape == (m, keep.sum()) and R.shape == (keep.sum(), keep.sum()), name
+        np.testing.assert_allclose(Q @ R, A[:, keep], atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(Q.T @ Q, np.eye(keep.sum()), atol=1e-12, err_msg=name)
+        np.testing.assert_array_equal(np.tril(R, -1), 0.0, err_msg=name)
+        # and the next append and least squares still work on it
+        c = rng.normal(size=m)
+        assert qr.append(c[:, None]).all()
+        x = qr.lstsq(c)
+        np.testing.assert_allclose(x, np.linalg.lstsq(np.column_stack([A[:, keep], c]), c,
+                                                      rcond=None)[0], atol=1e-10)
+
+
 def test_nonnegative_lsq_from_feasible_weights_never_increases_the_residual():
     """The Lawson-Hanson inner loop moves from the feasible start towards the
     unconstrained fits of shrinking active sets: the residual never grows, the result
