@@ -39,7 +39,8 @@ from rom.case import load_case
 from rom.fem.kernels import von_mises
 
 __all__ = ["load_case", "thermal_fields", "run_hf", "build_rom", "run_online",
-           "run_adaptive", "read_result", "Study", "Extremes", "von_mises"]
+           "run_adaptive", "read_result", "Study", "Extremes", "von_mises",
+           "indicator_scores", "greedy_training"]
 
 
 def thermal_fields(case, comm, mesh=None, force=False, log=None):
@@ -88,6 +89,90 @@ def run_adaptive(case, archive_path, comm, out_dir, tol=None, save=None, log=Non
 
     return adaptive_command(case, archive_path, comm, out_dir, None, tol, save,
                             log=log or (lambda *a, **k: None))
+
+
+def indicator_scores(case, archive_path, candidates, comm, log=None):
+    """The plain ROM ``archive_path`` (one ROM, not a dictionary) on each candidate
+    loading, ``candidates`` (name -> case, e.g. from :meth:`rom.case.Case.with_fields`;
+    their thermal fields computed if needed), without any HF step: the largest error
+    indicator of each run over its steps (:meth:`rom.adaptive.AdaptiveRom.run`, the
+    calibrated estimate of the relative error of its fields), ``inf`` where the reduced
+    Newton fails. Returns ``{name: score}``. Cost: one online run with the indicator
+    per candidate, independent of the mesh size apart from its thermal fields."""
+    from rom.adaptive import AdaptiveRom
+    from rom.online import open_collective
+
+    archive = open_collective(archive_path, case, comm)[0]
+    if archive.get("member") is not None:
+        raise RomError(f"indicator scores: {archive_path} is a dictionary of local ROMs; "
+                       "score the candidates with one ROM ([rom] clusters unset)")
+    rom = AdaptiveRom(archive, case, comm, np.inf, max_enrichments=0)
+    scores = {}
+    for name, c in candidates.items():
+        thermal_fields(c, comm, mesh=rom.rb.mesh)
+        rom.use_loading(c)
+        try:
+            scores[name] = float(max(rom.run()["indicator"], default=0.0))
+        except RomError:  # the reduced Newton failed (collective: every rank raises)
+            scores[name] = np.inf
+        if log is not None and comm.rank == 0:
+            log(f"greedy: indicator of {name}: {scores[name]:.3e}")
+    return scores
+
+
+def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
+                    evaluate=None, log=None):
+    """A training design chosen by the ROM itself (a weak greedy: Veroy et al., the
+    reduced basis method's greedy with an error indicator in place of the error).
+
+    From the snapshot files ``training`` (the first design's HF runs), repeat up to
+    ``n_add`` times: build the ROM of the training runs (``out_dir/rom_<n>.h5``, ``n``
+    the number of runs; ``[rom] clusters`` ignored), score every candidate not chosen
+    yet by the plain ROM's largest indicator (:func:`indicator_scores`), run the HF
+    model on the candidate of the largest score (``out_dir/hf_<name>``) and add it to
+    the training runs; stop early when every score is below ``tol`` (default: the
+    case's ``[rom] tol``). The ROM of the final design is built last. ``evaluate``, if
+    given, is called as ``evaluate(n, archive_path)`` after each build (e.g. errors on
+    held-out loadings). ``candidates``: name -> case (their loadings).
+
+    Returns ``{"chosen": [{"name", "score", "runs"}], "scores": [{name: score} per
+    iteration], "archives": [paths], "training": [files], "stopped": reason}``."""
+    from dataclasses import replace
+
+    tol = case.rom.tol if tol is None else float(tol)
+    if not training:
+        raise RomError("greedy training: give at least one HF run to start from")
+    case = replace(case, rom=replace(case.rom, clusters=None))
+    training, chosen, history, archives = list(training), [], [], []
+    remaining = dict(candidates)
+    say = log if log is not None and comm.rank == 0 else (lambda *a, **k: None)
+    stopped = f"{n_add} runs added"
+    while True:
+        path = os.path.join(out_dir, f"rom_{len(training)}.h5")
+        build_rom(case, training, comm, path)
+        archives.append(path)
+        if evaluate is not None:
+            evaluate(len(training), path)
+        if len(chosen) == n_add:
+            break
+        if not remaining:
+            stopped = "no candidate left"
+            break
+        scores = indicator_scores(case, path, remaining, comm)
+        history.append(scores)
+        name = max(scores, key=lambda k: (scores[k], k))
+        say(f"greedy: {len(training)} training runs; largest indicator {scores[name]:.3e} "
+            f"({name}), smallest {min(scores.values()):.3e}")
+        if scores[name] < tol:
+            stopped = f"every indicator below {tol:g}"
+            break
+        c = remaining.pop(name)
+        thermal_fields(c, comm)
+        training.append(run_hf(c, comm, os.path.join(out_dir, f"hf_{name}"))["snapshots"])
+        chosen.append({"name": name, "score": scores[name], "runs": len(training)})
+        say(f"greedy: HF run of {name} added")
+    return {"chosen": chosen, "scores": history, "archives": archives,
+            "training": training, "stopped": stopped}
 
 
 def read_result(path, fields=("U",), qp_fields=()):

@@ -139,3 +139,45 @@ def test_study_is_the_adaptive_command_and_carries_its_enrichment(trained, comm)
     assert a["attrs"]["revision"] == b["attrs"].get("revision", 0)
     np.testing.assert_array_equal(a["basis"]["U"], b["basis"]["U"])
     np.testing.assert_array_equal(a["reduced"]["points"], b["reduced"]["points"])
+
+
+@pytest.mark.mpi
+def test_greedy_training_adds_the_candidate_the_rom_predicts_worst(trained, comm):
+    """The greedy design scores candidate loadings by the plain ROM's largest error
+    indicator and adds the HF run of the worst one. From the run of HOT = 300, among
+    HOT = 330, 450 and 600, the indicator ranks the candidates as the ROM's true errors
+    against their own HF runs do (the independent reference), the greedy adds 600, and
+    the ROM of the new design predicts the other two better; with a tolerance above
+    every score nothing is added."""
+    from dataclasses import replace
+
+    from test_adaptive import ALL_FIELDS
+
+    tmp, case, files = trained
+    case = replace(case, rom=replace(case.rom, gappy=ALL_FIELDS))  # the indicator's
+    d = _shared_dir(comm, tmp, "greedy")
+    cands = {f"h{h}": case.with_fields([{"time": 0.0, "expression":
+                                         f"20 + {h}.0 * x * y * (1 - abs(1 - t))"}],
+                                       name=f"h{h}") for h in (330, 450, 600)}
+    rom0 = os.path.join(d, "rom0.h5")
+    api.build_rom(case, files[:1], comm, rom0)
+    refs, true = {}, {}
+    for name, c in cands.items():
+        refs[name] = api.run_hf(c, comm, os.path.join(d, f"ref_{name}"))["snapshots"]
+        api.run_online(c, rom0, comm, os.path.join(d, f"on_{name}"))
+        true[name] = _errors(os.path.join(d, f"on_{name}"), refs[name])
+    out = api.greedy_training(case, cands, files[:1], comm, os.path.join(d, "g"), n_add=1,
+                              tol=0.0)
+    scores = out["scores"][0]
+    assert sorted(scores, key=scores.get) == sorted(true, key=lambda k: true[k][1]), (
+        scores, true)
+    assert [c["name"] for c in out["chosen"]] == ["h600"], out["chosen"]
+    assert out["chosen"][0]["score"] == max(scores.values())
+    assert len(out["archives"]) == 2 and len(out["training"]) == 2
+    for name in ("h330", "h450"):  # the new design's ROM
+        api.run_online(cands[name], out["archives"][-1], comm, os.path.join(d, f"g_{name}"))
+        eu, ep = _errors(os.path.join(d, f"g_{name}"), refs[name])
+        assert ep < true[name][1], (name, ep, true[name])
+    none = api.greedy_training(case, cands, files[:1], comm, os.path.join(d, "none"),
+                               n_add=2, tol=1e30)
+    assert none["chosen"] == [] and "below" in none["stopped"] and len(none["archives"]) == 1
