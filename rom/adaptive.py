@@ -449,8 +449,11 @@ class AdaptiveRom:
                 if full is None:
                     full = self.full_state(gamma, state)
                 t0 = time.perf_counter()
+                # from the ROM's prediction: fewer Newton iterations than from the
+                # previous step's displacement
+                guess = None if failed else self.rb.modes_local @ gamma_new
                 u, sig_full, _, st_full, hf_info = self.newton.advance(
-                    full[0], full[1], t_prev, t, case.max_cuts)
+                    full[0], full[1], t_prev, t, case.max_cuts, guess=guess)
                 t1 = time.perf_counter()
                 if prediction is not None:
                     errors = self.prediction_errors(*prediction, sig_full, st_full)

@@ -376,8 +376,10 @@ class NewtonSolver:
         return min(eta, self.EW_MAX)
 
 
-    def step(self, u_old, state_old, t, dt):
-        """Collective. Solve the step ending at ``t`` (length ``dt``).
+    def step(self, u_old, state_old, t, dt, guess=None):
+        """Collective. Solve the step ending at ``t`` (length ``dt``), from ``u_old`` or,
+        given, from ``guess`` (local ``(n_local_dofs,)``, the first Newton iterate: the
+        law integrates from ``state_old`` whatever the iterate).
 
         Returns ``(u, sigma, C_tan, state_new, info)`` with ``u`` local
         ``(n_local_dofs,)``, quadrature fields ``(n_qp, ...)`` and ``info`` a dict
@@ -386,26 +388,26 @@ class NewtonSolver:
         integration fails at any point of any rank, or the linear solver fails.
         """
         try:
-            return self._step(u_old, state_old, t, dt)
+            return self._step(u_old if guess is None else guess, state_old, t, dt)
         except StepFailure:
             self.linear.restart()  # the retry with a shorter step builds its own
             raise
 
-    def _step(self, u_old, state_old, t, dt):
+    def _step(self, u_start, state_old, t, dt):
         try:
-            return self._newton(u_old, state_old, t, dt, accurate=False)
+            return self._newton(u_start, state_old, t, dt, accurate=False)
         except _Diverging as exc:
             if self.log:
                 self.log(f"    {exc}: step restarted with accurate linear solves")
-            return self._newton(u_old, state_old, t, dt, accurate=True)
+            return self._newton(u_start, state_old, t, dt, accurate=True)
 
-    def _newton(self, u_old, state_old, t, dt, accurate):
+    def _newton(self, u_start, state_old, t, dt, accurate):
         m, dm = self.model, self.dm
         tl = self.load_time(t)
         T_qp = m.interpolate(self.loading.temperature.nodal(tl))
         bc_dofs, bc_vals = self.loading.dirichlet_values(tl)
         rows = dirichlet_rows(dm, bc_dofs)
-        u = u_old.copy()
+        u = np.array(u_start, dtype=float)  # (a copy) the first iterate
         u[bc_dofs] = bc_vals
         F_ext_local = self.loading.external_forces(tl)
         F_ext_norm = dm.local_to_vector(F_ext_local, self.work, add=True).norm()
@@ -487,9 +489,11 @@ class NewtonSolver:
                 self.linear.restart()
         return flowing
 
-    def advance(self, u, state, t_old, t_new, max_cuts=8):
-        """Collective. :func:`advance_with_cuts` with this solver's :meth:`step`."""
-        return advance_with_cuts(self.step, u, state, t_old, t_new, max_cuts, self.log)
+    def advance(self, u, state, t_old, t_new, max_cuts=8, guess=None):
+        """Collective. :func:`advance_with_cuts` with this solver's :meth:`step`
+        (``guess``: an estimate of ``u`` at ``t_new``, Newton's first iterate)."""
+        return advance_with_cuts(self.step, u, state, t_old, t_new, max_cuts, self.log,
+                                 guess=guess)
 
 
 def nodal_fields(model, sigma, state, n=None):

@@ -25,12 +25,15 @@ def newton_converged(rnorm, ref, residuals, rtol, it, t):
     return rel <= rtol or (it > 0 and rnorm == 0.0)
 
 
-def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
+def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None, guess=None):
     """Go from ``t_old`` to ``t_new`` in sub-steps of ``step(u, state, t, dt) ->
     (u, sigma, C_tan, state, info)`` (which raises :class:`StepFailure`): a failed
     sub-step is halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two
     converged sub-steps in a row the increment doubles again; internal variables are
-    committed only after each converged sub-step.
+    committed only after each converged sub-step. ``guess``: an estimate of ``u`` at
+    ``t_new`` (e.g. a ROM's prediction), passed as ``step(..., guess=guess)`` to every
+    sub-step that ends at ``t_new`` (the first Newton iterate; the others start from
+    the previous sub-step's ``u``).
 
     Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
     ``iterations`` (per sub-step), ``residuals`` (of the last sub-step) and
@@ -42,7 +45,9 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None):
     while t < t_new:
         t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
         try:
-            u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t)
+            extra = {"guess": guess} if guess is not None and t_target == t_new else {}
+            u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t,
+                                                    **extra)
         except StepFailure as exc:
             if dt <= full / 2 ** max_cuts * (1 + 1e-9):
                 raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "

@@ -385,6 +385,64 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     assert sum(builds[3:]) <= 1, builds  # kept along the ramp
 
 
+def test_a_step_from_a_guess_converges_to_the_same_state(tmp_path, comm):
+    """Newton's first iterate may be an estimate of the step's displacement (the
+    adaptive ROM's prediction): the law integrates from the previous state whatever the
+    iterate, so the step converges to the same displacement and internal variables;
+    from the converged displacement itself in no iteration, from a perturbed one in
+    fewer than from the previous step; with step cuts the guess serves the last
+    sub-step only."""
+    from rom.hf import NewtonSolver, StructuralModel
+    from rom.loads import Loading
+    from rom.materials import make_law
+    from rom.mesh import load_mesh
+    from rom.stepping import StepFailure, advance_with_cuts
+
+    data = box_mesh((3, 3, 3), (1.0, 1.0, 1.0), "tetra10")
+    case = write_case(tmp_path, data, RAMP + "[steps]\ntimes = [1.0]\n", material=CHABOCHE)
+    data.add_definitions(case.sets)
+    mesh = load_mesh(data, comm)
+    law = make_law(case.law, case.material_params())
+    model = StructuralModel(mesh, law)
+
+    def newton():
+        return NewtonSolver(model, Loading(case, model), 1e-10, 25,
+                            case.solver.petsc_options())
+
+    u0, s0 = np.zeros(model.dofmap.n_local), law.initial_state(model.n_qp)
+    u, _, _, state, info = newton().advance(u0, s0, 0.0, 0.5)
+    u1, _, _, s1, ref = newton().advance(u, state, 0.5, 1.0)
+    assert ref["iterations"][0] >= 3
+    _, _, _, _, exact = newton().advance(u, state, 0.5, 1.0, guess=u1)
+    assert exact["iterations"] == [0]
+    rng = np.random.default_rng(comm.rank)
+    near = u1 + 1e-3 * np.abs(u1).max() * rng.standard_normal(u1.shape)
+    dm = model.dofmap  # the ghost values those of their owners
+    near[dm.n_owned:] = 0.0
+    near = dm.vector_to_local(dm.local_to_vector(near))
+    u2, _, _, s2, info = newton().advance(u, state, 0.5, 1.0, guess=near)
+    assert info["iterations"][0] < ref["iterations"][0], (info, ref)
+    scale = np.abs(u1).max()
+    assert np.abs(u2 - u1).max() <= 1e-7 * scale
+    for k in s1:
+        assert np.abs(s2[k] - s1[k]).max() <= 1e-6 * max(np.abs(s1[k]).max(), 1e-30), k
+    # cut steps: the guess (of t = 1) is not the first iterate of the first sub-step
+    calls = []
+    solver = newton()
+    step = solver.step
+    solver.step = lambda *a, **k: (calls.append((a[2], "guess" in k)), step(*a, **k))[1]
+    first = [True]
+
+    def failing_once(*a, **k):
+        if first[0]:
+            first[0] = False
+            raise StepFailure("cut for the test")
+        return solver.step(*a, **k)
+
+    advance_with_cuts(failing_once, u, state, 0.5, 1.0, guess=u1)
+    assert calls == [(0.75, False), (1.0, True)], calls
+
+
 def test_a_step_whose_residual_rises_is_restarted_with_accurate_solves(tmp_path, comm):
     """GMRES preconditioned by LU on the Chaboche bar, whose exact Newton lets the
     residual rise twice on its way (0.42, 0.46, 0.49): the step is restarted with
