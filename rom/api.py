@@ -102,6 +102,7 @@ def indicator_scores(case, archive_path, candidates, comm, log=None):
     from rom.adaptive import AdaptiveRom
     from rom.online import open_collective
 
+    thermal_fields(case, comm)  # (the ROM is set up on the case's own loading first)
     archive = open_collective(archive_path, case, comm)[0]
     if archive.get("member") is not None:
         raise RomError(f"indicator scores: {archive_path} is a dictionary of local ROMs; "
@@ -117,7 +118,8 @@ def indicator_scores(case, archive_path, candidates, comm, log=None):
             scores[name] = np.inf
         if log is not None and comm.rank == 0:
             log(f"greedy: indicator of {name}: {scores[name]:.3e}")
-    return scores
+    # replicated values, rank 0's: a choice made from them is the same on every rank
+    return comm.bcast(scores, root=0)
 
 
 def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
@@ -142,9 +144,14 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
     tol = case.rom.tol if tol is None else float(tol)
     if not training:
         raise RomError("greedy training: give at least one HF run to start from")
+    if int(n_add) != n_add or n_add < 0:
+        raise RomError(f"greedy training: n_add must be a whole number >= 0, not {n_add}")
     case = replace(case, rom=replace(case.rom, clusters=None))
     training, chosen, history, archives = list(training), [], [], []
-    remaining = dict(candidates)
+    # (the candidates' own [rom] too: a loading differs from the ROM's case by its
+    # temperature only)
+    remaining = {k: replace(c, rom=replace(c.rom, clusters=None))
+                 for k, c in candidates.items()}
     say = log if log is not None and comm.rank == 0 else (lambda *a, **k: None)
     stopped = f"{n_add} runs added"
     while True:

@@ -156,9 +156,12 @@ def test_greedy_training_adds_the_candidate_the_rom_predicts_worst(trained, comm
     tmp, case, files = trained
     case = replace(case, rom=replace(case.rom, gappy=ALL_FIELDS))  # the indicator's
     d = _shared_dir(comm, tmp, "greedy")
-    cands = {f"h{h}": case.with_fields([{"time": 0.0, "expression":
-                                         f"20 + {h}.0 * x * y * (1 - abs(1 - t))"}],
-                                       name=f"h{h}") for h in (330, 450, 600)}
+    def candidates(base):
+        return {f"h{h}": base.with_fields([{"time": 0.0, "expression":
+                                            f"20 + {h}.0 * x * y * (1 - abs(1 - t))"}],
+                                          name=f"h{h}") for h in (330, 450, 600)}
+
+    cands = candidates(case)
     rom0 = os.path.join(d, "rom0.h5")
     api.build_rom(case, files[:1], comm, rom0)
     refs, true = {}, {}
@@ -178,6 +181,8 @@ def test_greedy_training_adds_the_candidate_the_rom_predicts_worst(trained, comm
         api.run_online(cands[name], out["archives"][-1], comm, os.path.join(d, f"g_{name}"))
         eu, ep = _errors(os.path.join(d, f"g_{name}"), refs[name])
         assert ep < true[name][1], (name, ep, true[name])
-    none = api.greedy_training(case, cands, files[:1], comm, os.path.join(d, "none"),
-                               n_add=2, tol=1e30)
+    # (a case with local bases: the greedy ignores them, in the candidates too)
+    clustered = replace(case, rom=replace(case.rom, clusters=2))
+    none = api.greedy_training(clustered, candidates(clustered), files[:1], comm,
+                               os.path.join(d, "none"), n_add=2, tol=1e30)
     assert none["chosen"] == [] and "below" in none["stopped"] and len(none["archives"]) == 1
