@@ -56,7 +56,7 @@ def main():
                      f"{proc.stderr[-2000:]}")
         out = proc.stdout
         print(out[out.index("pipeline cube"):])
-        m = re.search(r"HF ([0-9.e+-]+), online ([0-9.e+-]+): speedup", out)
+        m = re.search(r"HF ([0-9.e+-]+), online ([0-9.e+-]+): ", out)
         dofs = re.search(r"mesh +(\d+) dofs", out)
         err = re.search(r"U ([0-9.e+-]+), p ([0-9.e+-]+)", out)
         rows.append((n, dofs.group(1) if dofs else "?", float(m.group(1)), float(m.group(2)),
