@@ -33,7 +33,8 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
        enriched, otherwise ``u = Psi gamma`` and every internal variable at every
        quadrature point by Gappy-POD from its values at the reduced points;
     2. one HF step to ``t_n`` (:class:`rom.hf.NewtonSolver`, on the ranks of the run,
-       with step cutting);
+       with step cutting), Newton started from the ROM's prediction ``Psi gamma_n``
+       (the law integrates from the state at ``t_{n-1}`` whatever the iterate);
     3. the HF displacement is added to the displacement basis and the HF stress and
        internal variables to their Gappy bases (incremental POD, same tolerances as
        offline); the Q-DEIM selection continues from the current points (one more per
@@ -48,7 +49,10 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
 The step's output is then the HF solution. The enriched ROM can be saved as an
 archive (attributes ``revision``, ``parent``, ``enrichments``), which a later run
 starts from. Everything that touches the mesh (steps 1 to 5) is collective and
-distributed; the online steps are replicated on every rank.
+distributed; the online steps are replicated on every rank. The updates do not gather
+the full bases on rank 0: after an enrichment the written fields are reconstructed on
+each rank's rows and gathered, and the bases are gathered when the archive is saved
+(:meth:`AdaptiveRom.complete`).
 """
 
 import json
