@@ -344,6 +344,22 @@ rtol = 1e-8
 """
 
 
+def _ramp_model(tmp_path, comm, material, n):
+    """The pressure ramp on an ``n^3`` tet10 cube of ``material``: its structural model
+    and ``newton(rtol)``, a factory of Newton solvers on it."""
+    from rom.hf import NewtonSolver, StructuralModel
+    from rom.loads import Loading
+    from rom.materials import make_law
+    from rom.mesh import load_mesh
+
+    data = box_mesh((n, n, n), (1.0, 1.0, 1.0), "tetra10")
+    case = write_case(tmp_path, data, RAMP + "[steps]\ntimes = [1.0]\n", material=material)
+    data.add_definitions(case.sets)
+    model = StructuralModel(load_mesh(data, comm), make_law(case.law, case.material_params()))
+    return model, lambda rtol: NewtonSolver(model, Loading(case, model), rtol, 25,
+                                            case.solver.petsc_options())
+
+
 @pytest.mark.parametrize("law", ["j2", "chaboche"])
 def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     """The Krylov solver's preconditioner along a pressure ramp (6 steps, tet10 cube):
@@ -352,21 +368,11 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     of the flowing points, not a capped attempt first), then kept for the next steps;
     J2 plasticity (rate independent) does not flow at a step's first iteration (the
     previous step's displacement), which must not cost a rebuild at every step."""
-    from rom.hf import NewtonSolver, StructuralModel
-    from rom.loads import Loading
-    from rom.materials import make_law
-    from rom.mesh import load_mesh
-
     material = {"j2": J2.replace("R0 = 250.0", "R0 = 60.0").replace("Hk = 20000.0", ""),
                 "chaboche": CHABOCHE}[law]
-    data = box_mesh((4, 4, 4), (1.0, 1.0, 1.0), "tetra10")
-    case = write_case(tmp_path, data, RAMP + "[steps]\ntimes = [1.0]\n", material=material)
-    data.add_definitions(case.sets)
-    mesh = load_mesh(data, comm)
-    m = make_law(case.law, case.material_params())
-    model = StructuralModel(mesh, m)
-    newton = NewtonSolver(model, Loading(case, model), 1e-8, 25,
-                          case.solver.petsc_options())
+    model, newton_solver = _ramp_model(tmp_path, comm, material, 4)
+    m = model.law
+    newton = newton_solver(1e-8)
     restarts = []
     restart = newton.linear.restart
     newton.linear.restart = lambda: (restarts.append(1), restart())
@@ -392,22 +398,13 @@ def test_a_step_from_a_guess_converges_to_the_same_state(tmp_path, comm):
     from the converged displacement itself in no iteration, from a perturbed one in
     fewer than from the previous step; with step cuts the guess serves the last
     sub-step only."""
-    from rom.hf import NewtonSolver, StructuralModel
-    from rom.loads import Loading
-    from rom.materials import make_law
-    from rom.mesh import load_mesh
     from rom.stepping import StepFailure, advance_with_cuts
 
-    data = box_mesh((3, 3, 3), (1.0, 1.0, 1.0), "tetra10")
-    case = write_case(tmp_path, data, RAMP + "[steps]\ntimes = [1.0]\n", material=CHABOCHE)
-    data.add_definitions(case.sets)
-    mesh = load_mesh(data, comm)
-    law = make_law(case.law, case.material_params())
-    model = StructuralModel(mesh, law)
+    model, newton_solver = _ramp_model(tmp_path, comm, CHABOCHE, 3)
+    law = model.law
 
     def newton():
-        return NewtonSolver(model, Loading(case, model), 1e-10, 25,
-                            case.solver.petsc_options())
+        return newton_solver(1e-10)
 
     u0, s0 = np.zeros(model.dofmap.n_local), law.initial_state(model.n_qp)
     u, _, _, state, info = newton().advance(u0, s0, 0.0, 0.5)
