@@ -91,14 +91,16 @@ def run_adaptive(case, archive_path, comm, out_dir, tol=None, save=None, log=Non
                             log=log or (lambda *a, **k: None))
 
 
-def indicator_scores(case, archive_path, candidates, comm, log=None):
+def indicator_scores(case, archive_path, candidates, comm, log=None, failures=None):
     """The plain ROM ``archive_path`` (one ROM, not a dictionary) on each candidate
     loading, ``candidates`` (name -> case, e.g. from :meth:`rom.case.Case.with_fields`;
     their thermal fields computed if needed), without any HF step: the largest error
     indicator of each run over its steps (:meth:`rom.adaptive.AdaptiveRom.run`, the
     calibrated estimate of the relative error of its fields), ``inf`` where the reduced
-    Newton fails. Returns ``{name: score}``. Cost: one online run with the indicator
-    per candidate, independent of the mesh size apart from its thermal fields."""
+    Newton fails, ``nan`` for a candidate whose loading cannot be set up (its thermal
+    fields or temperature files: the message in ``failures``, a dict, if given).
+    Returns ``{name: score}``. Cost: one online run with the indicator per candidate,
+    independent of the mesh size apart from its thermal fields."""
     from rom.adaptive import AdaptiveRom
     from rom.online import open_collective
 
@@ -108,16 +110,24 @@ def indicator_scores(case, archive_path, candidates, comm, log=None):
         raise RomError(f"indicator scores: {archive_path} is a dictionary of local ROMs; "
                        "score the candidates with one ROM ([rom] clusters unset)")
     rom = AdaptiveRom(archive, case, comm, np.inf, max_enrichments=0)
-    scores = {}
+    scores, failed = {}, {}
     for name, c in candidates.items():
-        thermal_fields(c, comm, mesh=rom.rb.mesh)
-        rom.use_loading(c)
+        try:  # (collective errors: every rank raises; use_loading keeps the previous)
+            thermal_fields(c, comm, mesh=rom.rb.mesh)
+            rom.use_loading(c)
+        except RomError as exc:
+            scores[name], failed[name] = np.nan, str(exc)
+            if log is not None and comm.rank == 0:
+                log(f"greedy: candidate {name} left out: {exc}")
+            continue
         try:
             scores[name] = float(max(rom.run()["indicator"], default=0.0))
         except RomError:  # the reduced Newton failed (collective: every rank raises)
             scores[name] = np.inf
         if log is not None and comm.rank == 0:
             log(f"greedy: indicator of {name}: {scores[name]:.3e}")
+    if failures is not None:
+        failures.update(comm.bcast(failed, root=0))
     # replicated values, rank 0's: a choice made from them is the same on every rank
     return comm.bcast(scores, root=0)
 
@@ -137,8 +147,14 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
     given, is called as ``evaluate(n, archive_path)`` after each build (e.g. errors on
     held-out loadings). ``candidates``: name -> case (their loadings).
 
+    A candidate whose loading cannot be set up, or whose HF run fails (its partial
+    output is left in ``out_dir/hf_<name>``), is left out with its message in
+    ``dropped`` and the next largest score is taken: one bad candidate does not end
+    the design.
+
     Returns ``{"chosen": [{"name", "score", "runs"}], "scores": [{name: score} per
-    iteration], "archives": [paths], "training": [files], "stopped": reason}``."""
+    iteration], "archives": [paths], "training": [files], "dropped": {name: message},
+    "stopped": reason}``."""
     from dataclasses import replace
 
     tol = case.rom.tol if tol is None else float(tol)
@@ -147,13 +163,13 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
     if int(n_add) != n_add or n_add < 0:
         raise RomError(f"greedy training: n_add must be a whole number >= 0, not {n_add}")
     case = replace(case, rom=replace(case.rom, clusters=None))
-    training, chosen, history, archives = list(training), [], [], []
+    training, chosen, history, archives, dropped = list(training), [], [], [], {}
     # (the candidates' own [rom] too: a loading differs from the ROM's case by its
     # temperature only)
     remaining = {k: replace(c, rom=replace(c.rom, clusters=None))
                  for k, c in candidates.items()}
     say = log if log is not None and comm.rank == 0 else (lambda *a, **k: None)
-    stopped = f"{n_add} runs added"
+    stopped = f"n_add = {n_add} runs added"
     while True:
         path = os.path.join(out_dir, f"rom_{len(training)}.h5")
         build_rom(case, training, comm, path)
@@ -165,21 +181,42 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
         if not remaining:
             stopped = "no candidate left"
             break
-        scores = indicator_scores(case, path, remaining, comm)
+        failures = {}
+        scores = indicator_scores(case, path, remaining, comm, failures=failures)
         history.append(scores)
-        name = max(scores, key=lambda k: (scores[k], k))
-        say(f"greedy: {len(training)} training runs; largest indicator {scores[name]:.3e} "
-            f"({name}), smallest {min(scores.values()):.3e}")
-        if scores[name] < tol:
-            stopped = f"every indicator below {tol:g}"
+        for name, message in failures.items():
+            remaining.pop(name)
+            dropped[name] = message
+        order = sorted((k for k in scores if not np.isnan(scores[k])),
+                       key=lambda k: (scores[k], k), reverse=True)
+        if not order:
+            stopped = "no candidate left" + (" that could be run" if failures else "")
             break
-        c = remaining.pop(name)
-        thermal_fields(c, comm)
-        training.append(run_hf(c, comm, os.path.join(out_dir, f"hf_{name}"))["snapshots"])
-        chosen.append({"name": name, "score": scores[name], "runs": len(training)})
-        say(f"greedy: HF run of {name} added")
+        say(f"greedy: {len(training)} training runs; largest indicator "
+            f"{scores[order[0]]:.3e} ({order[0]}), smallest {scores[order[-1]]:.3e}")
+        added = None
+        for name in order:
+            if scores[name] < tol:
+                break
+            c = remaining.pop(name)
+            try:
+                thermal_fields(c, comm)
+                run = run_hf(c, comm, os.path.join(out_dir, f"hf_{name}"))
+            except RomError as exc:  # collective: every rank raises
+                dropped[name] = f"HF run failed: {exc}"
+                say(f"greedy: HF run of {name} failed, candidate left out: {exc}")
+                continue
+            training.append(run["snapshots"])
+            chosen.append({"name": name, "score": scores[name], "runs": len(training)})
+            say(f"greedy: HF run of {name} added")
+            added = name
+            break
+        if added is None:
+            stopped = (f"every indicator below {tol:g}" if scores[order[0]] < tol else
+                       f"every HF run of a candidate above {tol:g} failed")
+            break
     return {"chosen": chosen, "scores": history, "archives": archives,
-            "training": training, "stopped": stopped}
+            "training": training, "dropped": dropped, "stopped": stopped}
 
 
 def read_result(path, fields=("U",), qp_fields=()):

@@ -186,3 +186,43 @@ def test_greedy_training_adds_the_candidate_the_rom_predicts_worst(trained, comm
     none = api.greedy_training(clustered, candidates(clustered), files[:1], comm,
                                os.path.join(d, "none"), n_add=2, tol=1e30)
     assert none["chosen"] == [] and "below" in none["stopped"] and len(none["archives"]) == 1
+
+
+def test_greedy_training_leaves_out_candidates_that_cannot_run(trained, comm, tmp_path,
+                                                               monkeypatch):
+    """A candidate whose temperature cannot be set up (a file of the wrong size) is
+    left out at scoring, one whose HF run fails (here made to fail: a Newton that does
+    not converge) is left out after it: each with its message in ``dropped``, and the
+    design goes on with the next largest score."""
+    from dataclasses import replace
+
+    from test_adaptive import ALL_FIELDS
+
+    _, case, files = trained
+    case = replace(case, rom=replace(case.rom, gappy=ALL_FIELDS))
+    np.save(tmp_path / "short.npy", np.full(5, 300.0))
+
+    def hot(h):
+        return [{"time": 0.0, "expression": f"20 + {h} * x * y * (1 - abs(1 - t))"}]
+
+    cands = {"short": case.with_fields([{"time": 0.0, "file": str(tmp_path / "short.npy")}],
+                                       name="short"),
+             "h900": case.with_fields(hot("900.0"), name="h900"),
+             "h600": case.with_fields(hot("600.0"), name="h600")}
+    run_hf = api.run_hf
+
+    def diverging(c, comm, out_dir, **kw):
+        if c.loading == "h900":
+            raise RomError("Newton did not converge in 25 iterations at t = 0.25")
+        return run_hf(c, comm, out_dir, **kw)
+
+    monkeypatch.setattr(api, "run_hf", diverging)
+    out = api.greedy_training(case, cands, files[:1], comm, str(tmp_path / "g"), n_add=1,
+                              tol=0.0)
+    scores = out["scores"][0]
+    assert np.isnan(scores["short"]) and scores["h900"] > scores["h600"] > 0, scores
+    assert [c["name"] for c in out["chosen"]] == ["h600"], out
+    assert set(out["dropped"]) == {"short", "h900"}, out["dropped"]
+    assert "5 values" in out["dropped"]["short"]
+    assert out["dropped"]["h900"].startswith("HF run failed: Newton did not converge")
+    assert len(out["archives"]) == 2 and out["stopped"] == "n_add = 1 runs added"
