@@ -40,7 +40,7 @@ from rom.fem.kernels import von_mises
 
 __all__ = ["load_case", "thermal_fields", "run_hf", "build_rom", "run_online",
            "run_adaptive", "read_result", "Study", "Extremes", "von_mises",
-           "indicator_scores", "greedy_training"]
+           "indicator_scores", "greedy_training", "greedy_candidates", "loading_table"]
 
 
 def thermal_fields(case, comm, mesh=None, force=False, log=None):
@@ -217,6 +217,74 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
             break
     return {"chosen": chosen, "scores": history, "archives": archives,
             "training": training, "dropped": dropped, "stopped": stopped}
+
+
+def greedy_candidates(case, spec=None):
+    """The candidate loadings of a greedy design (``spec``, default the case's ``[rom]
+    greedy``, :class:`rom.case.GreedySpec`): ``{name: (case, parameters)}``, the names
+    ``<template>_g<k>``; each is the template loading with the sampled values of the
+    parameters (Latin hypercube over their ranges, :mod:`scipy.stats.qmc`) in every one
+    of its ``[thermal]`` fields, its other fields as they are."""
+    from scipy.stats import qmc
+
+    spec = spec or case.rom.greedy
+    if spec is None:
+        raise RomError(f"{os.path.basename(case.path)} has no [rom.greedy] section (the "
+                       "template loading and the parameter ranges of the candidates)")
+    names = [p[0] for p in spec.parameters]
+    lo = np.array([p[1] for p in spec.parameters])
+    hi = np.array([p[2] for p in spec.parameters])
+    u = qmc.LatinHypercube(d=len(names), seed=spec.seed).random(spec.samples)
+    template = case.loadings[spec.template]
+    out = {}
+    for k, row in enumerate(lo + u * (hi - lo)):
+        values = dict(zip(names, map(float, row)))
+        fields = []
+        for f in template:
+            entry = {"time": f.time}
+            if f.thermal is not None:
+                entry["thermal"] = dict(dict(f.thermal), **values)
+            elif f.array is not None:
+                entry["array"] = f.array
+            elif f.value is not None:
+                entry["value"] = f.value
+            elif f.expression is not None:
+                entry["expression"] = f.expression
+            else:
+                entry.update(file=f.file, **({"name": f.name} if f.name else {}))
+            fields.append(entry)
+        name = f"{spec.template}_g{k:03d}"
+        out[name] = (case.with_fields(fields, name=name), values)
+    return out
+
+
+def loading_table(case, name):
+    """The ``[loadings.<name>]`` table (TOML text) of the named loading of ``case``
+    made from Python (e.g. a greedy candidate) whose fields are values, expressions,
+    files or ``[thermal]`` parameters: what a case file gives to define it."""
+    def number(v):
+        return repr(float(v))
+
+    parts = []
+    for f in case.loadings[name]:
+        if f.array is not None:
+            raise RomError(f"loading '{name}': a field given as an array has no case-file "
+                           "form; save it to a .npy file")
+        if f.thermal is not None:
+            spec = "thermal = {" + ", ".join(f"{k} = {number(v)}" for k, v in f.thermal) + "}"
+        elif f.value is not None:
+            spec = f"value = {number(f.value)}"
+        elif f.expression is not None:
+            spec = f"expression = {_toml_string(f.expression)}"
+        else:
+            spec = f"file = {_toml_string(f.file)}" + (
+                f", name = {_toml_string(f.name)}" if f.name else "")
+        parts.append(f"{{time = {number(f.time)}, {spec}}}")
+    return f"[loadings.{name}]\nfields = [" + ",\n          ".join(parts) + "]\n"
+
+
+def _toml_string(s):
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def read_result(path, fields=("U",), qp_fields=()):

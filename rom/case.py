@@ -257,6 +257,22 @@ class SolverSpec:
 
 
 @dataclass(frozen=True)
+class GreedySpec:
+    """A greedy training design (``[rom.greedy]``, ``run.py greedy``): candidate
+    loadings made from the named loading ``template`` with its ``[thermal]``
+    parameters ``parameters`` (``(name, low, high)``) sampled by Latin hypercube
+    (``samples`` of them, ``seed``); ``add`` HF runs added at most; stop when every
+    candidate's indicator is below ``tol`` (None: ``[rom] tol``)."""
+
+    template: str
+    parameters: tuple
+    samples: int = 100
+    seed: int = 1
+    add: int = 10
+    tol: float = None
+
+
+@dataclass(frozen=True)
 class RomSpec:
     """Offline settings (``[rom]``): POD product and tolerances, ECM tolerance, the
     dual quantities reconstructed by Gappy-POD."""
@@ -278,6 +294,7 @@ class RomSpec:
     generalization_tol: float = 0.5  # "auto": the accuracy local bases may lose (cluster)
     hyper: str = "ecm"  # reduced quadrature: "ecm" (NN-OMP) or "nnls" (rom.hyper)
     block_mb: float = 2048.0  # offline: MB per rank of a block of snapshots
+    greedy: GreedySpec = None  # run.py greedy: the candidates of a greedy design
 
 
 @dataclass(frozen=True)
@@ -730,6 +747,9 @@ def parse_case(text, path="<case>"):
             ro._err(f"indicator field(s) {', '.join(missing)} have no Gappy basis: add "
                     "them to gappy")
         rom = replace(rom, indicator=tuple(indicator))
+    greedy = ro.get("greedy", default=None)
+    if greedy is not None:
+        rom = replace(rom, greedy=_greedy_spec(greedy, loadings, thermal, src))
     if rom.tol < 0:
         ro._err("'tol' must be >= 0")
     for key in ("eps_u", "eps_dual", "ecm_tol"):
@@ -770,6 +790,47 @@ def _fields_of(fields, where, src, resolve):
     if np.any(np.diff([f.time for f in out]) <= 0):
         raise RomError(f"{src}: field times must increase in {where}")
     return out
+
+
+def _greedy_spec(data, loadings, thermal, src):
+    """The ``[rom.greedy]`` table: its template loading must have fields of the
+    ``[thermal]`` problem, and the sampled parameters must be that problem's."""
+    if not isinstance(data, dict):
+        raise RomError(f"{src}: [rom.greedy] must be a table, got {data!r}")
+    g = _Section(data, "[rom.greedy]", src)
+    template = g.get("template", "str", required=True)
+    if template not in loadings:
+        g._err(f"unknown template loading '{template}' (the case defines: "
+               f"{', '.join(loadings) or 'none'})")
+    if not any(f.thermal is not None for f in loadings[template]):
+        g._err(f"the template loading '{template}' has no field of the [thermal] problem "
+               "(thermal = {...}): there is nothing to sample")
+    params = g.get("parameters", required=True)
+    if not isinstance(params, dict) or not params:
+        g._err("'parameters' must be a table of name = [low, high]")
+    declared = dict(thermal.parameters) if thermal is not None else {}
+    ranges = []
+    for name, bounds in params.items():
+        if name not in declared:
+            g._err(f"parameter '{name}' is not declared in [thermal.parameters] (it "
+                   f"declares: {', '.join(declared) or 'none'})")
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                           for b in bounds) or not bounds[0] < bounds[1]):
+            g._err(f"parameter '{name}' must be given as [low, high] with low < high, "
+                   f"got {bounds!r}")
+        ranges.append((name, float(bounds[0]), float(bounds[1])))
+    samples = g.get("samples", "int", default=100)
+    add = g.get("add", default=10)
+    if isinstance(add, bool) or not isinstance(add, int) or add < 0:
+        g._err(f"'add' must be an integer >= 0, got {add!r}")
+    tol = g.get("tol", "number", default=None)
+    if tol is not None and not tol >= 0:
+        g._err(f"'tol' must be >= 0, not {tol}")
+    spec = GreedySpec(template, tuple(ranges), samples, g.get("seed", "int", default=1),
+                      add, tol)
+    g.done()
+    return spec
 
 
 def _digest_of(array):

@@ -28,7 +28,8 @@ __all__ = ["main"]
 
 # commands that build PETSc objects: PETSc starts with their --petsc options as its
 # command line (rom.petsc); `online` builds none, and reports its --petsc as unused
-PETSC_COMMANDS = ("hf", "solve", "offline", "adaptive", "pipeline", "thermal", "import")
+PETSC_COMMANDS = ("hf", "solve", "offline", "adaptive", "pipeline", "thermal", "import",
+                  "greedy")
 PETSC_HELP = ("PETSc options, as on PETSc's command line (after those of the environment "
               "variable PETSC_OPTIONS): unprefixed for the HF solver's KSP and PC (e.g. "
               '"-ksp_monitor -ksp_rtol 1e-9 -ksp_view"), -thermal_ for the thermal '
@@ -64,6 +65,16 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {v}")
+    return v
+
+
+def _nonnegative_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, not {v}")
     return v
 
 
@@ -145,6 +156,17 @@ def build_parser():
     q.add_argument("--out", help="output directory (default: the case's [output] dir)")
     q.add_argument("--petsc", default="", help=PETSC_HELP + " (every HF run's and thermal "
                    "solve's of the pipeline)")
+    g = sub.add_parser("greedy", help="a training design chosen by the ROM: HF runs of "
+                       "the candidate loadings of [rom.greedy] where the plain ROM's error "
+                       "indicator is largest, one at a time")
+    g.add_argument("case", help="case file with [rom] training (the first design) and "
+                   "[rom.greedy]")
+    g.add_argument("--out", help="output directory (default: the case's [output] dir; the "
+                   "training runs in train_<loading>/ as the pipeline's, the design in "
+                   "greedy/)")
+    g.add_argument("--add", type=_nonnegative_int, help="HF runs to add at most (default: "
+                   "[rom.greedy] add)")
+    g.add_argument("--petsc", default="", help=PETSC_HELP + " (the HF runs' solver)")
     t = sub.add_parser("thermal", help="compute the temperature fields the loadings take "
                        "from the case's [thermal] problem (steady conduction)")
     t.add_argument("case", help="case file (TOML) with a [thermal] section")
@@ -243,6 +265,8 @@ def _command(args, comm):
         return _pipeline(args, comm)
     if args.command == "thermal":
         return _thermal(args, comm)
+    if args.command == "greedy":
+        return _greedy(args, comm)
     if args.command == "import":
         return _import(args, comm)
     if args.command == "render":
@@ -484,6 +508,67 @@ def _pipeline(args, comm):
             print(f"                     paraview {out}/adaptive_{a['loading']}/online.xdmf"
                   + _xdmf_of(a.get("reference")))
         print("-" * 72)
+    return 0
+
+
+def _greedy(args, comm):
+    import json
+
+    from rom import api
+    from rom.case import load_case
+    from rom.pipeline import _snapshots_up_to_date
+
+    t0 = time.perf_counter()
+    case = load_case(args.case)
+    candidates = api.greedy_candidates(case)  # (names the missing [rom.greedy])
+    if not case.rom.training:
+        raise RomError(f"{os.path.basename(case.path)}: [rom] training names no loading: "
+                       "the greedy design starts from their HF runs")
+    spec = case.rom.greedy
+    out = args.out or case.output_dir
+    say = print if comm.rank == 0 else (lambda *a, **k: None)
+    files = []
+    for name in case.rom.training:  # the pipeline's training runs, reused if up to date
+        c = case.with_loading(name)
+        path = os.path.join(out, f"train_{name}", "snapshots.h5")
+        up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
+        if up:
+            say(f"[greedy] HF training loading {name}: up to date ({path})")
+        else:
+            say(f"[greedy] HF run on training loading {name}")
+            api.thermal_fields(c, comm)
+            api.run_hf(c, comm, os.path.dirname(path))
+        files.append(path)
+    folder = os.path.join(out, "greedy")
+    say(f"[greedy] {len(candidates)} candidates from loading {spec.template}, "
+        + ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in spec.parameters))
+    res = api.greedy_training(case, {k: v[0] for k, v in candidates.items()}, files, comm,
+                              folder, spec.add if args.add is None else args.add,
+                              tol=spec.tol, log=lambda line: say(line, flush=True))
+    if comm.rank == 0:
+        chosen = [dict(c, parameters=candidates[c["name"]][1]) for c in res["chosen"]]
+        tables = "".join(api.loading_table(candidates[c["name"]][0], c["name"]) + "\n"
+                         for c in chosen)
+        with open(os.path.join(folder, "loadings.toml"), "w") as f:
+            f.write(f"# loadings added by run.py greedy {os.path.basename(case.path)}, in "
+                    "order; add them to the case and to [rom] training\n\n" + tables)
+        summary = dict(res, chosen=chosen, candidates={k: v[1] for k, v in
+                                                       candidates.items()})
+        with open(os.path.join(folder, "greedy.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        print("-" * 72)
+        print(f"greedy design of {case.name}: {len(chosen)} HF run(s) added to "
+              f"{len(case.rom.training)} ({res['stopped']})")
+        for c in chosen:
+            print(f"  {c['name']:<14s} indicator {c['score']:.3e}  " + ", ".join(
+                f"{k} = {v:.4g}" for k, v in c["parameters"].items()))
+        for name, message in res["dropped"].items():
+            print(f"  {name:<14s} left out: {message}")
+        print(f"  ROM of the design  {res['archives'][-1]}")
+        print(f"  loadings added     {os.path.join(folder, 'loadings.toml')}")
+        print(f"  time [s]           total {time.perf_counter() - t0:.1f}")
+        print("-" * 72)
+    comm.Barrier()  # the files are complete when any rank returns
     return 0
 
 

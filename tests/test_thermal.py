@@ -284,3 +284,82 @@ def test_temperature_file_of_xdmf_time_series(tmp_path, comm):
         files = solve(case, MPI.COMM_SELF, os.path.join(folder, "hf"))["files"]
         with pytest.raises(RomError, match="holds 'T' at 2 time steps"):
             read_xdmf_field(files[1], "T")
+
+
+GREEDY = """
+[rom]
+training = ["cold"]
+gappy = ["sigma"]
+eps_u = 1e-6
+[rom.greedy]
+template = "hot"
+parameters = {hs_peak = [100.0, 400.0], hs_y = [0.1, 0.9]}
+samples = 4
+seed = 3
+add = 1
+"""
+
+
+@pytest.mark.mpi
+def test_greedy_command_adds_the_worst_sampled_hot_spot(tmp_path, comm):
+    """``run.py greedy``: candidates made from the template loading with its [thermal]
+    parameters sampled in their ranges; the HF run of the one of largest indicator is
+    added; the loadings file it writes, added to the case, defines the same loading
+    (same parameters, same thermal field file) as the candidate."""
+    import json
+    import pathlib
+
+    from helpers import write_case
+    from rom import api
+    from rom.case import load_case
+    from rom.cli import main
+
+    tmp_path = pathlib.Path(comm.bcast(str(tmp_path), root=0))  # shared by the ranks
+    data = box_mesh((4, 2, 1), (2.0, 1.0, 0.5), "tetra10")
+    case = write_case(str(tmp_path / "c"), data, THERMAL_CASE.replace("[steps]", GREEDY
+                                                                      + "[steps]"),
+                      comm=comm)
+    assert main(["greedy", case.path, "--out", str(tmp_path / "out")], comm) == 0
+    folder = tmp_path / "out" / "greedy"
+    with open(folder / "greedy.json") as f:
+        res = json.load(f)
+    assert len(res["candidates"]) == 4 and len(res["chosen"]) == 1, res
+    chosen = res["chosen"][0]
+    scores = res["scores"][0]
+    assert chosen["score"] == max(scores.values()) == scores[chosen["name"]]
+    assert 100.0 <= chosen["parameters"]["hs_peak"] <= 400.0
+    assert 0.1 <= chosen["parameters"]["hs_y"] <= 0.9
+    assert (folder / f"hf_{chosen['name']}" / "snapshots.h5").is_file()
+    assert (folder / "rom_2.h5").is_file() and res["stopped"] == "n_add = 1 runs added"
+    with open(case.path) as f:
+        text = f.read()
+    extended = tmp_path / "c" / f"extended{comm.rank}.toml"
+    extended.write_text(text + "\n" + (folder / "loadings.toml").read_text())
+    new = load_case(str(extended))
+    candidate = api.greedy_candidates(case)[chosen["name"]][0]
+    assert new.loadings[chosen["name"]] == candidate.loadings[chosen["name"]]
+    assert dict(new.loadings[chosen["name"]][1].thermal) == dict(
+        dict(case.thermal.parameters), **chosen["parameters"])
+
+
+@pytest.mark.parametrize("change, message", [
+    ('template = "hot"', 'template = "cold2"', ),
+    ("hs_y = [0.1, 0.9]", "hs_z = [0.1, 0.9]"),
+    ("hs_y = [0.1, 0.9]", "hs_y = [0.9, 0.1]"),
+    ("samples = 4", "samples = 0"),
+    ("add = 1", "add = -1"),
+])
+def test_greedy_section_is_checked(tmp_path, change, message):
+    """[rom.greedy]: an unknown template loading, a parameter the [thermal] problem
+    does not declare, a range that is not [low, high], no sample: refused by name."""
+    from helpers import write_case
+
+    data = box_mesh((2, 1, 1), (2.0, 1.0, 0.5), "tetra10")
+    expect = {'template = "cold2"': "unknown template loading 'cold2'",
+              "hs_z = [0.1, 0.9]": "'hs_z' is not declared",
+              "hs_y = [0.9, 0.1]": "low < high",
+              "samples = 0": "'samples' must be a positive integer",
+              "add = -1": "'add' must be an integer >= 0"}[message]
+    with pytest.raises(RomError, match=expect):
+        write_case(str(tmp_path), data, THERMAL_CASE.replace(
+            "[steps]", GREEDY.replace(change, message) + "[steps]"))
