@@ -58,24 +58,22 @@ class _Parser(argparse.ArgumentParser):
         raise RomError(f"{self.prog}: {message} (see {self.prog} -h)")
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {v}")
-    return v
+def _int_at_least(low, what):
+    """An argparse type: an integer ``>= low`` (``what`` names it in the error)."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be {what}, not {v}")
+        return v
+
+    return parse
 
 
-def _nonnegative_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, not {v}")
-    return v
+_positive_int = _int_at_least(1, "a positive integer")
+_nonnegative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _nonnegative_float(text):
