@@ -150,7 +150,8 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
     A candidate whose loading cannot be set up, or whose HF run fails (its partial
     output is left in ``out_dir/hf_<name>``), is left out with its message in
     ``dropped`` and the next largest score is taken: one bad candidate does not end
-    the design.
+    the design. A complete HF run of the same candidate already in ``out_dir`` (a
+    design started again after an interruption) is reused.
 
     Returns ``{"chosen": [{"name", "score", "runs"}], "scores": [{name: score} per
     iteration], "archives": [paths], "training": [files], "dropped": {name: message},
@@ -200,13 +201,12 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
                 break
             c = remaining.pop(name)
             try:
-                thermal_fields(c, comm)
-                run = run_hf(c, comm, os.path.join(out_dir, f"hf_{name}"))
+                snapshots = _greedy_hf_run(c, comm, os.path.join(out_dir, f"hf_{name}"), say)
             except RomError as exc:  # collective: every rank raises
                 dropped[name] = f"HF run failed: {exc}"
                 say(f"greedy: HF run of {name} failed, candidate left out: {exc}")
                 continue
-            training.append(run["snapshots"])
+            training.append(snapshots)
             chosen.append({"name": name, "score": scores[name], "runs": len(training)})
             say(f"greedy: HF run of {name} added")
             added = name
@@ -285,6 +285,29 @@ def loading_table(case, name):
 
 def _toml_string(s):
     return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _greedy_hf_run(case, comm, folder, say):
+    """Collective. The HF run of a greedy candidate into ``folder`` (its snapshot file),
+    reused when a complete run of the same case text and loading (name and fields,
+    stamped ``greedy``) is already there: a design interrupted and started again goes
+    on where it stopped."""
+    from rom.pipeline import _snapshots_up_to_date, _stamp
+    from rom.provenance import inputs_key, read_stamp
+
+    path = os.path.join(folder, "snapshots.h5")
+    key = inputs_key({"case_text": case.text, "loading": case.loading,
+                      "temperature": repr(case.temperature)})
+    done = comm.bcast(_snapshots_up_to_date(path, case)
+                      and (read_stamp(path, "greedy") or {}).get("key") == key
+                      if comm.rank == 0 else None, root=0)
+    if done:
+        say(f"greedy: HF run of {case.loading} up to date ({path})")
+        return path
+    thermal_fields(case, comm)
+    run_hf(case, comm, folder)
+    _stamp(comm, path, greedy={"key": key})
+    return path
 
 
 def read_result(path, fields=("U",), qp_fields=()):

@@ -209,9 +209,10 @@ def test_greedy_training_leaves_out_candidates_that_cannot_run(trained, comm, tm
                                        name="short"),
              "h900": case.with_fields(hot("900.0"), name="h900"),
              "h600": case.with_fields(hot("600.0"), name="h600")}
-    run_hf = api.run_hf
+    run_hf, calls = api.run_hf, []
 
     def diverging(c, comm, out_dir, **kw):
+        calls.append(c.loading)
         if c.loading == "h900":
             raise RomError("Newton did not converge in 25 iterations at t = 0.25")
         return run_hf(c, comm, out_dir, **kw)
@@ -226,3 +227,10 @@ def test_greedy_training_leaves_out_candidates_that_cannot_run(trained, comm, tm
     assert "5 values" in out["dropped"]["short"]
     assert out["dropped"]["h900"].startswith("HF run failed: Newton did not converge")
     assert len(out["archives"]) == 2 and out["stopped"] == "n_add = 1 runs added"
+    assert calls == ["h900", "h600"]
+    # started again in the same folder: the complete HF run is reused, the failed one
+    # tried again; the same design
+    again = api.greedy_training(case, cands, files[:1], comm, str(tmp_path / "g"),
+                                n_add=1, tol=0.0)
+    assert calls == ["h900", "h600", "h900"]
+    assert again["chosen"] == out["chosen"] and again["training"] == out["training"]
