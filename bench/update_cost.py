@@ -9,9 +9,9 @@ Runs ``run.py adaptive CASE --rom ROM --loading L --max-enrichments K`` under
 ``mpirun -n R``, ``--repeat`` times; with ``--compare REV`` the same command of
 revision ``REV`` (a git worktree in ``bench/out/rev_<its commit>``) alternately with
 the current code. Printed per run, from its ``adaptive.json``: the HF steps, their total seconds,
-the updates' total seconds and their ratio (target of issue 10: an update at most 0.3x
-the HF step), the modes and reduced points at the end, and the process wall and CPU
-seconds (children's, all ranks). Defaults: the blade of ``make demo`` on its loading
+the Newton iterations of each HF step, the updates' total seconds and their ratio (target
+of issue 10: an update at most 0.3x the HF step), the modes and reduced points at the
+end, and the process wall and CPU seconds (children's, all ranks). Defaults: the blade of ``make demo`` on its loading
 ``moved`` (outside the training domain); for the 12^3 cube, ``--case
 bench/out/cube12/cube.toml --rom bench/out/cube12/results/rom.h5 --loading hot`` after
 ``bench/online_scaling.py --sizes 12``.
@@ -66,14 +66,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="update_cost_")
     print(f"{os.path.basename(args.case)}, loading {args.loading}, {args.ranks} ranks, at most "
           f"{args.max_enrichments} enrichments\n")
-    print("| code | HF steps | HF steps [s] | updates [s] | update / HF step | modes | "
-          "reduced points | wall [s] | CPU [s] |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| code | HF steps | their Newton iterations | HF steps [s] | updates [s] | "
+          "update / HF step | modes | reduced points | wall [s] | CPU [s] |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for i in range(args.repeat):
         for name, code in codes:
             a, wall, cpu = run(code, args, os.path.join(tmp, f"{name}_{i}"))
             t = a["timings"]
-            print(f"| {name} | {a['n_enrichments']} | {t['hf_step']:.2f} | {t['update']:.2f} | "
+            newton = [sum(it) if isinstance(it, list) else it  # (per sub-step)
+                      for it, e in zip(a["iterations"], a["enriched"]) if e]
+            print(f"| {name} | {a['n_enrichments']} | {' + '.join(map(str, newton))} | "
+                  f"{t['hf_step']:.2f} | {t['update']:.2f} | "
                   f"{t['update'] / t['hf_step']:.2f} | {a['final_modes']} | "
                   f"{a['final_points']} | {wall:.1f} | {cpu:.1f} |", flush=True)
 

@@ -167,7 +167,8 @@ def test_every_command_that_builds_a_petsc_solver_takes_petsc_options():
              "offline": ["c.toml", "--snapshots", "a.h5", "--out", "r.h5"],
              "online": ["c.toml", "--rom", "r.h5", "--out", "o"],
              "adaptive": ["c.toml", "--rom", "r.h5", "--out", "o"],
-             "pipeline": ["c.toml"], "import": ["c.toml", "--from", "a.frd", "--out", "o"]}
+             "pipeline": ["c.toml"], "import": ["c.toml", "--from", "a.frd", "--out", "o"],
+             "greedy": ["c.toml", "--add", "2"]}
     assert set(PETSC_COMMANDS) | {"online"} == set(given)
     for command, args in given.items():
         argv = _petsc_value_attached([command, *args, "--petsc", "-log_view"])
