@@ -8,13 +8,14 @@ the HF step it follows, side by side for two code versions.
 Runs ``run.py adaptive CASE --rom ROM --loading L --max-enrichments K`` under
 ``mpirun -n R``, ``--repeat`` times; with ``--compare REV`` the same command of
 revision ``REV`` (a git worktree in ``bench/out/rev_<its commit>``) alternately with
-the current code. Printed per run, from its ``adaptive.json``: the HF steps, their total seconds,
-the Newton iterations of each HF step, the updates' total seconds and their ratio (target
-of issue 10: an update at most 0.3x the HF step), the modes and reduced points at the
-end, and the process wall and CPU seconds (children's, all ranks). Defaults: the blade of ``make demo`` on its loading
-``moved`` (outside the training domain); for the 12^3 cube, ``--case
-bench/out/cube12/cube.toml --rom bench/out/cube12/results/rom.h5 --loading hot`` after
-``bench/online_scaling.py --sizes 12``.
+the current code. Printed per run, from its ``adaptive.json``: the HF steps, the
+Newton iterations of each, their total seconds, the updates' total seconds and their
+ratio (target of issue 10: an update at most 0.3x the HF step), the modes and reduced
+points at the end, and the process wall and CPU seconds (children's, all ranks).
+Defaults: the blade of ``make demo`` on its loading ``moved`` (outside the training
+domain); for the 12^3 cube, ``--case bench/out/cube12/cube.toml --rom
+bench/out/cube12/results/rom.h5 --loading hot`` after ``bench/online_scaling.py
+--sizes 12``.
 """
 
 import argparse
