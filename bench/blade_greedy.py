@@ -7,9 +7,11 @@ training loadings, on the held-out loadings t1, t2, t3.
 ``DIR`` is the output folder of ``make demo`` (``run.py pipeline cases/blade.toml``):
 its training runs ``train_<a..f>/snapshots.h5`` are the first design (run when
 missing), and the held-out references ``hf_<t1, t2, t3>`` are run when missing. The
-candidates are ``--candidates`` hot spots sampled by Latin hypercube over the
-training domain of ``cases/blade_uq.py`` (span 0.3-0.8, chord 0.2-0.8, peak 100-200
-C; one flight each, as the case's loadings). :func:`rom.api.greedy_training` adds
+candidates are those of the case's ``[rom.greedy]`` (:func:`rom.api.greedy_candidates`:
+the flight of loading ``a`` with its hot spot sampled by Latin hypercube over span
+0.3-0.8, chord 0.2-0.8, peak 100-200 C, the training domain of ``cases/blade_uq.py``),
+``--candidates`` of them with ``--seed``; ``run.py greedy`` makes the same design
+without the held-out errors. :func:`rom.api.greedy_training` adds
 ``--add`` of them one at a time, each the candidate of the largest indicator of the
 current plain ROM (``DIR/greedy/``: the ROMs ``rom_<n>.h5``, the HF runs
 ``hf_<candidate>``). Printed after each build: the chosen hot spot, and the plain ROM's
@@ -25,7 +27,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "cases"))
 
 TESTS = ("t1", "t2", "t3")
 
@@ -48,7 +49,8 @@ def main():
     ap.add_argument("--candidates", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    from blade_uq import loading_fields, sample
+    from dataclasses import replace
+
     from mpi4py import MPI
 
     from rom import api
@@ -75,10 +77,10 @@ def main():
             c = case.with_loading(t)
             api.thermal_fields(c, comm)
             api.run_hf(c, comm, out)
-    params = sample(args.candidates, args.seed)
-    candidates = {f"s{i:03d}": case.with_fields(loading_fields(p), name=f"s{i:03d}")
-                  for i, p in enumerate(params)}
-    spots = {f"s{i:03d}": p for i, p in enumerate(params)}
+    spec = replace(case.rom.greedy, samples=args.candidates, seed=args.seed)
+    made = api.greedy_candidates(case, spec)
+    candidates = {k: c for k, (c, _) in made.items()}
+    spots = {k: p for k, (_, p) in made.items()}
     folder = os.path.join(args.dir, "greedy")
     rows = []
 
