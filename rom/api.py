@@ -222,9 +222,11 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
 def greedy_candidates(case, spec=None):
     """The candidate loadings of a greedy design (``spec``, default the case's ``[rom]
     greedy``, :class:`rom.case.GreedySpec`): ``{name: (case, parameters)}``, the names
-    ``<template>_g<k>``; each is the template loading with the sampled values of the
-    parameters (Latin hypercube over their ranges, :mod:`scipy.stats.qmc`) in every one
-    of its ``[thermal]`` fields, its other fields as they are."""
+    ``<template>_g<k>`` (``x`` appended while the case has a loading of that name);
+    each is the template loading with the sampled values of the parameters (Latin
+    hypercube over their ranges, :mod:`scipy.stats.qmc`) in every one of its
+    ``[thermal]`` fields, its other fields as they are. A candidate whose fields are
+    those of a ``[rom] training`` loading is left out."""
     from scipy.stats import qmc
 
     spec = spec or case.rom.greedy
@@ -236,6 +238,7 @@ def greedy_candidates(case, spec=None):
     hi = np.array([p[2] for p in spec.parameters])
     u = qmc.LatinHypercube(d=len(names), seed=spec.seed).random(spec.samples)
     template = case.loadings[spec.template]
+    trained = [case.with_loading(t).temperature for t in case.rom.training]
     out = {}
     for k, row in enumerate(lo + u * (hi - lo)):
         values = dict(zip(names, map(float, row)))
@@ -254,7 +257,11 @@ def greedy_candidates(case, spec=None):
                 entry.update(file=f.file, **({"name": f.name} if f.name else {}))
             fields.append(entry)
         name = f"{spec.template}_g{k:03d}"
-        out[name] = (case.with_fields(fields, name=name), values)
+        while name in case.loadings:  # (e.g. the tables of an earlier design added)
+            name += "x"
+        c = case.with_fields(fields, name=name)
+        if c.temperature not in trained:  # a candidate already trained on is left out
+            out[name] = (c, values)
     return out
 
 
@@ -271,7 +278,8 @@ def loading_table(case, name):
             raise RomError(f"loading '{name}': a field given as an array has no case-file "
                            "form; save it to a .npy file")
         if f.thermal is not None:
-            spec = "thermal = {" + ", ".join(f"{k} = {number(v)}" for k, v in f.thermal) + "}"
+            spec = "thermal = {" + ", ".join(f"{_toml_key(k)} = {number(v)}"
+                                             for k, v in f.thermal) + "}"
         elif f.value is not None:
             spec = f"value = {number(f.value)}"
         elif f.expression is not None:
@@ -280,11 +288,23 @@ def loading_table(case, name):
             spec = f"file = {_toml_string(f.file)}" + (
                 f", name = {_toml_string(f.name)}" if f.name else "")
         parts.append(f"{{time = {number(f.time)}, {spec}}}")
-    return f"[loadings.{name}]\nfields = [" + ",\n          ".join(parts) + "]\n"
+    return (f"[loadings.{_toml_key(name)}]\nfields = [" + ",\n          ".join(parts)
+            + "]\n")
 
 
 def _toml_string(s):
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: JSON's escapes (backslash, quote, control characters) are
+    TOML's, and DEL, which JSON leaves, is escaped too."""
+    import json
+
+    return json.dumps(str(s), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_key(k):
+    """A TOML key: bare when it may be, else quoted."""
+    import re
+
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
 
 
 def _greedy_hf_run(case, comm, folder, say):

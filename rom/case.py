@@ -816,9 +816,10 @@ def _greedy_spec(data, loadings, thermal, src):
                    f"declares: {', '.join(declared) or 'none'})")
         if (not isinstance(bounds, list) or len(bounds) != 2
                 or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
-                           for b in bounds) or not bounds[0] < bounds[1]):
+                           for b in bounds) or not bounds[0] < bounds[1]
+                or not np.isfinite(float(bounds[1]) - float(bounds[0]))):
             g._err(f"parameter '{name}' must be given as [low, high] with low < high, "
-                   f"got {bounds!r}")
+                   f"both finite, got {bounds!r}")
         ranges.append((name, float(bounds[0]), float(bounds[1])))
     samples = g.get("samples", "int", default=100)
     add = g.get("add", default=10)
@@ -827,8 +828,10 @@ def _greedy_spec(data, loadings, thermal, src):
     tol = g.get("tol", "number", default=None)
     if tol is not None and not tol >= 0:
         g._err(f"'tol' must be >= 0, not {tol}")
-    spec = GreedySpec(template, tuple(ranges), samples, g.get("seed", "int", default=1),
-                      add, tol)
+    seed = g.get("seed", default=1)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        g._err(f"'seed' must be an integer >= 0, got {seed!r}")
+    spec = GreedySpec(template, tuple(ranges), samples, seed, add, tol)
     g.done()
     return spec
 

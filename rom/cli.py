@@ -525,8 +525,15 @@ def _greedy(args, comm):
     spec = case.rom.greedy
     out = args.out or case.output_dir
     say = print if comm.rank == 0 else (lambda *a, **k: None)
+    from rom.sources import imported_runs, snapshot_file
+
+    imported = imported_runs(case)
     files = []
     for name in case.rom.training:  # the pipeline's training runs, reused if up to date
+        if name in imported:  # another solver's run: its replay, as the pipeline's
+            say(f"[greedy] training loading {name}: the run of {imported[name].path}")
+            files.append(snapshot_file(imported[name], case, comm, out, log=say))
+            continue
         c = case.with_loading(name)
         path = os.path.join(out, f"train_{name}", "snapshots.h5")
         up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
@@ -547,13 +554,14 @@ def _greedy(args, comm):
         chosen = [dict(c, parameters=candidates[c["name"]][1]) for c in res["chosen"]]
         tables = "".join(api.loading_table(candidates[c["name"]][0], c["name"]) + "\n"
                          for c in chosen)
-        with open(os.path.join(folder, "loadings.toml"), "w") as f:
+        with open(os.path.join(folder, "loadings.toml"), "w", encoding="utf-8") as f:
             f.write(f"# loadings added by run.py greedy {os.path.basename(case.path)}, in "
                     "order; add them to the case and to [rom] training\n\n" + tables)
         summary = dict(res, chosen=chosen, candidates={k: v[1] for k, v in
                                                        candidates.items()})
-        with open(os.path.join(folder, "greedy.json"), "w") as f:
-            json.dump(summary, f, indent=1)
+        with open(os.path.join(folder, "greedy.json"), "w") as f:  # strict JSON: a
+            json.dump(_json_numbers(summary), f, indent=1, allow_nan=False)  # non-finite
+            # score ("inf": the reduced Newton failed; "nan": not set up) as a string
         print("-" * 72)
         print(f"greedy design of {case.name}: {len(chosen)} HF run(s) added to "
               f"{len(case.rom.training)} ({res['stopped']})")
@@ -568,6 +576,17 @@ def _greedy(args, comm):
         print("-" * 72)
     comm.Barrier()  # the files are complete when any rank returns
     return 0
+
+
+def _json_numbers(x):
+    """``x`` (dicts, lists, numbers) with its non-finite floats as strings."""
+    if isinstance(x, dict):
+        return {k: _json_numbers(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_numbers(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
 
 
 def _thermal(args, comm):

@@ -340,6 +340,43 @@ def test_greedy_command_adds_the_worst_sampled_hot_spot(tmp_path, comm):
     assert new.loadings[chosen["name"]] == candidate.loadings[chosen["name"]]
     assert dict(new.loadings[chosen["name"]][1].thermal) == dict(
         dict(case.thermal.parameters), **chosen["parameters"])
+    # with the chosen loading in the case and in its training, the same sampling
+    # leaves it out and names no candidate as a loading of the case
+    trained = tmp_path / "c" / f"trained{comm.rank}.toml"
+    trained.write_text(extended.read_text().replace(
+        'training = ["cold"]', f'training = ["cold", "{chosen["name"]}"]'))
+    again = api.greedy_candidates(load_case(str(trained)))
+    assert len(again) == 3 and chosen["name"] not in again
+    assert set(again) == set(res["candidates"]) - {chosen["name"]}
+    text = (folder / "greedy.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+
+
+def test_loading_tables_round_trip_through_the_case_file(tmp_path):
+    """``api.loading_table`` writes a loading made from Python as a case file defines
+    it: quoted names and keys, escaped strings, exact numbers; and a greedy summary's
+    non-finite scores are written as strings (strict JSON)."""
+    import json
+
+    from helpers import write_case
+    from rom import api
+    from rom.case import load_case
+    from rom.cli import _json_numbers
+
+    data = box_mesh((2, 1, 1), (2.0, 1.0, 0.5), "tetra10")
+    case = write_case(str(tmp_path), data, THERMAL_CASE)
+    c = case.with_fields([{"time": 0.0, "value": 20.0},
+                          {"time": 0.5, "expression": "20 +\n 1e-05 * x + 300.0 * y"},
+                          {"time": 1.0, "thermal": {"hs_peak": 123.456789012345678}}],
+                         name="hot spot.2")
+    with open(case.path) as f:
+        text = f.read()
+    path = tmp_path / "more.toml"
+    path.write_text(text + "\n" + api.loading_table(c, "hot spot.2"), encoding="utf-8")
+    assert load_case(str(path)).loadings["hot spot.2"] == c.loadings["hot spot.2"]
+    out = json.dumps(_json_numbers({"s": [float("inf"), float("nan"), 1.5]}),
+                     allow_nan=False)
+    assert json.loads(out) == {"s": ["inf", "nan", 1.5]}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -348,6 +385,8 @@ def test_greedy_command_adds_the_worst_sampled_hot_spot(tmp_path, comm):
     ("hs_y = [0.1, 0.9]", "hs_y = [0.9, 0.1]"),
     ("samples = 4", "samples = 0"),
     ("add = 1", "add = -1"),
+    ("hs_y = [0.1, 0.9]", "hs_y = [0.1, inf]"),
+    ("seed = 3", "seed = -1"),
 ])
 def test_greedy_section_is_checked(tmp_path, change, message):
     """[rom.greedy]: an unknown template loading, a parameter the [thermal] problem
@@ -359,7 +398,9 @@ def test_greedy_section_is_checked(tmp_path, change, message):
               "hs_z = [0.1, 0.9]": "'hs_z' is not declared",
               "hs_y = [0.9, 0.1]": "low < high",
               "samples = 0": "'samples' must be a positive integer",
-              "add = -1": "'add' must be an integer >= 0"}[message]
+              "add = -1": "'add' must be an integer >= 0",
+              "hs_y = [0.1, inf]": "both finite",
+              "seed = -1": "'seed' must be an integer >= 0"}[message]
     with pytest.raises(RomError, match=expect):
         write_case(str(tmp_path), data, THERMAL_CASE.replace(
             "[steps]", GREEDY.replace(change, message) + "[steps]"))
