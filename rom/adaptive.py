@@ -183,32 +183,20 @@ class AdaptiveRom:
             out[k] = v.reshape(rb.model.n_qp, c) if c > 1 else v
         return out
 
-    def _write_reduced(self, writer, t, gamma, state, sigma, written, suffix="",
-                       extra=None):
-        """Collective. The fields ``written`` of the reduced state, reconstructed on
-        rank 0 from the full bases or, after an enrichment (which leaves them out),
-        on each rank's rows (:meth:`step_fields`) and gathered on rank 0, written by
-        ``writer`` with ``extra`` (full fields, rank 0) beside them; named
-        ``<field><suffix>``. ``U`` is written only without ``suffix`` (a whole step);
-        with it, the fields are returned (rank 0) to be written with an HF step."""
-        if self._complete:  # rank 0 has the full bases (as the plain online run)
-            qp = ({f"{k}{suffix}": self.model.gappy(k, self._values(k, state, sigma))
-                   for k in written} if writer is not None else {})
-            if suffix:
-                return qp
-            if writer is not None:
-                writer.write(t, self.model.displacement(gamma), dict(qp, **(extra or {})))
-            return None
-        local = self.step_fields(gamma, state, sigma, ([] if suffix else ["U"]) + written,
-                                 clip=False)
-        u = local.pop("U", None)
-        U, qp = self._gather_full(u, local)
-        qp = {f"{k}{suffix}": v for k, v in qp.items()}
-        if suffix:
-            return qp
-        if writer is not None:
-            writer.write(t, U, dict(qp, **(extra or {})))
-        return None
+    def _reduced_output(self, gamma, state, sigma, written, displacement=True):
+        """Collective. ``(U, {field: full field or None})`` of the reduced state on rank
+        0 (``(None, {})`` elsewhere; ``U`` None without ``displacement``), for the
+        writer: reconstructed on rank 0 from the full bases, as the plain online run,
+        or, after an enrichment (which leaves the bases out), on each rank's rows
+        (:meth:`step_fields`) and gathered."""
+        if self._complete:
+            if self.comm.rank != 0:
+                return None, {}
+            qp = {k: self.model.gappy(k, self._values(k, state, sigma)) for k in written}
+            return (self.model.displacement(gamma) if displacement else None), qp
+        local = self.step_fields(gamma, state, sigma,
+                                 (["U"] if displacement else []) + written, clip=False)
+        return self._gather_full(local.pop("U", None), local)
 
     # --- the pieces --------------------------------------------------------------------
     @property
@@ -446,9 +434,9 @@ class AdaptiveRom:
             predicted, true_error = {}, None
             if enrich:
                 if writing and write and not failed:  # the ROM's prediction
-                    predicted = self._write_reduced(writer, t, gamma_new, state_new, sigma,
-                                                    written, suffix="_rom") or {}
-                    predicted = {k: v for k, v in predicted.items() if v is not None}
+                    _, qp = self._reduced_output(gamma_new, state_new, sigma, written,
+                                                 displacement=False)
+                    predicted = {f"{k}_rom": v for k, v in qp.items() if v is not None}
                 prediction = None if failed else (state_new, sigma)
                 if full is None:
                     full = self.full_state(gamma, state)
@@ -489,8 +477,10 @@ class AdaptiveRom:
                 full = None
                 self.say(f"step {n + 1}/{n_steps}  t = {t:<10.5g} Newton "
                          f"{info['iterations']}  indicator {E:.2e}")
-                if write and writing:  # (rank 0 has no full bases after an enrichment)
-                    self._write_reduced(writer, t, gamma_new, state_new, sigma, written)
+                if write and writing:  # (collective: after an enrichment, gathered)
+                    U, qp = self._reduced_output(gamma_new, state_new, sigma, written)
+                    if writer is not None:
+                        writer.write(t, U, qp)
             if observe is not None:
                 if enrich:
                     hf_fields = {"U": u, "sigma": sig_full, **st_full}

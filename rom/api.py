@@ -158,6 +158,8 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
     "stopped": reason}``."""
     from dataclasses import replace
 
+    from rom.pipeline import hf_run_unless_up_to_date
+
     tol = case.rom.tol if tol is None else float(tol)
     if not training:
         raise RomError("greedy training: give at least one HF run to start from")
@@ -200,15 +202,17 @@ def greedy_training(case, candidates, training, comm, out_dir, n_add, tol=None,
             if scores[name] < tol:
                 break
             c = remaining.pop(name)
-            try:
-                snapshots = _greedy_hf_run(c, comm, os.path.join(out_dir, f"hf_{name}"), say)
+            try:  # (a complete run of the same candidate there, from a design started
+                # again after an interruption, is reused)
+                snapshots, reused = hf_run_unless_up_to_date(
+                    c, comm, os.path.join(out_dir, f"hf_{name}"), check_fields=True)
             except RomError as exc:  # collective: every rank raises
                 dropped[name] = f"HF run failed: {exc}"
                 say(f"greedy: HF run of {name} failed, candidate left out: {exc}")
                 continue
             training.append(snapshots)
             chosen.append({"name": name, "score": scores[name], "runs": len(training)})
-            say(f"greedy: HF run of {name} added")
+            say(f"greedy: HF run of {name} added" + (" (up to date)" if reused else ""))
             added = name
             break
         if added is None:
@@ -305,29 +309,6 @@ def _toml_key(k):
     import re
 
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
-
-
-def _greedy_hf_run(case, comm, folder, say):
-    """Collective. The HF run of a greedy candidate into ``folder`` (its snapshot file),
-    reused when a complete run of the same case text and loading (name and fields,
-    stamped ``greedy``) is already there: a design interrupted and started again goes
-    on where it stopped."""
-    from rom.pipeline import _snapshots_up_to_date, _stamp
-    from rom.provenance import inputs_key, read_stamp
-
-    path = os.path.join(folder, "snapshots.h5")
-    key = inputs_key({"case_text": case.text, "loading": case.loading,
-                      "temperature": repr(case.temperature)})
-    done = comm.bcast(_snapshots_up_to_date(path, case)
-                      and (read_stamp(path, "greedy") or {}).get("key") == key
-                      if comm.rank == 0 else None, root=0)
-    if done:
-        say(f"greedy: HF run of {case.loading} up to date ({path})")
-        return path
-    thermal_fields(case, comm)
-    run_hf(case, comm, folder)
-    _stamp(comm, path, greedy={"key": key})
-    return path
 
 
 def read_result(path, fields=("U",), qp_fields=()):

@@ -514,7 +514,7 @@ def _greedy(args, comm):
 
     from rom import api
     from rom.case import load_case
-    from rom.pipeline import _snapshots_up_to_date
+    from rom.pipeline import training_runs
 
     t0 = time.perf_counter()
     case = load_case(args.case)
@@ -525,25 +525,7 @@ def _greedy(args, comm):
     spec = case.rom.greedy
     out = args.out or case.output_dir
     say = print if comm.rank == 0 else (lambda *a, **k: None)
-    from rom.sources import imported_runs, snapshot_file
-
-    imported = imported_runs(case)
-    files = []
-    for name in case.rom.training:  # the pipeline's training runs, reused if up to date
-        if name in imported:  # another solver's run: its replay, as the pipeline's
-            say(f"[greedy] training loading {name}: the run of {imported[name].path}")
-            files.append(snapshot_file(imported[name], case, comm, out, log=say))
-            continue
-        c = case.with_loading(name)
-        path = os.path.join(out, f"train_{name}", "snapshots.h5")
-        up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
-        if up:
-            say(f"[greedy] HF training loading {name}: up to date ({path})")
-        else:
-            say(f"[greedy] HF run on training loading {name}")
-            api.thermal_fields(c, comm)
-            api.run_hf(c, comm, os.path.dirname(path))
-        files.append(path)
+    files = training_runs(case, comm, out, log=say)  # the pipeline's, reused if up to date
     folder = os.path.join(out, "greedy")
     say(f"[greedy] {len(candidates)} candidates from loading {spec.template}, "
         + ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in spec.parameters))

@@ -60,6 +60,65 @@ def _snapshots_up_to_date(path, case):
         return False
 
 
+def hf_run_unless_up_to_date(case, comm, folder, before_run=None, check_fields=False):
+    """Collective. ``(path, reused)``: the HF run of ``case``'s current loading in
+    ``folder/snapshots.h5``, reused when up to date (the same case text and loading
+    name, every step: :func:`_snapshots_up_to_date`), else run (``before_run()``
+    called first; a stale file replaced) and stamped with the machine (``run_info``)
+    and a digest of the loading's fields (``loading_fields``). With ``check_fields``
+    the digest must match too: a loading made from Python
+    (:meth:`rom.case.Case.with_fields`), whose name does not say its fields."""
+    from rom.hf import run_hf
+    from rom.provenance import environment, inputs_key, read_stamp
+
+    path = os.path.join(folder, "snapshots.h5")
+    key = inputs_key({"temperature": repr(case.temperature)})
+
+    def up_to_date():
+        return _snapshots_up_to_date(path, case) and (
+            not check_fields or (read_stamp(path, "loading_fields") or {}).get("key") == key)
+
+    up = comm.bcast(up_to_date() if comm.rank == 0 else None, root=0)
+    if not up:
+        if before_run is not None:
+            before_run()
+        run_hf(case, comm, out_dir=folder, log=None, overwrite=True)
+        _stamp(comm, path, run_info=environment(comm), loading_fields={"key": key})
+    return path, up
+
+
+def training_runs(case, comm, out, log=None, on_hf=None):
+    """Collective. The snapshot files of ``case``'s ``[rom] training`` loadings in
+    ``out``, as the pipeline makes them: another solver's run replayed
+    (:func:`rom.sources.snapshot_file`, ``out/import_<loading>/``), an HF run in
+    ``out/train_<loading>/`` unless up to date (:func:`hf_run_unless_up_to_date`).
+    ``log`` (rank 0) gets a line per loading; ``on_hf(name, path, reused, seconds)``
+    is called after each HF stage (the pipeline records its stages)."""
+    return [_training_run(case, comm, out, name, "training loading", f"train_{name}",
+                          log, on_hf) for name in case.rom.training]
+
+
+def _training_run(case, comm, out, name, what, folder, log, on_hf, imported=None):
+    """One run of :func:`training_runs` (or a reference run of the pipeline): its
+    snapshot file."""
+    from rom.sources import imported_runs, snapshot_file
+
+    say = log if comm.rank == 0 and log else (lambda *a, **k: None)
+    imported = imported_runs(case) if imported is None else imported
+    if name in imported:
+        say(f"[pipeline] {what} {name}: the run of {imported[name].path}")
+        return snapshot_file(imported[name], case, comm, out, log=say)
+    t0 = time.perf_counter()
+    path, up = hf_run_unless_up_to_date(
+        case.with_loading(name), comm, os.path.join(out, folder),
+        before_run=lambda: say(f"[pipeline] HF run on {what} {name}"))
+    if up:
+        say(f"[pipeline] HF {what} {name}: up to date ({path})")
+    if on_hf is not None:
+        on_hf(name, path, up, time.perf_counter() - t0)
+    return path
+
+
 def _archive_up_to_date(path, case, snapshot_files):
     """Rank 0. The archive ``path`` was built from ``snapshot_files`` (after them) with
     the case's text, and the online command accepts it for ``case`` (an archive of an
@@ -189,7 +248,6 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
     (rank 0). The summary's ``stages``: ``{"stage", "path", "reused"}`` of each
     stage, in order."""
     from rom.adaptive import DEFAULT_FLOOR, adaptive_command
-    from rom.hf import run_hf
     from rom.offline import build_rom
     from rom.online import online_command
     from rom.provenance import environment, inputs_key
@@ -241,19 +299,12 @@ def run_pipeline(case, comm, reference=True, out_dir=None, log=print):
                 if problem:
                     raise RomError(problem)
             return path
-        c = case.with_loading(name)
-        path = os.path.join(out, folder, "snapshots.h5")
-        up = comm.bcast(_snapshots_up_to_date(path, c) if comm.rank == 0 else None, root=0)
-        if up:
-            say(f"[pipeline] HF {what} {name}: up to date ({path})")
-        else:
-            say(f"[pipeline] HF run on {what} {name}")
-            t0 = time.perf_counter()
-            run_hf(c, comm, out_dir=os.path.dirname(path), log=None, overwrite=True)
-            timings[f"hf_{name}"] = time.perf_counter() - t0
-            _stamp(comm, path, run_info=environment(comm))
-        record(f"HF {what} {name}", path, up)
-        return path
+        def on_hf(name, path, up, seconds):
+            if not up:
+                timings[f"hf_{name}"] = seconds
+            record(f"HF {what} {name}", path, up)
+
+        return _training_run(case, comm, out, name, what, folder, log, on_hf, imported)
 
     for name in case.rom.training:
         files.append(hf_stage(name, f"train_{name}", "training loading"))
