@@ -14,7 +14,8 @@ training set. With ``--case`` (a case whose ``[steps]`` repeat a cycle, ``cycles
 missing). Under `mpirun -n 2`, side by side: the HF run, the plain ROM, and the
 adaptive ROM at each tolerance. Prints the errors against HF, the HF steps, the
 times, and how the indicator reads the true error of the prediction (the largest true
-error at a step without HF step, and the Spearman correlation over all steps).
+error at a step without HF step, and the Spearman correlation over all steps); with
+``--steps``, the indicator and the true error of the prediction at every step.
 """
 
 import argparse
@@ -46,6 +47,8 @@ def main():
     p.add_argument("--case", help="a case whose [steps] give cycles (default: the cube)")
     p.add_argument("--rom", help="its ROM archive (with --case)")
     p.add_argument("--loading", default="hot", help="the loading (with --case)")
+    p.add_argument("--steps", action="store_true", help="also print, per step of each "
+                   "adaptive run, the indicator and the true error of the prediction")
     args = p.parse_args()
     py = sys.executable
     mpi = ["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py")]
@@ -107,7 +110,7 @@ def main():
           "without HF step | Spearman(indicator, true error) |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| HF | {t_hf:.1f} | 1 | {n} | - | - | - | - |")
-    details = []
+    details, per_step = [], []
     for name, folder, t, tol in runs:
         r = read_snapshots(os.path.join(folder, "online.h5"), ("U",), ("p",))
         eu = relative_errors(r["U"], hf["U"])[1]
@@ -126,6 +129,8 @@ def main():
         rho = spearmanr(np.asarray(ada["indicator"])[ok], true[ok]).correlation
         print(f"| {name} | {t:.1f} | {t_hf / t:.1f}x | {ada['n_enrichments']} | {eu:.2e} | "
               f"{ep:.2e} | {worst:.2e} ({worst / tol:.1f} tol) | {rho:.2f} |")
+        if args.steps:
+            per_step.append((name, ada, true))
         tm = ada["timings"]
         details.append(f"tol {tol:g}: HF steps at {[e['step'] + 1 for e in ada['enrichments']]}; "
                        f"run {tm['total']:.1f} s (HF steps {tm['hf_step']:.1f}, updates "
@@ -133,6 +138,11 @@ def main():
                        f"{tm['indicator'] / n * 1e3:.2f} ms per step); calibration "
                        + ", ".join(f"{k} {v:.2f}" for k, v in ada["factors"].items()))
     print("\n".join(details))
+    for name, ada, true in per_step:  # --steps
+        print(f"\n{name}: step, HF step, indicator (field), true error of the prediction")
+        for k, (e, ind, fld) in enumerate(zip(ada["enriched"], ada["indicator"],
+                                              ada["indicator_field"])):
+            print(f"{k + 1:4d} {'HF' if e else '  '} {ind:.2e} ({fld}) {true[k]:.2e}")
 
 if __name__ == "__main__":
     main()
