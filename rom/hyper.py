@@ -605,37 +605,14 @@ class _ColumnQR:
         self.Q, self.R = Q, R
         return keep
 
-    TRAILING = 64  # columns: below, deletions there refactorize the trailing block
-
     def delete(self, keep):
         """Removes the columns where the mask ``keep`` is False: one Givens sweep per
         column (:func:`scipy.linalg.qr_delete`), or, for many columns at once (more
-        than a tenth), the QR of the small ``R[:, keep] = Q_r R'`` (``Q <- Q Q_r``).
-        Deletions among the last :attr:`TRAILING` columns only (the points a pursuit
-        iteration just added and the least squares refused) refactorize that trailing
-        block alone: ``R[j0:, j0:][:, kept] = Q_t R_t``, ``Q[:, j0:] <- Q[:, j0:] Q_t``
-        (BLAS 3, one call instead of a sweep and a copy of ``R`` per column)."""
+        than a tenth), the QR of the small ``R[:, keep] = Q_r R'`` (``Q <- Q Q_r``)."""
         import scipy.linalg
 
         keep = np.asarray(keep, dtype=bool)
-        leave = np.flatnonzero(~keep)
-        if not len(leave):
-            return
-        j0, k = int(leave[0]), len(keep)
-        if len(leave) > 1 and k - j0 <= self.TRAILING:
-            kept = keep[j0:]
-            Qt, Rt = np.linalg.qr(self.R[j0:, j0:][:, kept])
-            k2 = j0 + Rt.shape[1]
-            Q = self.Q
-            Q[:, j0:k2] = Q[:, j0:] @ Qt  # in place: the leading columns stay
-            Q = Q[:, :k2]  # (Fortran order: a contiguous view)
-            R = np.zeros((k2, k2), order="F")
-            R[:j0, :j0] = self.R[:j0, :j0]
-            R[:j0, j0:] = self.R[:j0, j0:][:, kept]
-            R[j0:, j0:] = Rt
-            self.Q, self.R = Q, R
-            return
-        if len(leave) > max(8, k // 10):  # else O(k^3) > Givens
+        if np.count_nonzero(~keep) > max(8, len(keep) // 10):  # else O(k^3) > Givens
             Qr, R = np.linalg.qr(self.R[:, keep])
             # Q Qr = (Qr^T Q^T)^T: the product of the C-ordered transposes, read in
             # Fortran order without a copy
