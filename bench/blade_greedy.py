@@ -31,16 +31,6 @@ sys.path.insert(0, ROOT)
 TESTS = ("t1", "t2", "t3")
 
 
-def complete(path, n_steps):
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            return int(f.attrs.get("completed_steps", 0)) >= n_steps
-    except OSError:
-        return False
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", required=True)
@@ -51,6 +41,7 @@ def main():
     args = ap.parse_args()
     from dataclasses import replace
 
+    from blade_training import complete_steps
     from mpi4py import MPI
 
     from rom import api
@@ -65,7 +56,7 @@ def main():
     for name in case.rom.training:  # the first design
         out = os.path.join(args.dir, f"train_{name}")
         training.append(os.path.join(out, "snapshots.h5"))
-        if not complete(training[-1], n_steps):
+        if complete_steps(training[-1]) < n_steps:
             c = case.with_loading(name)
             api.thermal_fields(c, comm)
             api.run_hf(c, comm, out)
@@ -73,7 +64,7 @@ def main():
     for t in TESTS:
         out = os.path.join(args.dir, f"hf_{t}")
         refs[t] = os.path.join(out, "snapshots.h5")
-        if not complete(refs[t], n_steps):
+        if complete_steps(refs[t]) < n_steps:
             c = case.with_loading(t)
             api.thermal_fields(c, comm)
             api.run_hf(c, comm, out)
