@@ -289,8 +289,9 @@ class AdaptiveRom:
         """Collective. Add the HF state ``(u, sigma, state)`` (local arrays) to the
         bases, update the reduced quadrature and the reduced model; returns the
         reduced state ``(gamma, state at the reduced points, sigma there)``."""
+        from rom.hyper import FactoredStresses
         from rom.online import ReducedModel
-        from rom.pod import gram, incremental_pod
+        from rom.pod import FactoredBasis, gram, incremental_pod
 
         rb, comm, rom = self.rb, self.comm, self.case.rom
         owned = u[: rb.dm.n_owned, None]
@@ -300,11 +301,15 @@ class AdaptiveRom:
             new = rb.normalized(np.asarray(fields[name]).reshape(-1, 1), g["c"])
             if new.shape[1] == 0:
                 continue
+            # kept factored (P W): the update appends a column to P instead of rotating
+            # every mode, O(rows x modes) instead of O(rows x modes^2)
             rb.set_gappy(name, incremental_pod(g["pod"], new, comm, np.repeat(rb.w, g["c"]),
-                                               eps=rom.eps_dual), keep_rows=True)
+                                               eps=rom.eps_dual, factored=True),
+                         keep_rows=True)
         sp = rb.gappy["sigma"]["pod"]
-        stresses = [sp.modes[:, j].reshape(-1, 6) * sp.singular_values[j]
-                    for j in range(sp.n_modes)]
+        basis = sp.modes = FactoredBasis.of(sp.modes)
+        stresses = FactoredStresses(basis.P, basis.W * sp.singular_values[: sp.n_modes],
+                                    basis.euclidean_gram(comm))
         # warm-started: a few pursuit iterations, for which compressing the rows of
         # the integrand would cost more than it saves
         rb.cubature(stresses, warm_start=rb.ecm.points, warm_weights=rb.ecm.weights,

@@ -43,7 +43,8 @@ import numpy as np
 from rom import RomError
 from rom.progress import Progress
 
-__all__ = ["ECMResult", "empirical_cubature", "stress_cubature", "qdeim_rows", "gappy_coefficients",
+__all__ = ["ECMResult", "FactoredStresses", "empirical_cubature", "stress_cubature", "qdeim_rows",
+           "gappy_coefficients",
            "eim_greedy", "eim_interpolate", "symmetric_eim", "deim", "qdeim",
 ]
 
@@ -321,9 +322,49 @@ def _slices(n, size):
     return [slice(i, min(i + size, n)) for i in range(0, n, size)] or [slice(0, 0)]
 
 
+class FactoredStresses:
+    """Stress fields kept factored, ``sigma_s = (P T)_s`` at the local quadrature
+    points: ``P (6 n_qp_local, m)``, rows ``6 q + component`` (e.g. the columns of a
+    Gappy basis of the stresses kept as ``P W``, :class:`rom.pod.FactoredBasis`),
+    ``T (m, S)`` (``W`` times the singular values); ``euclid`` the Euclidean Gram matrix
+    ``P^T P`` summed over the ranks. :func:`stress_cubature` then never forms the
+    fields: its passes mix ``P`` once by ``T`` and its own change of snapshot index."""
+
+    def __init__(self, P, T, euclid):
+        self.P, self.T = P, np.asarray(T, dtype=float)
+        self.euclid = np.asarray(euclid, dtype=float)
+
+    def __len__(self):
+        return self.T.shape[1]
+
+    @property
+    def n_points(self):
+        return self.P.shape[0] // 6
+
+    def rows(self, sel):
+        """``P`` at local points ``sel`` (a slice: a view), ``(6 len(sel), m)``."""
+        if isinstance(sel, slice):
+            return self.P[6 * sel.start:6 * sel.stop]
+        sel = np.asarray(sel, dtype=np.int64)
+        return self.P[(6 * sel[:, None] + np.arange(6)).ravel()]
+
+    def mixed(self, A, sel):
+        """``(k, len(sel), 6)`` values at ``sel`` of the fields ``(P T) A^T`` (``A (k, S)``;
+        ``A`` None: the fields themselves)."""
+        TA = self.T if A is None else self.T @ A.T
+        Y = self.rows(sel) @ TA
+        return Y.reshape(-1, 6, TA.shape[1]).transpose(2, 0, 1)
+
+    def materialized(self):
+        """The fields as a list of ``(n_qp_local, 6)`` arrays."""
+        return list(self.mixed(None, slice(0, self.n_points)))
+
+
 def _stack(stresses, sel):
     """``(S, len(sel), 6)`` values of the stress fields at local points ``sel`` (a
     view when they are one array and ``sel`` a slice)."""
+    if isinstance(stresses, FactoredStresses):
+        return stresses.mixed(None, sel)
     if isinstance(stresses, np.ndarray):
         return stresses[:, sel]
     return np.stack([np.asarray(f)[sel] for f in stresses])
@@ -423,49 +464,74 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     qp_ids = np.asarray(qp_ids, dtype=np.int64)
     n, N = len(w), E.shape[2]
     S = len(stresses)
-    if E.shape[0] != n or len(qp_ids) != n or any(np.shape(f) != (n, 6) for f in stresses):
+    factored = isinstance(stresses, FactoredStresses)
+    if (E.shape[0] != n or len(qp_ids) != n
+            or (stresses.P.shape[0] != 6 * n if factored
+                else any(np.shape(f) != (n, 6) for f in stresses))):
         raise RomError(f"ECM: inconsistent sizes: {S} stress fields, strains {E.shape}, "
                        f"weights {w.shape}, ids {qp_ids.shape}")
     stress_tol = 0.1 * tol if stress_tol is None else stress_tol
     row_tol = 0.1 * tol if row_tol is None else row_tol
     slices = _slices(n, chunk)
     # 1. stress modes, the exact integrals b of every row of G, and the squared
-    # w-norm of G (sum over rows of int G_r^2)
+    # w-norm of G (sum over rows of int G_r^2; of factored stresses, from the pass over
+    # the integrand below: the fields are never formed)
     Cs, b_all, g2 = np.zeros((S, S)), np.zeros(S * N), 0.0
-    for sl in slices:
-        Xs = _stack(stresses, sl)
-        X = Xs.reshape(S, -1)
-        b_all += (X @ (E[sl] * w[sl, None, None]).reshape(-1, N)).ravel()
-        Cs += X @ X.T
-        M = np.matmul(E[sl], E[sl].transpose(0, 2, 1))  # (n, 6, 6): sum_i E_i E_i^T
-        g2 += float(np.einsum("sqk,sqk,q->", np.einsum("sqk,qkl->sql", Xs, M), Xs, w[sl]))
-    Cs, b_all = comm.allreduce(Cs), comm.allreduce(b_all)
-    g2, volume = comm.allreduce(g2), comm.allreduce(float(w.sum()))
+    if factored:  # Cs = T^T (P^T P) T, b = T^T (P^T E w)
+        T = stresses.T
+        Cs = T.T @ stresses.euclid @ T
+        bP = np.zeros((T.shape[0], N))
+        for sl in slices:
+            bP += stresses.rows(sl).T @ (E[sl] * w[sl, None, None]).reshape(-1, N)
+        b_all = (T.T @ comm.allreduce(bP)).ravel()
+    else:
+        for sl in slices:
+            Xs = _stack(stresses, sl)
+            X = Xs.reshape(S, -1)
+            b_all += (X @ (E[sl] * w[sl, None, None]).reshape(-1, N)).ravel()
+            Cs += X @ X.T
+            M = np.matmul(E[sl], E[sl].transpose(0, 2, 1))  # (n, 6, 6): sum_i E_i E_i^T
+            g2 += float(np.einsum("sqk,sqk,q->", np.einsum("sqk,qkl->sql", Xs, M), Xs,
+                                  w[sl]))
+        Cs, b_all = comm.allreduce(Cs), comm.allreduce(b_all)
+        g2 = comm.allreduce(g2)
+    volume = comm.allreduce(float(w.sum()))
     if not np.all(np.isfinite(Cs)):
         raise RomError("ECM: stress fields contain NaN or inf")
     V, _ = _top_eigvecs(Cs, stress_tol)
     Vt = np.ascontiguousarray(V.T)
 
     def rows_at(sel):  # G' at local points sel: (S' N, len(sel))
+        if factored:  # (P T V) at sel, one product
+            return _integrand(stresses.mixed(Vt, sel), E[sel])
         sig = (Vt @ _stack(stresses, sel).reshape(S, -1)).reshape(len(Vt), -1, 6)
         return _integrand(sig, E[sel])
 
-    # self-equilibrated stresses (module docstring): the modes' elastic stresses join
-    scale = np.sqrt(g2 * volume)  # |b| <= scale, row by row (Cauchy-Schwarz)
-    ratio = float(np.linalg.norm(b_all) / scale) if scale > 0 else 0.0
-    if stiffness is not None and scale > 0 and ratio < EQUILIBRATED:
+    def equilibrated(g2):
+        """The integral ratio, and the cubature with the modes' elastic stresses when
+        the stresses are self-equilibrated (module docstring; None otherwise)."""
+        scale = np.sqrt(g2 * volume)  # |b| <= scale, row by row (Cauchy-Schwarz)
+        ratio = float(np.linalg.norm(b_all) / scale) if scale > 0 else 0.0
+        if stiffness is None or not scale > 0 or ratio >= EQUILIBRATED:
+            return ratio, None
         rms = np.sqrt(np.trace(Cs) / S)  # of the stress fields, Euclidean
         modes = np.einsum("kl,qln->nqk", np.asarray(stiffness, dtype=float), E)
         norms_m = np.sqrt(comm.allreduce(np.einsum("nqk,nqk->n", modes, modes)))
         modes *= (rms / np.where(norms_m > 0, norms_m, 1.0))[:, None, None]
-        res = stress_cubature(list(stresses) + list(modes), E, w, qp_ids, comm, tol=tol,
+        fields = stresses.materialized() if factored else list(stresses)
+        res = stress_cubature(fields + list(modes), E, w, qp_ids, comm, tol=tol,
                               warm_start=warm_start, block=block, chunk=chunk,
                               stress_tol=stress_tol, row_tol=row_tol, method=method,
                               compress_rows=compress_rows, row_sample=row_sample,
                               warm_weights=warm_weights)
         res.diagnostics.update(integral_ratio=ratio, mode_stresses=N)
-        return res
-    diagnostics = {"integral_ratio": ratio, "mode_stresses": 0}
+        return ratio, res
+
+    if not factored:
+        ratio, res = equilibrated(g2)
+        if res is not None:
+            return res
+    diagnostics = {"integral_ratio": None if factored else ratio, "mode_stresses": 0}
 
     # 2. row basis of G'
     m = len(Vt) * N
@@ -495,6 +561,12 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
             Zc = Ut32 @ Zc
         Z[:, sl] = Zc
         norms[sl] = np.linalg.norm(Zc, axis=0)
+    if factored:  # g2 from the columns' norms: within the stress modes and rows left
+        # out (below 0.1 tol) and single precision, enough to compare with EQUILIBRATED
+        ratio, res = equilibrated(comm.allreduce(float(w @ norms ** 2)))
+        diagnostics["integral_ratio"] = ratio
+        if res is not None:
+            return res
     if Ut is None:
         Ut = np.eye(m)
     gather = _Columns(qp_ids, comm)
@@ -724,15 +796,23 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
 
     ``start``: global ids of rows taken first (e.g. the rows of a previous basis that
     was enriched); their span is the first block of ``Q`` and the greedy selection
-    continues from them, which costs a few pivots instead of ``k``."""
-    Psi = np.asarray(Psi, dtype=float)
+    continues from them, which costs a few pivots instead of ``k``.
+
+    ``Psi`` may be a :class:`rom.pod.FactoredBasis` ``P W``: its rows are evaluated
+    as ``P_i (W Q)``, and the squared norms ``||P_i W||^2`` are those of ``P_i`` (``W``
+    square, orthogonal) or bounded by them and computed where evaluated."""
+    from rom.pod import FactoredBasis
+
+    if not isinstance(Psi, FactoredBasis):
+        Psi = np.asarray(Psi, dtype=float)
     row_ids = np.asarray(row_ids, dtype=np.int64)
     k = Psi.shape[1]
     n_points = k if n_points is None else n_points
     chosen = []
     taken = np.zeros(len(Psi), dtype=bool)
     Q = np.zeros((k, 0))
-    full = np.einsum("ij,ij->i", Psi, Psi)  # squared norms of the rows
+    raw = Psi.P if isinstance(Psi, FactoredBasis) else Psi
+    full = np.einsum("ij,ij->i", raw, raw)  # squared norms of the rows (of P: bounds)
     bound = full.copy()  # upper bounds of the deflated squared norms
     level = np.zeros(len(Psi), dtype=np.int64)  # the bound is exact for Q[:, :level]
     start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
@@ -777,10 +857,23 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
 
 def _deflated(Psi, Q, full, bound, level, rows, block=1 << 15):
     """The exact deflated squared norms ``||Psi_i||^2 - ||Psi_i Q||^2`` of the rows
-    ``rows`` into ``bound``, their ``level`` set to the number of columns of ``Q``."""
+    ``rows`` into ``bound``, their ``level`` set to the number of columns of ``Q``
+    (``Psi`` factored, :class:`rom.pod.FactoredBasis`: ``P_i (W Q)``; with ``W`` not
+    square, ``full[i]``, a bound, is made exact)."""
+    from rom.pod import FactoredBasis
+
+    factored = isinstance(Psi, FactoredBasis)
+    square = factored and Psi.W.shape[0] == Psi.W.shape[1]
+    WQ = Psi.W @ Q if square else None
     for c in range(0, len(rows), block):
         r = rows[c:c + block]
-        PQ = Psi[r] @ Q
+        if square:
+            PQ = Psi.P[r] @ WQ
+        else:
+            Y = Psi[r]
+            if factored:
+                full[r] = np.einsum("ij,ij->i", Y, Y)
+            PQ = Y @ Q
         bound[r] = full[r] - np.einsum("ij,ij->i", PQ, PQ)
         level[r] = Q.shape[1]
 

@@ -42,7 +42,7 @@ from rom import RomError, inject_fault
 from rom.archive import FORMAT, file_hash, mesh_signature, write_archive
 from rom.hyper import qdeim_rows, stress_cubature
 from rom.indicator import calibration_factor
-from rom.pod import StreamingPOD, fields_pod, product_from_petsc, snapshot_pod
+from rom.pod import StreamingPOD, dense, fields_pod, product_from_petsc, snapshot_pod
 from rom.progress import Progress
 
 __all__ = ["RomBuilder", "build_rom", "stream_pods", "add_block", "stress_fields",
@@ -293,7 +293,7 @@ class RomBuilder:
         comm = self.comm
         out = {"U": _gather_rows(comm, self.owned_rows, self.pod.modes, self.dm.n_global),
                "qp_weights": _gather_rows(comm, self.qp_ids, self.w, self.n_qp_global),
-               "gappy": {name: _gather_rows(comm, g["row_ids"], g["pod"].modes,
+               "gappy": {name: _gather_rows(comm, g["row_ids"], dense(g["pod"].modes),
                                             self.n_qp_global * g["c"])
                          for name, g in self.gappy.items()}}
         return out if comm.rank == 0 else None

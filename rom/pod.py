@@ -30,8 +30,8 @@ import numpy as np
 
 from rom import RomError
 
-__all__ = ["PODResult", "snapshot_pod", "fields_pod", "incremental_pod", "StreamingPOD",
-           "truncation", "gram", "product_from_petsc"]
+__all__ = ["PODResult", "FactoredBasis", "snapshot_pod", "fields_pod", "incremental_pod",
+           "StreamingPOD", "truncation", "gram", "dense", "product_from_petsc"]
 
 
 @dataclass
@@ -59,6 +59,100 @@ class PODResult:
         return float(lam[: self.n_modes].sum() / lam.sum()) if lam.sum() > 0 else 1.0
 
 
+class FactoredBasis:
+    """Collective where noted. A basis kept as ``Psi = P W`` (Brand's incremental SVD):
+    ``P (n_rows_local, m)`` raw columns, M-orthonormal, which an update only extends
+    (one new direction appended), and ``W (m, N)`` with orthonormal columns, the
+    rotation that orders the modes by energy (replicated, small). An update then
+    costs passes over the rows (``O(n_rows m)``) instead of the rotation of every mode
+    (``O(n_rows m N)``); what uses the basis takes it through :meth:`__matmul__`
+    (``Psi c = P (W c)``), :meth:`rows` (``Psi[rows]``), :func:`gram` and
+    :meth:`dense` (the modes themselves, e.g. to save them).
+
+    ``P`` is a view of the first ``m`` columns of a Fortran-ordered buffer with spare
+    columns, shared with the basis it was extended from; a basis extended twice (two
+    updates of the same parent) gets a copy the second time, so that neither
+    overwrites the other's columns. ``euclid``: when known, the Euclidean Gram matrix
+    ``P^T P`` summed over the ranks (what the reduced quadrature of stress modes
+    needs, :func:`rom.hyper.stress_cubature`), extended with the columns."""
+
+    def __init__(self, P, W, euclid=None, _buffer=None):
+        self.P = P
+        self.W = np.ascontiguousarray(W, dtype=float)
+        self.euclid = euclid
+        self._buffer = _buffer if _buffer is not None else {"array": P, "used": P.shape[1]}
+
+    @classmethod
+    def of(cls, modes):
+        """The modes ``modes`` (an array, or a FactoredBasis returned as it is) as a
+        factored basis ``P = modes``, ``W = I``, in a buffer with spare columns."""
+        if isinstance(modes, cls):
+            return modes
+        modes = np.asarray(modes, dtype=float)
+        n, k = modes.shape
+        buf = np.empty((n, k + max(8, k // 2)), order="F")
+        buf[:, :k] = modes
+        return cls(buf[:, :k], np.eye(k), _buffer={"array": buf, "used": k})
+
+    @property
+    def shape(self):
+        return (self.P.shape[0], self.W.shape[1])
+
+    def __len__(self):
+        return self.P.shape[0]
+
+    def __matmul__(self, c):
+        return self.P @ (self.W @ c)
+
+    def rows(self, idx):
+        """``Psi[idx]`` (rows)."""
+        return self.P[idx] @ self.W
+
+    def __getitem__(self, idx):
+        if isinstance(idx, tuple):
+            raise TypeError("FactoredBasis: index rows only (basis.rows(i)); "
+                            "basis.dense() for the modes")
+        return self.rows(idx)
+
+    def dense(self, chunk=1 << 15):
+        """The modes ``P W`` (by blocks of rows)."""
+        out = np.empty(self.shape)
+        for i in range(0, len(self), chunk):
+            out[i:i + chunk] = self.P[i:i + chunk] @ self.W
+        return out
+
+    def euclidean_gram(self, comm):
+        """Collective. ``P^T P`` summed over the ranks (computed once, then kept and
+        extended by :meth:`extended`)."""
+        if self.euclid is None:
+            self.euclid = comm.allreduce(self.P.T @ self.P)
+        return self.euclid
+
+    def extended(self, Q, W, comm):
+        """Collective. The basis ``[P, Q] W`` (``W`` of ``m + r`` rows): ``Q`` written
+        into the spare columns of the shared buffer when this basis holds its last
+        columns, else into a new buffer."""
+        m, r = self.P.shape[1], Q.shape[1]
+        buf = self._buffer
+        if buf["used"] != m or buf["array"].shape[1] < m + r:
+            array = np.empty((len(self), m + r + max(8, (m + r) // 2)), order="F")
+            array[:, :m] = self.P
+            buf = {"array": array, "used": m}
+        array = buf["array"]
+        array[:, m:m + r] = Q
+        buf["used"] = m + r
+        euclid = None
+        if self.euclid is not None:
+            cross = comm.allreduce(self.P.T @ Q)
+            euclid = np.block([[self.euclid, cross], [cross.T, comm.allreduce(Q.T @ Q)]])
+        return FactoredBasis(array[:, :m + r], W, euclid, _buffer=buf)
+
+
+def dense(modes):
+    """The modes as an array (a :class:`FactoredBasis` multiplied out)."""
+    return modes.dense() if isinstance(modes, FactoredBasis) else modes
+
+
 def _apply(product, X):
     if product is None:
         return X
@@ -69,7 +163,10 @@ def _apply(product, X):
 
 def gram(A, B, comm, product=None, chunk=1 << 15):
     """Collective. ``A^T M B`` for row-distributed ``A (n, a)``, ``B (n, b)`` (a
-    diagonal ``M`` by chunks of rows: no weighted copy of ``B``)."""
+    diagonal ``M`` by chunks of rows: no weighted copy of ``B``). ``A`` may be a
+    :class:`FactoredBasis` (``W^T (P^T M B)``)."""
+    if isinstance(A, FactoredBasis):
+        return A.W.T @ gram(A.P, B, comm, product, chunk)
     if product is None or callable(product):
         return comm.allreduce(A.T @ _apply(product, B))
     w = np.asarray(product)
@@ -200,7 +297,7 @@ def fields_pod(fields, comm, weights=None, eps=1e-4, normalize=False, n_max=None
     return PODResult(modes, np.sqrt(lam), N, coordinates)
 
 
-def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
+def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None, factored=False):
     """Collective. Update ``pod`` (modes ``Psi`` with singular values ``sigma``) with new
     snapshots ``S_new (n_rows_local, m)`` without the old snapshots.
 
@@ -213,6 +310,11 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     truncation criterion counts the energy of the singular values ``pod`` had
     discarded; the returned singular values are the modes' (from ``K``), then the
     others of ``K`` merged with the discarded ones.
+
+    With ``factored`` the modes are returned as a :class:`FactoredBasis`
+    ``[P, Q] W'`` (``P W`` the old modes, ``W' = [[W U_old], [U_new]]``): the update
+    then costs passes over the rows, ``O(n_rows N)``, instead of ``O(n_rows N^2)``
+    for the rotated modes. The old modes may be either kind.
     """
     Psi = pod.modes
     sigma = pod.singular_values[: pod.n_modes]
@@ -246,8 +348,12 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None):
     N = min(truncation(all_s ** 2, eps), len(s))
     if n_max is not None:
         N = min(N, n_max)
-    modes = Psi @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
-    modes += Q @ U[n:, :N]
+    if factored:  # [P, Q] [[W U_old], [U_new]]: no pass over the modes but the copy of Q
+        Pb = FactoredBasis.of(Psi)
+        modes = Pb.extended(Q, np.vstack([Pb.W @ U[:n, :N], U[n:, :N]]), comm)
+    else:
+        modes = dense(Psi) @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
+        modes += Q @ U[n:, :N]
     rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
     coordinates = None
     if pod.coefficients is not None:  # old snapshots [A_old; 0], new ones [A; B]

@@ -88,6 +88,26 @@ def test_qdeim_rows_match_pivoted_qr(comm):
     assert abs(np.linalg.det(Psi9[more])) > 1e-12
 
 
+@pytest.mark.mpi
+def test_qdeim_rows_of_a_factored_basis_are_those_of_its_modes(comm):
+    """Q-DEIM of a basis kept factored (``P W``; ``W`` square, or with fewer columns than
+    ``P``: the row norms of ``P`` only bound those of the modes) selects the rows of the
+    same modes given whole, from scratch and continued from earlier rows."""
+    from rom.pod import FactoredBasis
+
+    rng = np.random.default_rng(4)
+    P = np.linalg.qr(rng.normal(size=(300, 9)))[0]
+    ids = _mine(300, comm)
+    for W in (np.linalg.qr(rng.normal(size=(9, 9)))[0],
+              np.linalg.qr(rng.normal(size=(9, 6)))[0]):
+        Psi = P @ W
+        F = FactoredBasis(np.asfortranarray(P[ids]), W)
+        pts = qdeim_rows(Psi[ids], ids, comm)
+        assert np.array_equal(qdeim_rows(F, ids, comm), pts)
+        assert np.array_equal(pts, qdeim(Psi))
+        assert np.array_equal(qdeim_rows(F, ids, comm, start=pts[:4]), pts)
+
+
 def test_gappy_reconstruction_exact_in_span_and_bounded_off_span():
     rng = np.random.default_rng(3)
     Psi = np.linalg.qr(rng.normal(size=(400, 6)))[0]
@@ -274,6 +294,46 @@ def test_ecm_warm_weights_keep_a_previous_quadrature_of_changed_integrands(comm)
     # measured: (28 of 55 points kept, 31 iterations) from the points, (51, 1) from the
     # weights
     assert kept["weights"][0] > kept["points"][0] and kept["weights"][1] < kept["points"][1]
+
+
+@pytest.mark.mpi
+def test_stress_cubature_of_factored_stresses_equals_that_of_the_fields(comm, monkeypatch):
+    """Stress fields given factored (``P T``, as the enrichment's Gappy basis of the
+    stresses times its singular values) give the cubature of the fields themselves:
+    the same points and weights, and the same integral ratio; in the self-equilibrated
+    case too (the modes' elastic stresses then join the materialized fields)."""
+    import rom.hyper
+    from rom.hyper import FactoredStresses, stress_cubature
+
+    S, E, w, G = _stress_integrands()
+    ids = _mine(len(w), comm)
+    rng = np.random.default_rng(8)
+    # the fields in a basis P of their span (6 n_qp rows, q 6 + component), T mixing it
+    X = S.transpose(1, 2, 0).reshape(-1, len(S))  # (6 n_qp, S)
+    P, R = np.linalg.qr(X @ rng.normal(size=(len(S), len(S))))
+    T = P.T @ X  # X = P T
+    rows = (6 * ids[:, None] + np.arange(6)).ravel()
+    Pl = np.asfortranarray(P[rows])
+    fields = list(S[:, ids])
+    for compress in (False, True):
+        F = FactoredStresses(Pl, T, comm.allreduce(Pl.T @ Pl))
+        a = stress_cubature(F, E[ids], w[ids], ids, comm, tol=1e-6, compress_rows=compress)
+        b = stress_cubature(fields, E[ids], w[ids], ids, comm, tol=1e-6,
+                            compress_rows=compress)
+        assert np.array_equal(a.points, b.points)
+        np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8)
+        assert abs(a.residual - b.residual) <= 1e-9
+        assert a.diagnostics["integral_ratio"] == pytest.approx(
+            b.diagnostics["integral_ratio"], rel=1e-4)
+    stiffness = np.diag([3.0, 3.0, 3.0, 1.0, 1.0, 1.0])
+    # every ratio counts as self-equilibrated: the elastic stresses join
+    monkeypatch.setattr(rom.hyper, "EQUILIBRATED", np.inf)
+    a = stress_cubature(FactoredStresses(Pl, T, comm.allreduce(Pl.T @ Pl)), E[ids],
+                        w[ids], ids, comm, tol=1e-6, stiffness=stiffness)
+    b = stress_cubature(fields, E[ids], w[ids], ids, comm, tol=1e-6, stiffness=stiffness)
+    assert a.diagnostics["mode_stresses"] == b.diagnostics["mode_stresses"] == E.shape[2]
+    assert np.array_equal(a.points, b.points)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8)
 
 
 @pytest.mark.mpi

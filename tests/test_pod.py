@@ -181,3 +181,52 @@ def test_streaming_pod_equals_the_batch_pod(kind, comm):
         np.testing.assert_allclose(pod.singular_values, ser.singular_values, rtol=0,
                                    atol=1e-12 * s[0])
         np.testing.assert_allclose(np.abs(modes), np.abs(ser.modes), atol=1e-8)
+
+
+@pytest.mark.mpi
+def test_factored_updates_equal_the_rotated_modes(comm):
+    """Updates kept factored (``P W``, only the new direction appended) give the same
+    modes, singular values and snapshot coordinates as the rotated updates; a basis
+    extended twice (two updates of one parent) does not overwrite the other's
+    columns; the factored basis' products, rows and Gram matrices are the dense ones'."""
+    from rom.pod import FactoredBasis, dense
+
+    S = _data(n_s=20, decay=0.7)
+    rng = np.random.default_rng(11)
+    w = rng.uniform(0.5, 2.0, S.shape[0])
+    product = split_rows(w, comm)
+    first = snapshot_pod(split_rows(S[:, :8], comm), comm, product, eps=1e-12)
+    first.coefficients = gram(first.modes, split_rows(S[:, :8], comm), comm, product)
+    rotated, factored = first, first
+    for j in range(8, 20):
+        col = split_rows(S[:, j:j + 1], comm)
+        rotated = incremental_pod(rotated, col, comm, product, eps=1e-6)
+        factored = incremental_pod(factored, col, comm, product, eps=1e-6, factored=True)
+        assert isinstance(factored.modes, FactoredBasis)
+        assert factored.n_modes == rotated.n_modes
+        np.testing.assert_allclose(factored.singular_values, rotated.singular_values,
+                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(factored.coefficients, rotated.coefficients, atol=1e-10)
+        np.testing.assert_allclose(dense(factored.modes), rotated.modes, atol=1e-9)
+    B = factored.modes
+    x = rng.normal(size=(B.shape[1], 2))
+    np.testing.assert_allclose(B @ x, rotated.modes @ x, atol=1e-9)
+    np.testing.assert_allclose(B.rows([0, 3]), rotated.modes[[0, 3]], atol=1e-9)
+    np.testing.assert_allclose(gram(B, B.P, comm, product),
+                               gram(rotated.modes, B.P, comm, product), atol=1e-9)
+    E = B.euclidean_gram(comm)
+    np.testing.assert_allclose(E, comm.allreduce(B.P.T @ B.P), atol=1e-12)
+    # two updates of the same parent: the second gets its own columns, and the
+    # Euclidean Gram matrix is extended with them
+    new = rng.normal(size=(S.shape[0], 2))  # (not in the span of the snapshots)
+    a = incremental_pod(factored, split_rows(new[:, :1], comm), comm, product, eps=1e-6,
+                        factored=True)
+    a_modes = dense(a.modes)
+    b = incremental_pod(factored, split_rows(new[:, 1:], comm), comm, product, eps=1e-6,
+                        factored=True)
+    assert a.modes.P.shape[1] == b.modes.P.shape[1] == B.P.shape[1] + 1
+    np.testing.assert_allclose(dense(a.modes), a_modes, atol=0)
+    assert not np.shares_memory(a.modes.P[:, -1], b.modes.P[:, -1])
+    for c in (a, b):
+        np.testing.assert_allclose(c.modes.euclid, comm.allreduce(c.modes.P.T @ c.modes.P),
+                                   atol=1e-12)
