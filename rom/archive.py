@@ -368,17 +368,23 @@ def read_datasets(path, names, root=""):
         return {name: f[root + name][...] for name in names if root + name in f}
 
 
-def read_rows(path, name, rows, block=1 << 16):
+def read_rows(path, name, rows, block=1 << 16, out=None):
     """Rows ``rows`` (global ids, any order) of the 2-D dataset ``name`` of the ROM
     archive ``path``: what a rank holds of a full basis (its owned dofs or quadrature
     rows), read by blocks of ``block`` rows, so that the memory is the result plus one
-    block, never the whole basis."""
+    block, never the whole basis. ``out``: the array to read into (any memory
+    layout, e.g. the columns of a buffer), of shape ``(len(rows),) + row shape``."""
     import h5py
 
     rows = np.asarray(rows, dtype=np.int64)
     with h5py.File(path, "r") as f:
         d = f[name]
-        out = np.empty((len(rows),) + d.shape[1:], dtype=d.dtype)
+        shape = (len(rows),) + d.shape[1:]
+        if out is None:
+            out = np.empty(shape, dtype=d.dtype)
+        elif out.shape != shape:
+            raise RomError(f"ROM archive {path}: {name} has rows of shape {d.shape[1:]}, "
+                           f"{out.shape[1:]} expected")
         if not len(rows):
             return out
         if rows.min() < 0 or rows.max() >= d.shape[0]:

@@ -388,7 +388,7 @@ class RomBuilder:
     def from_archive(cls, case, archive, comm):
         """Collective. A builder holding the bases of ``archive`` (rows of this rank)."""
         from rom.hyper import ECMResult
-        from rom.pod import PODResult
+        from rom.pod import FactoredBasis, PODResult
 
         self = cls(case, comm)
         a = archive
@@ -404,15 +404,19 @@ class RomBuilder:
         if not a["attrs"].get("gappy_normalized"):
             raise RomError("the ROM archive was built before the Gappy bases were POD of "
                            "unit-norm snapshots; rebuild it (run.py offline)")
-        def rows_of(dataset, full, rows):
-            """This rank's ``rows`` of the full basis ``dataset``: from ``full`` when the
-            archive was read with it, else read by blocks from its file
-            (:func:`rom.archive.read_rows`: an archive read without its full bases)."""
+        def rows_of(dataset, full, rows, out=None):
+            """This rank's ``rows`` of the full basis ``dataset`` (into ``out`` if given):
+            from ``full`` when the archive was read with it, else read by blocks from its
+            file (:func:`rom.archive.read_rows`: an archive read without its full
+            bases)."""
             if full is not None:
-                return full[rows].copy()
+                if out is None:
+                    return full[rows].copy()
+                out[...] = full[rows]
+                return out
             from rom.archive import read_rows
 
-            return read_rows(a["path"], a.get("root", "") + dataset, rows)
+            return read_rows(a["path"], a.get("root", "") + dataset, rows, out=out)
 
         U = rows_of("basis/U", a["basis"].get("U"), self.owned_rows)
         self.set_modes(PODResult(U, a["basis"]["singular_values"], U.shape[1]))
@@ -421,7 +425,10 @@ class RomBuilder:
                              float(a["summary"].get("ecm_residual", 0.0)), 0)
         for name, g in a["gappy"].items():
             rows = self.field_rows(name)
-            basis = rows_of(f"gappy/{name}/basis", g.get("basis"), rows)
+            # factored (P = the basis, W = I) in a buffer with spare columns, which the
+            # enrichment extends without copying the basis (rom.pod.incremental_pod)
+            basis = FactoredBasis.allocate(len(rows), np.shape(g["mask"])[1])
+            rows_of(f"gappy/{name}/basis", g.get("basis"), rows, out=basis.P)
             pod = PODResult(basis, g["singular_values"], basis.shape[1], g.get("coefficients"))
             self.gappy[name] = {"pod": pod, "rows": g["rows"], "c": _COMPONENTS[name],
                                 "row_ids": rows}

@@ -82,6 +82,19 @@ class FactoredBasis:
         self.euclid = euclid
         self._buffer = _buffer if _buffer is not None else {"array": P, "used": P.shape[1]}
 
+    @staticmethod
+    def _buffer_for(n, k):
+        """A Fortran-ordered buffer for ``k`` columns of ``n`` rows and spare ones (a
+        new buffer, i.e. a copy of the columns, every ``max(8, k / 8)`` updates)."""
+        return np.empty((n, k + max(8, k // 8)), order="F")
+
+    @classmethod
+    def allocate(cls, n, k):
+        """A factored basis ``P W`` with ``W = I`` and ``P (n, k)`` to be filled (the
+        first ``k`` columns of a buffer with spare ones)."""
+        buf = cls._buffer_for(n, k)
+        return cls(buf[:, :k], np.eye(k), _buffer={"array": buf, "used": k})
+
     @classmethod
     def of(cls, modes):
         """The modes ``modes`` (an array, or a FactoredBasis returned as it is) as a
@@ -89,10 +102,9 @@ class FactoredBasis:
         if isinstance(modes, cls):
             return modes
         modes = np.asarray(modes, dtype=float)
-        n, k = modes.shape
-        buf = np.empty((n, k + max(8, k // 2)), order="F")
-        buf[:, :k] = modes
-        return cls(buf[:, :k], np.eye(k), _buffer={"array": buf, "used": k})
+        out = cls.allocate(*modes.shape)
+        out.P[...] = modes
+        return out
 
     @property
     def shape(self):
@@ -135,7 +147,7 @@ class FactoredBasis:
         m, r = self.P.shape[1], Q.shape[1]
         buf = self._buffer
         if buf["used"] != m or buf["array"].shape[1] < m + r:
-            array = np.empty((len(self), m + r + max(8, (m + r) // 2)), order="F")
+            array = self._buffer_for(len(self), m + r)
             array[:, :m] = self.P
             buf = {"array": array, "used": m}
         array = buf["array"]

@@ -22,3 +22,11 @@ def test_read_rows_by_blocks_equals_fancy_indexing(tmp_path):
             np.testing.assert_array_equal(read_rows(path, "basis/U", rows, block), U[rows])
     with pytest.raises(RomError, match="rows outside basis/U"):
         read_rows(path, "basis/U", [1000])
+    # into the first columns of a Fortran-ordered buffer (a factored basis' P)
+    rows = rng.choice(1000, 300, replace=False)
+    buf = np.zeros((300, 10), order="F")
+    read_rows(path, "basis/U", rows, 64, out=buf[:, :7])
+    np.testing.assert_array_equal(buf[:, :7], U[rows])
+    assert not buf[:, 7:].any()
+    with pytest.raises(RomError, match="rows of shape"):
+        read_rows(path, "basis/U", rows, out=buf[:, :6])
