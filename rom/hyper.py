@@ -811,22 +811,35 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
     chosen = []
     taken = np.zeros(len(Psi), dtype=bool)
     Q = np.zeros((k, 0))
-    raw = Psi.P if isinstance(Psi, FactoredBasis) else Psi
-    full = np.einsum("ij,ij->i", raw, raw)  # squared norms of the rows (of P: bounds)
-    bound = full.copy()  # upper bounds of the deflated squared norms
-    level = np.zeros(len(Psi), dtype=np.int64)  # the bound is exact for Q[:, :level]
     start = [int(g) for g in (start if start is not None else [])][:max(n_points - 1, 0)]
     if start:
         idx = np.flatnonzero(np.isin(row_ids, start))
         mine = [(int(row_ids[i]), Psi[i].copy()) for i in idx]
         found = dict(x for part in comm.allgather(mine) for x in part)
         rows = np.array([found[g] for g in start if g in found])
-        Qs, R = np.linalg.qr(rows.T)  # an orthonormal basis of the start rows' span
-        keep = np.abs(np.diag(R)) > 1e-12 * max(np.abs(np.diag(R)).max(), 1e-300)
-        Q = Qs[:, keep]
-        level[:] = -1  # bounds only: not exact for the start block
+        Qs, R = np.linalg.qr(rows.T, mode="complete")  # Qs[:, :j]: the start rows' span
+        d = np.abs(np.diag(R))
+        keep = d > 1e-12 * max(d.max(initial=0.0), 1e-300)
+        Q = Qs[:, :len(rows)][:, keep]
         taken |= np.isin(row_ids, start)
         chosen = [g for g in start if g in found]
+        if Q.shape[1] == k - 1 and n_points - len(chosen) == 1 and keep.all():
+            # one row to add, the start rows spanning all but one direction z of R^k
+            # (an enriched basis): the deflated row i is (Psi_i . z) z, so the pivot is
+            # the largest |Psi_i . z|, one product with the basis (DEIM's step)
+            z = Qs[:, k - 1]
+            score = (Psi @ z) ** 2
+            score[taken] = -np.inf
+            i = int(np.argmax(score)) if len(score) else -1
+            best, gid = _global_best(comm, *((score[i], row_ids[i]) if i >= 0
+                                             else (-np.inf, -1)))
+            return np.asarray(chosen + ([int(gid)] if best > 0 else []), dtype=np.int64)
+    raw = Psi.P if isinstance(Psi, FactoredBasis) else Psi
+    full = np.einsum("ij,ij->i", raw, raw)  # squared norms of the rows (of P: bounds)
+    bound = full.copy()  # upper bounds of the deflated squared norms
+    level = np.zeros(len(Psi), dtype=np.int64)  # the bound is exact for Q[:, :level]
+    if start:
+        level[:] = -1  # bounds only: not exact for the start block
     for _ in range(min(n_points, comm.allreduce(len(Psi))) - len(chosen)):
         j = Q.shape[1]
 

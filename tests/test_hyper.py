@@ -106,6 +106,8 @@ def test_qdeim_rows_of_a_factored_basis_are_those_of_its_modes(comm):
         assert np.array_equal(qdeim_rows(F, ids, comm), pts)
         assert np.array_equal(pts, qdeim(Psi))
         assert np.array_equal(qdeim_rows(F, ids, comm, start=pts[:4]), pts)
+        # the last row alone (one product with the basis: the enrichment's case)
+        assert np.array_equal(qdeim_rows(F, ids, comm, start=pts[:-1]), pts)
 
 
 def test_gappy_reconstruction_exact_in_span_and_bounded_off_span():
