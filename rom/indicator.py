@@ -61,7 +61,7 @@ def calibration_factor(mask, coefficients, quantile=QUANTILE, window=WINDOW):
     r = mask.shape[1]
     if r < 2 or A.size == 0 or mask.shape[0] < r:
         return 1.0, 0
-    Q, R = np.linalg.qr(mask)
+    R = np.linalg.qr(mask, mode="r")  # (Q itself is not needed)
     Y = R @ A  # values at the points, in the orthonormal basis Q of the mask's span
     norm_y = np.linalg.norm(Y, axis=0)
     norm_a = np.linalg.norm(A, axis=0)
