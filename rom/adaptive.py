@@ -37,12 +37,17 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
        (the law integrates from the state at ``t_{n-1}`` whatever the iterate);
     3. the HF displacement is added to the displacement basis and the HF stress and
        internal variables to their Gappy bases (incremental POD, same tolerances as
-       offline); the Q-DEIM selection continues from the current points (one more per
-       new mode);
+       offline). The Gappy bases are kept factored, ``Phi = P W``
+       (:class:`rom.pod.FactoredBasis`: the update appends the new direction to ``P``
+       and updates the small ``W``, ``O(rows x modes)``, instead of rotating every
+       mode, ``O(rows x modes^2)``); the Q-DEIM selection continues from the current
+       points (one more per new mode: the row of largest residual of the direction
+       the current rows miss, one product with the basis);
     4. the reduced quadrature is recomputed by ECM warm-started from the current
        points and weights, on the integrands ``s_j phi_j : eps(psi_i)`` of the stress POD modes
        ``phi_j`` weighted by their singular values (they represent the training and
-       enrichment stress snapshots), by :func:`rom.hyper.stress_cubature`;
+       enrichment stress snapshots), by :func:`rom.hyper.stress_cubature`, which takes
+       them factored (:class:`rom.hyper.FactoredStresses`: never formed);
     5. the online run continues from the HF state: ``gamma = Psi^T M u``, the internal
        variables at the new reduced points are the HF values there.
 
