@@ -31,24 +31,35 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None, guess=
     sub-step is halved (down to ``(t_new - t_old) / 2**max_cuts``), and after two
     converged sub-steps in a row the increment doubles again; internal variables are
     committed only after each converged sub-step. ``guess``: an estimate of ``u`` at
-    ``t_new`` (e.g. a ROM's prediction), passed as ``step(..., guess=guess)`` to every
-    sub-step that ends at ``t_new`` (the first Newton iterate; the others start from
-    the previous sub-step's ``u``).
+    ``t_new`` (e.g. a ROM's prediction), the first Newton iterate of the first attempt,
+    ``step(..., guess=guess)`` over the whole increment; if that attempt fails (a
+    prediction far from the solution can lead Newton astray where the previous ``u``
+    would not), the guess is dropped and the increment is tried again from ``u``, then
+    cut as usual.
 
     Returns ``(u, sigma, C_tan, state, info)``; ``info`` has ``substeps``,
-    ``iterations`` (per sub-step), ``residuals`` (of the last sub-step) and
-    ``restarts`` (converged sub-steps that ``step`` reports as ``restarted``).
+    ``iterations`` (per sub-step), ``residuals`` (of the last sub-step),
+    ``restarts`` (converged sub-steps that ``step`` reports as ``restarted``) and
+    ``guess_failed`` (the attempt from the guess failed).
     """
     full = t_new - t_old
     dt, t = full, t_old
     iterations, streak, restarts = [], 0, 0
+    guess_failed = False
     while t < t_new:
         t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
+        from_guess = guess is not None and not guess_failed and not iterations
         try:
-            extra = {"guess": guess} if guess is not None and t_target == t_new else {}
+            extra = {"guess": guess} if from_guess else {}
             u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t,
                                                     **extra)
         except StepFailure as exc:
+            if from_guess:
+                guess_failed = True
+                if log:
+                    log(f"    the step from the guess failed: {exc}; retrying from the "
+                        "previous state")
+                continue
             if dt <= full / 2 ** max_cuts * (1 + 1e-9):
                 raise RomError(f"step to t = {t_new:g} failed after {max_cuts} cuts "
                                f"(increment {t_target - t:.3g}): {exc}") from None
@@ -64,4 +75,5 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None, guess=
         if streak >= 2 and dt < full:
             dt, streak = min(2 * dt, full), 0
     return u, sigma, C, state, {"substeps": len(iterations), "iterations": iterations,
-                                "residuals": info["residuals"], "restarts": restarts}
+                                "residuals": info["residuals"], "restarts": restarts,
+                                "guess_failed": guess_failed}

@@ -396,8 +396,9 @@ def test_a_step_from_a_guess_converges_to_the_same_state(tmp_path, comm):
     adaptive ROM's prediction): the law integrates from the previous state whatever the
     iterate, so the step converges to the same displacement and internal variables;
     from the converged displacement itself in no iteration, from a perturbed one in
-    fewer than from the previous step; with step cuts the guess serves the last
-    sub-step only."""
+    fewer than from the previous step. A step from the guess that fails is tried
+    again from the previous state (no guess, no cut first): a wrong guess, far from
+    the solution, costs an attempt, not the step."""
     from rom.stepping import StepFailure, advance_with_cuts
 
     model, newton_solver = _ramp_model(tmp_path, comm, CHABOCHE, 3)
@@ -423,21 +424,26 @@ def test_a_step_from_a_guess_converges_to_the_same_state(tmp_path, comm):
     assert np.abs(u2 - u1).max() <= 1e-7 * scale
     for k in s1:
         assert np.abs(s2[k] - s1[k]).max() <= 1e-6 * max(np.abs(s1[k]).max(), 1e-30), k
-    # cut steps: the guess (of t = 1) is not the first iterate of the first sub-step
+    # the attempt from the guess fails: the whole increment again from u, no guess
     calls = []
     solver = newton()
     step = solver.step
-    solver.step = lambda *a, **k: (calls.append((a[2], "guess" in k)), step(*a, **k))[1]
-    first = [True]
 
     def failing_once(*a, **k):
-        if first[0]:
-            first[0] = False
-            raise StepFailure("cut for the test")
-        return solver.step(*a, **k)
+        calls.append((a[2], "guess" in k))
+        if len(calls) == 1:
+            raise StepFailure("failure for the test")
+        return step(*a, **k)
 
-    advance_with_cuts(failing_once, u, state, 0.5, 1.0, guess=u1)
-    assert calls == [(0.75, False), (1.0, True)], calls
+    *_, info = advance_with_cuts(failing_once, u, state, 0.5, 1.0, guess=u1)
+    assert calls == [(1.0, True), (1.0, False)], calls
+    assert info["guess_failed"] and info["substeps"] == 1
+    # a guess far from the solution: Newton from it fails, the step converges from u
+    far = 1e4 * u1
+    u3, _, _, s3, info = newton().advance(u, state, 0.5, 1.0, guess=far)
+    assert info["guess_failed"], info
+    assert np.abs(u3 - u1).max() <= 1e-7 * scale
+    assert np.abs(s3["p"] - s1["p"]).max() <= 1e-6 * np.abs(s1["p"]).max()
 
 
 def test_a_step_whose_residual_rises_is_restarted_with_accurate_solves(tmp_path, comm):
