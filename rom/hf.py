@@ -388,20 +388,28 @@ class NewtonSolver:
         integration fails at any point of any rank, or the linear solver fails.
         """
         try:
-            return self._step(u_old if guess is None else guess, state_old, t, dt)
+            if guess is not None:
+                return self._step(guess, state_old, t, dt, guessed=True)
+            return self._step(u_old, state_old, t, dt)
         except StepFailure:
             self.linear.restart()  # the retry with a shorter step builds its own
             raise
 
-    def _step(self, u_start, state_old, t, dt):
+    def _step(self, u_start, state_old, t, dt, guessed=False):
+        """From a guess, Newton gives up at the first rise of the residual (a
+        :class:`StepFailure`, which the caller answers by starting from the previous
+        state: :func:`rom.stepping.advance_with_cuts`), rather than restarting with
+        accurate solves: a guess far from the solution would cost a whole failing step."""
         try:
-            return self._newton(u_start, state_old, t, dt, accurate=False)
+            return self._newton(u_start, state_old, t, dt, accurate=False, guessed=guessed)
         except _Diverging as exc:
+            if guessed:
+                raise StepFailure(f"from the guess, {exc}") from None
             if self.log:
                 self.log(f"    {exc}: step restarted with accurate linear solves")
             return self._newton(u_start, state_old, t, dt, accurate=True)
 
-    def _newton(self, u_start, state_old, t, dt, accurate):
+    def _newton(self, u_start, state_old, t, dt, accurate, guessed=False):
         m, dm = self.model, self.dm
         tl = self.load_time(t)
         T_qp = m.interpolate(self.loading.temperature.nodal(tl))
@@ -436,6 +444,9 @@ class NewtonSolver:
                                             "restarted": accurate}
             if it == self.max_iterations:
                 break
+            if guessed and len(residuals) >= 2 and residuals[-1] > residuals[-2]:
+                raise StepFailure(f"from the guess the residual rose at iteration {it} "
+                                  f"(relative residuals {_history(residuals)})")
             if (not accurate and _inexact(self.linear.options, self.user_options)
                     and self.model.law.state_shapes
                     and len(residuals) > self.DIVERGE_RISES
