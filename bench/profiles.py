@@ -103,14 +103,16 @@ _RANK_PROFILER = """import cProfile, os, runpy, sys
 rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
 sys.argv = sys.argv[1:]
 prof = cProfile.Profile()
+code = 0
 prof.enable()
 try:
     runpy.run_path(sys.argv[0], run_name="__main__")
-except SystemExit:
-    pass
+except SystemExit as exc:  # run.py ends with sys.exit: its code is the process's
+    code = exc.code
 finally:
     prof.disable()
     prof.dump_stats(os.environ["PROF_OUT"] + f".{rank}.prof")
+sys.exit(code)
 """
 
 
@@ -135,7 +137,7 @@ def profile_update_ranks(args):
     codes = [("current", ROOT)]
     if args.compare:
         codes.append(worktree(args.compare, os.path.join(HERE, "out")))
-    tmp = tempfile.mkdtemp(prefix="profiles_")
+    tmp = tempfile.mkdtemp(prefix="profiles_")  # (kept: the profiles, to read further)
     wrapper = os.path.join(tmp, "rank_profiler.py")
     with open(wrapper, "w") as f:
         f.write(_RANK_PROFILER)
@@ -151,7 +153,7 @@ def profile_update_ranks(args):
             sys.exit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
         results[name] = _parts(out + ".0.prof")
     print(f"rank 0 of {args.ranks}, {os.path.basename(args.case)}, loading {args.loading}, "
-          "3 enrichments: cumulative seconds under the profiler (calls)\n")
+          f"3 enrichments: cumulative seconds under the profiler (calls); profiles in {tmp}\n")
     print("| part | " + " | ".join(results) + " |")
     print("|---|" + "---|" * len(results))
     for label, _ in UPDATE_PARTS:

@@ -383,8 +383,8 @@ def read_rows(path, name, rows, block=1 << 16, out=None):
         if out is None:
             out = np.empty(shape, dtype=d.dtype)
         elif out.shape != shape:
-            raise RomError(f"ROM archive {path}: {name} has rows of shape {d.shape[1:]}, "
-                           f"{out.shape[1:]} expected")
+            raise RomError(f"ROM archive {path}: {len(rows)} rows of {name} (each of shape "
+                           f"{d.shape[1:]}) do not fit an array of shape {out.shape}")
         if not len(rows):
             return out
         if rows.min() < 0 or rows.max() >= d.shape[0]:

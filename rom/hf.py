@@ -379,7 +379,10 @@ class NewtonSolver:
     def step(self, u_old, state_old, t, dt, guess=None):
         """Collective. Solve the step ending at ``t`` (length ``dt``), from ``u_old`` or,
         given, from ``guess`` (local ``(n_local_dofs,)``, the first Newton iterate: the
-        law integrates from ``state_old`` whatever the iterate).
+        law integrates from ``state_old`` whatever the iterate). From a guess, the first
+        rise of the residual norm ends the attempt with a :class:`StepFailure` (no
+        restart with accurate solves): the caller then starts from ``u_old``
+        (:func:`rom.stepping.advance_with_cuts`).
 
         Returns ``(u, sigma, C_tan, state_new, info)`` with ``u`` local
         ``(n_local_dofs,)``, quadrature fields ``(n_qp, ...)`` and ``info`` a dict
@@ -402,9 +405,7 @@ class NewtonSolver:
         accurate solves: a guess far from the solution would cost a whole failing step."""
         try:
             return self._newton(u_start, state_old, t, dt, accurate=False, guessed=guessed)
-        except _Diverging as exc:
-            if guessed:
-                raise StepFailure(f"from the guess, {exc}") from None
+        except _Diverging as exc:  # (from a guess, the first rise has raised already)
             if self.log:
                 self.log(f"    {exc}: step restarted with accurate linear solves")
             return self._newton(u_start, state_old, t, dt, accurate=True)
@@ -444,7 +445,7 @@ class NewtonSolver:
                                             "restarted": accurate}
             if it == self.max_iterations:
                 break
-            if guessed and len(residuals) >= 2 and residuals[-1] > residuals[-2]:
+            if guessed and len(residuals_abs) >= 2 and residuals_abs[-1] > residuals_abs[-2]:
                 raise StepFailure(f"from the guess the residual rose at iteration {it} "
                                   f"(relative residuals {_history(residuals)})")
             if (not accurate and _inexact(self.linear.options, self.user_options)

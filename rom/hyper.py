@@ -333,6 +333,10 @@ class FactoredStresses:
     def __init__(self, P, T, euclid):
         self.P, self.T = P, np.asarray(T, dtype=float)
         self.euclid = np.asarray(euclid, dtype=float)
+        m = P.shape[1]
+        if self.T.shape[0] != m or self.euclid.shape != (m, m) or P.shape[0] % 6:
+            raise RomError(f"FactoredStresses: P {P.shape}, T {self.T.shape}, P^T P "
+                           f"{self.euclid.shape} do not fit (P: 6 rows per point)")
 
     def __len__(self):
         return self.T.shape[1]
@@ -438,7 +442,11 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
 
     Parameters
     ----------
-    stresses : sequence of ``(n_qp_local, 6)`` arrays (Mandel), or ``(S, n_qp_local, 6)``
+    stresses : sequence of ``(n_qp_local, 6)`` arrays (Mandel), or ``(S, n_qp_local, 6)``,
+        or :class:`FactoredStresses` (the fields never formed: ``Cs`` and ``b`` from the
+        factors, and ``|G|^2`` for step 0 from the norms of ``Z``'s columns, i.e. over
+        the stress modes and rows kept, in single precision: the ``integral_ratio``
+        then an estimate, to compare with ``EQUILIBRATED``)
     E : ndarray (n_qp_local, 6, N)
         Mode strains at this rank's points.
     w, qp_ids, tol, warm_start : as :func:`empirical_cubature`
@@ -498,6 +506,13 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     volume = comm.allreduce(float(w.sum()))
     if not np.all(np.isfinite(Cs)):
         raise RomError("ECM: stress fields contain NaN or inf")
+    if (factored and stiffness is not None and np.linalg.norm(b_all) == 0
+            and np.trace(Cs) > 0):  # (degenerate: decided before any pass, as the fields)
+        return stress_cubature(stresses.materialized(), E, w, qp_ids, comm, tol=tol,
+                               warm_start=warm_start, block=block, chunk=chunk,
+                               stress_tol=stress_tol, row_tol=row_tol, method=method,
+                               compress_rows=compress_rows, row_sample=row_sample,
+                               warm_weights=warm_weights, stiffness=stiffness)
     V, _ = _top_eigvecs(Cs, stress_tol)
     Vt = np.ascontiguousarray(V.T)
 
@@ -823,7 +838,10 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
         Q = Qs[:, :len(rows)][:, keep]
         taken |= np.isin(row_ids, start)
         chosen = [g for g in start if g in found]
-        if Q.shape[1] == k - 1 and n_points - len(chosen) == 1 and keep.all():
+        # (decided on rank 0: every rank factorized the same rows, but a borderline
+        # rank test must not send the ranks down different collective paths)
+        if comm.bcast(Q.shape[1] == k - 1 and n_points - len(chosen) == 1 and keep.all(),
+                      root=0):
             # one row to add, the start rows spanning all but one direction z of R^k
             # (an enriched basis): the deflated row i is (Psi_i . z) z, so the pivot is
             # the largest |Psi_i . z|, one product with the basis (DEIM's step)
@@ -834,12 +852,14 @@ def qdeim_rows(Psi, row_ids, comm, n_points=None, start=None, batch=256):
             best, gid = _global_best(comm, *((score[i], row_ids[i]) if i >= 0
                                              else (-np.inf, -1)))
             return np.asarray(chosen + ([int(gid)] if best > 0 else []), dtype=np.int64)
-    raw = Psi.P if isinstance(Psi, FactoredBasis) else Psi
+    factored = isinstance(Psi, FactoredBasis)
+    raw = Psi.P if factored else Psi
     full = np.einsum("ij,ij->i", raw, raw)  # squared norms of the rows (of P: bounds)
     bound = full.copy()  # upper bounds of the deflated squared norms
     level = np.zeros(len(Psi), dtype=np.int64)  # the bound is exact for Q[:, :level]
-    if start:
-        level[:] = -1  # bounds only: not exact for the start block
+    if start or (factored and Psi.W.shape[0] != Psi.W.shape[1]):
+        # bounds only: not exact for the start block, nor for ||P_i|| >= ||P_i W||
+        level[:] = -1
     for _ in range(min(n_points, comm.allreduce(len(Psi))) - len(chosen)):
         j = Q.shape[1]
 

@@ -61,9 +61,13 @@ class PODResult:
 
 class FactoredBasis:
     """Collective where noted. A basis kept as ``Psi = P W`` (Brand's incremental SVD):
-    ``P (n_rows_local, m)`` raw columns, M-orthonormal, which an update only extends
-    (one new direction appended), and ``W (m, N)`` with orthonormal columns, the
-    rotation that orders the modes by energy (replicated, small). An update then
+    ``P (n_rows_local, m)`` raw columns, which an update only extends (the new
+    directions appended), and ``W (m, N)`` with orthonormal columns, the rotation that
+    orders the modes by energy (replicated, small). The modes ``P W`` are M-orthonormal;
+    ``P`` itself is until an update truncates (a new direction is orthogonal to the
+    modes, not to the columns of ``P`` they dropped), and :func:`incremental_pod`
+    multiplies the basis out (``P = P W``, ``W = I``) once ``P`` has more than
+    ``max(8, N / 4)`` columns beyond the modes, which bounds its memory. An update then
     costs passes over the rows (``O(n_rows m)``) instead of the rotation of every mode
     (``O(n_rows m N)``); what uses the basis takes it through :meth:`__matmul__`
     (``Psi c = P (W c)``), :meth:`rows` (``Psi[rows]``), :func:`gram` and
@@ -119,6 +123,10 @@ class FactoredBasis:
     def rows(self, idx):
         """``Psi[idx]`` (rows)."""
         return self.P[idx] @ self.W
+
+    def __array__(self, dtype=None):  # numpy's conversions: the modes, multiplied out
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
 
     def __getitem__(self, idx):
         if isinstance(idx, tuple):
@@ -363,6 +371,8 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None, factor
     if factored:  # [P, Q] [[W U_old], [U_new]]: no pass over the modes but the copy of Q
         Pb = FactoredBasis.of(Psi)
         modes = Pb.extended(Q, np.vstack([Pb.W @ U[:n, :N], U[n:, :N]]), comm)
+        if modes.P.shape[1] - N > max(8, N // 4):  # columns the truncations dropped
+            modes = FactoredBasis.of(modes.dense())
     else:
         modes = dense(Psi) @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
         modes += Q @ U[n:, :N]

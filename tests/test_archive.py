@@ -28,5 +28,5 @@ def test_read_rows_by_blocks_equals_fancy_indexing(tmp_path):
     read_rows(path, "basis/U", rows, 64, out=buf[:, :7])
     np.testing.assert_array_equal(buf[:, :7], U[rows])
     assert not buf[:, 7:].any()
-    with pytest.raises(RomError, match="rows of shape"):
+    with pytest.raises(RomError, match="do not fit an array"):
         read_rows(path, "basis/U", rows, out=buf[:, :6])

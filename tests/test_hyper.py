@@ -96,10 +96,16 @@ def test_qdeim_rows_of_a_factored_basis_are_those_of_its_modes(comm):
     from rom.pod import FactoredBasis
 
     rng = np.random.default_rng(4)
-    P = np.linalg.qr(rng.normal(size=(300, 9)))[0]
+    A = rng.normal(size=(300, 9))
+    A[17, 8] = 30.0  # the largest row of P, in the direction the truncated W drops
+    P = np.linalg.qr(A)[0]
     ids = _mine(300, comm)
+    dropped = np.zeros((9, 6))
+    dropped[:8] = np.linalg.qr(rng.normal(size=(8, 6)))[0]
+    assert np.argmax(np.linalg.norm(P, axis=1)) != np.argmax(np.linalg.norm(P @ dropped,
+                                                                            axis=1))
     for W in (np.linalg.qr(rng.normal(size=(9, 9)))[0],
-              np.linalg.qr(rng.normal(size=(9, 6)))[0]):
+              np.linalg.qr(rng.normal(size=(9, 6)))[0], dropped):
         Psi = P @ W
         F = FactoredBasis(np.asfortranarray(P[ids]), W)
         pts = qdeim_rows(Psi[ids], ids, comm)
@@ -310,10 +316,12 @@ def test_stress_cubature_of_factored_stresses_equals_that_of_the_fields(comm, mo
     S, E, w, G = _stress_integrands()
     ids = _mine(len(w), comm)
     rng = np.random.default_rng(8)
-    # the fields in a basis P of their span (6 n_qp rows, q 6 + component), T mixing it
+    # the fields as P T (6 n_qp rows, q 6 + component): P neither orthonormal nor of
+    # the fields' count of columns (as the enrichment's P after truncations)
     X = S.transpose(1, 2, 0).reshape(-1, len(S))  # (6 n_qp, S)
-    P, R = np.linalg.qr(X @ rng.normal(size=(len(S), len(S))))
-    T = P.T @ X  # X = P T
+    G = rng.normal(size=(len(S), len(S))) + 3 * np.eye(len(S))
+    P = np.hstack([X @ G, rng.normal(size=(len(X), 1))])
+    T = np.vstack([np.linalg.inv(G), np.zeros((1, len(S)))])  # X = P T
     rows = (6 * ids[:, None] + np.arange(6)).ravel()
     Pl = np.asfortranarray(P[rows])
     fields = list(S[:, ids])

@@ -184,30 +184,43 @@ def test_streaming_pod_equals_the_batch_pod(kind, comm):
 
 
 @pytest.mark.mpi
-def test_factored_updates_equal_the_rotated_modes(comm):
+@pytest.mark.parametrize("eps", [1e-6, 1e-2])
+def test_factored_updates_equal_the_rotated_modes(eps, comm):
     """Updates kept factored (``P W``, only the new direction appended) give the same
-    modes, singular values and snapshot coordinates as the rotated updates; a basis
-    extended twice (two updates of one parent) does not overwrite the other's
-    columns; the factored basis' products, rows and Gram matrices are the dense ones'."""
+    modes, singular values and snapshot coordinates as the rotated updates, also when
+    the updates truncate (``W`` not square; ``P`` multiplied out when it holds too
+    many dropped columns); a basis extended twice (two updates of one parent) does
+    not overwrite the other's columns; the factored basis' products, rows and Gram
+    matrices are the dense ones'."""
     from rom.pod import FactoredBasis, dense
 
-    S = _data(n_s=20, decay=0.7)
+    S = _data(n_s=30 if eps > 1e-3 else 20, decay=0.7)
     rng = np.random.default_rng(11)
     w = rng.uniform(0.5, 2.0, S.shape[0])
     product = split_rows(w, comm)
     first = snapshot_pod(split_rows(S[:, :8], comm), comm, product, eps=1e-12)
     first.coefficients = gram(first.modes, split_rows(S[:, :8], comm), comm, product)
     rotated, factored = first, first
-    for j in range(8, 20):
+    square = []
+    for j in range(8, S.shape[1]):
         col = split_rows(S[:, j:j + 1], comm)
-        rotated = incremental_pod(rotated, col, comm, product, eps=1e-6)
-        factored = incremental_pod(factored, col, comm, product, eps=1e-6, factored=True)
+        rotated = incremental_pod(rotated, col, comm, product, eps=eps)
+        factored = incremental_pod(factored, col, comm, product, eps=eps, factored=True)
         assert isinstance(factored.modes, FactoredBasis)
         assert factored.n_modes == rotated.n_modes
+        square.append(factored.modes.W.shape[0] == factored.modes.W.shape[1])
+        assert factored.modes.P.shape[1] - factored.n_modes <= max(8, factored.n_modes // 4)
         np.testing.assert_allclose(factored.singular_values, rotated.singular_values,
                                    rtol=1e-10, atol=1e-14)
-        np.testing.assert_allclose(factored.coefficients, rotated.coefficients, atol=1e-10)
-        np.testing.assert_allclose(dense(factored.modes), rotated.modes, atol=1e-9)
+        # the same modes up to their signs (the SVDs of two round-offs of one matrix)
+        modes = dense(factored.modes)
+        sign = np.sign(np.diag(gram(modes, rotated.modes, comm, product)))
+        np.testing.assert_allclose(modes * sign, rotated.modes, atol=1e-9)
+        np.testing.assert_allclose(factored.coefficients * sign[:, None],
+                                   rotated.coefficients, atol=1e-10)
+        G = gram(dense(factored.modes), dense(factored.modes), comm, product)
+        np.testing.assert_allclose(G, np.eye(factored.n_modes), atol=1e-11)
+    assert all(square) if eps < 1e-3 else not all(square)  # (truncated: W not square)
     B = factored.modes
     x = rng.normal(size=(B.shape[1], 2))
     np.testing.assert_allclose(B @ x, rotated.modes @ x, atol=1e-9)
