@@ -332,6 +332,7 @@ class AdaptiveRom:
         self.archive = content
         timings = self.model.timings
         self.model = ReducedModel(content, self.case)
+        self.model.factorize_gappy()  # (the next steps' Gappy least squares: update cost)
         self.model.timings = timings
         gamma = gram(rb.pod.modes, owned, comm, rb.product)[:, 0]
         keys = list(state)

@@ -316,6 +316,13 @@ class ReducedModel:
             self._gappy_svd[name] = svd
         return self._gappy_svd[name]
 
+    def factorize_gappy(self):
+        """The factorizations of :meth:`_gappy_solver` for every Gappy basis, now
+        rather than at their first use (the adaptive enrichment counts them in its
+        update)."""
+        for name in self.archive["gappy"]:
+            self._gappy_solver(name)
+
     def gappy_coefficients(self, name, values_at_points):
         """``c* = argmin ||Psi_mask c - f_hat||`` (minimum norm) over all the reduced
         points (the ECM points and the Q-DEIM points of every Gappy basis); None
