@@ -374,7 +374,7 @@ def incremental_pod(pod, S_new, comm, product=None, eps=1e-4, n_max=None, factor
         if modes.P.shape[1] - N > max(8, N // 4):  # columns the truncations dropped
             modes = FactoredBasis.of(modes.dense())
     else:
-        modes = dense(Psi) @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
+        modes = Psi @ U[:n, :N]  # [Psi, Q] U without the copy (and one temporary)
         modes += Q @ U[n:, :N]
     rest = np.sort(np.concatenate([s[N:], tail]))[::-1]
     coordinates = None

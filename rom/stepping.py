@@ -48,7 +48,7 @@ def advance_with_cuts(step, u, state, t_old, t_new, max_cuts=8, log=None, guess=
     guess_failed = False
     while t < t_new:
         t_target = t_new if t + dt >= t_new - 1e-12 * full else t + dt
-        from_guess = guess is not None and not guess_failed and not iterations
+        from_guess = guess is not None and not guess_failed  # (the first attempt)
         try:
             extra = {"guess": guess} if from_guess else {}
             u_new, sigma, C, state_new, info = step(u, state, t_target, t_target - t,
