@@ -239,7 +239,7 @@ def _pursuit(Z, norms, column, b, nb, qp_ids, comm, tol, warm_start=None, max_po
                 break
             rz = r if project is None else project(r)
             k = _leading_rows(rz, row_scale, score_tol)
-            scores = (rz[:k].astype(Z.dtype) @ Z[:k]) / norms
+            scores = (Z[:k].T @ rz[:k].astype(Z.dtype)) / norms
             scores[taken] = -np.inf
             cool = local(cooldown)
             taken[cool] = False  # available again from the next iteration
@@ -304,14 +304,17 @@ def _best_candidates(comm, scores, qp_ids, block, column, r):
     scale = np.abs(exact).max()
     ranked = np.round(exact / scale, TIE_DIGITS) if scale > 0 else exact
     order = np.lexsort((ids, -ranked))
-    units = C / norms
+    order = order[exact[order] > 0]
+    units = C[:, order] / norms[order]
+    cosines = np.zeros((0, 0))  # of the first candidates, in ranking order
     out, accepted = [], []
-    for j in order:
-        if exact[j] <= 0:
-            break
-        if accepted and np.max(np.abs(units[:, accepted].T @ units[:, j])) >= 0.9:
+    for a, j in enumerate(order):
+        if a >= len(cosines):  # those of the next candidates, by blocks
+            L = min(len(order), max(2 * block, 2 * a))
+            cosines = np.abs(units[:, :L].T @ units[:, :L])
+        if accepted and cosines[a, accepted].max() >= 0.9:
             continue
-        accepted.append(j)
+        accepted.append(a)
         out.append((int(ids[j]), C[:, j]))
         if len(out) == block:
             break
@@ -374,10 +377,14 @@ def _stack(stresses, sel):
     return np.stack([np.asarray(f)[sel] for f in stresses])
 
 
-def _integrand(sig, E):
+def _integrand(sig, E, transposed=False):
     """``G[(j, i), q] = sig_j(q) : E_i(q)``: ``sig (S, n, 6)``, ``E (n, 6, N)`` ->
-    ``(S N, n)`` (row ``j N + i``)."""
-    return np.matmul(sig.transpose(1, 0, 2), E).transpose(1, 2, 0).reshape(-1, sig.shape[1])
+    ``(S N, n)`` (row ``j N + i``); ``transposed``: ``G^T (n, S N)``, the product's own
+    layout (no copy)."""
+    GT = np.matmul(sig.transpose(1, 0, 2), E)  # (n, S, N)
+    if transposed:
+        return GT.reshape(sig.shape[1], -1)
+    return GT.transpose(1, 2, 0).reshape(-1, sig.shape[1])
 
 
 def _top_eigvecs(C, tol):
@@ -516,11 +523,11 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     V, _ = _top_eigvecs(Cs, stress_tol)
     Vt = np.ascontiguousarray(V.T)
 
-    def rows_at(sel):  # G' at local points sel: (S' N, len(sel))
+    def rows_at(sel, transposed=False):  # G' at local points sel: (S' N, len(sel))
         if factored:  # (P T V) at sel, one product
-            return _integrand(stresses.mixed(Vt, sel), E[sel])
+            return _integrand(stresses.mixed(Vt, sel), E[sel], transposed)
         sig = (Vt @ _stack(stresses, sel).reshape(S, -1)).reshape(len(Vt), -1, 6)
-        return _integrand(sig, E[sel])
+        return _integrand(sig, E[sel], transposed)
 
     def equilibrated(g2):
         """The integral ratio, and the cubature with the modes' elastic stresses when
@@ -567,15 +574,19 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
         row_scale = np.sqrt(lam)  # the rows' norms in Z, up to one factor
     else:
         Ut, row_scale = None, None
-    Z = np.empty((m if Ut is None else len(Ut), n), dtype=np.float32)
+    # Z only guides the search: computed in single precision, stored point by point
+    # (Z^T, C order: each chunk of points is one contiguous block, written once from
+    # the integrand's own (point, row) layout)
+    ZT = np.empty((n, m if Ut is None else len(Ut)), dtype=np.float32)
     norms = np.empty(n)
     Ut32 = None if Ut is None else Ut.astype(np.float32)
-    for sl in slices:  # Z only guides the search: computed in single precision
-        Zc = rows_at(sl).astype(np.float32)
-        if Ut32 is not None:
-            Zc = Ut32 @ Zc
-        Z[:, sl] = Zc
-        norms[sl] = np.linalg.norm(Zc, axis=0)
+    for sl in slices:
+        if Ut32 is None:
+            ZT[sl] = rows_at(sl, transposed=True)
+        else:
+            ZT[sl] = rows_at(sl, transposed=True).astype(np.float32) @ Ut32.T
+        norms[sl] = np.linalg.norm(ZT[sl], axis=1)
+    Z = ZT.T
     if factored:  # g2 from the columns' norms: within the stress modes and rows left
         # out (below 0.1 tol) and single precision, enough to compare with EQUILIBRATED
         ratio, res = equilibrated(comm.allreduce(float(w @ norms ** 2)))
@@ -641,14 +652,44 @@ class _ColumnQR:
     twice (``O(m k)``), unless its part orthogonal to ``Q`` is below ``DEPENDENT`` of
     its norm (numerically in the span: refused); a column leaves by Givens rotations
     (:func:`scipy.linalg.qr_delete`, ``O(m k)``). A least squares on the columns is
-    then one triangular solve."""
+    then one triangular solve. ``Q`` is the leading columns of a Fortran-ordered
+    buffer with spare columns (doubled when full): a column enters without copying
+    the others."""
 
     DEPENDENT = 1e-10
 
     def __init__(self, m):
         # Fortran order: qr_delete then works in place (a C-ordered Q is copied at
         # every call, which was 90 % of its cost)
-        self.Q, self.R = np.zeros((m, 0), order="F"), np.zeros((0, 0), order="F")
+        self._buf = np.zeros((m, 16), order="F")
+        self.k = 0
+        self.R = np.zeros((0, 0), order="F")
+
+    @property
+    def Q(self):
+        return self._buf[:, :self.k]
+
+    def _set_Q(self, Q):
+        """``Q`` (m, k) becomes the factor (copied into the buffer unless it is its
+        leading columns already)."""
+        k = Q.shape[1]
+        if not (np.shares_memory(Q, self._buf) and Q.ctypes.data == self._buf.ctypes.data
+                and Q.strides == self._buf[:, :k].strides):
+            if k > self._buf.shape[1]:
+                self._buf = np.zeros((self._buf.shape[0], 2 * k), order="F")
+            self._buf[:, :k] = Q
+        self.k = k
+
+    def _push(self, V):
+        """Appends the orthonormal columns ``V (m, p)`` to ``Q``."""
+        k, p = self.k, V.shape[1]
+        if k + p > self._buf.shape[1]:
+            buf = np.zeros((self._buf.shape[0], max(2 * self._buf.shape[1], k + p)),
+                           order="F")
+            buf[:, :k] = self._buf[:, :k]
+            self._buf = buf
+        self._buf[:, k:k + p] = V
+        self.k = k + p
 
     BLOCK = 16  # from this many columns at once, a block factorization first
 
@@ -658,25 +699,27 @@ class _ColumnQR:
         as a block: Gram-Schmidt twice against ``Q`` and a Householder QR of the
         remainder (BLAS 3), kept when no column of the block is in the span of the
         others and of ``Q``; otherwise column by column."""
-        C = np.asarray(C, dtype=float).reshape(self.Q.shape[0], -1)
-        if C.shape[1] >= self.BLOCK and C.shape[1] + self.Q.shape[1] <= C.shape[0]:
-            H = self.Q.T @ C
-            V = C - self.Q @ H
-            H2 = self.Q.T @ V
-            V -= self.Q @ H2
+        C = np.asarray(C, dtype=float).reshape(self._buf.shape[0], -1)
+        if C.shape[1] >= self.BLOCK and C.shape[1] + self.k <= C.shape[0]:
+            Q = self.Q
+            H = Q.T @ C
+            V = C - Q @ H
+            H2 = Q.T @ V
+            V -= Q @ H2
             Qv, Rv = np.linalg.qr(V)
             norms = np.linalg.norm(C, axis=0)
             if np.all(np.abs(np.diag(Rv)) > self.DEPENDENT * norms) and np.all(norms > 0):
-                k, p = self.R.shape[0], C.shape[1]
+                k, p = self.k, C.shape[1]
                 R = np.zeros((k + p, k + p), order="F")
                 R[:k, :k], R[:k, k:], R[k:, k:] = self.R, H + H2, Rv
-                self.Q, self.R = _fortran_hstack(self.Q, Qv), R
+                self._push(Qv)
+                self.R = R
                 return np.ones(p, dtype=bool)
         keep = np.zeros(C.shape[1], dtype=bool)
-        Q, R = self.Q, self.R
         for j in range(C.shape[1]):
             c = C[:, j]
             nc = np.linalg.norm(c)
+            Q = self.Q
             h = Q.T @ c
             v = c - Q @ h
             h2 = Q.T @ v
@@ -685,11 +728,11 @@ class _ColumnQR:
             if not nc > 0 or rho <= self.DEPENDENT * nc:
                 continue
             keep[j] = True
-            k = R.shape[0]
+            k = self.k
             R2 = np.zeros((k + 1, k + 1), order="F")
-            R2[:k, :k], R2[:k, k], R2[k, k] = R, h + h2, rho
-            Q, R = _fortran_hstack(Q, (v / rho)[:, None]), R2
-        self.Q, self.R = Q, R
+            R2[:k, :k], R2[:k, k], R2[k, k] = self.R, h + h2, rho
+            self._push((v / rho)[:, None])
+            self.R = R2
         return keep
 
     def delete(self, keep):
@@ -703,14 +746,16 @@ class _ColumnQR:
             Qr, R = np.linalg.qr(self.R[:, keep])
             # Q Qr = (Qr^T Q^T)^T: the product of the C-ordered transposes, read in
             # Fortran order without a copy
-            self.Q, self.R = (Qr.T @ self.Q.T).T, np.asfortranarray(R)
+            self._set_Q((Qr.T @ self.Q.T).T)
+            self.R = np.asfortranarray(R)
             return
         for j in np.flatnonzero(~keep)[::-1]:
-            # in place on the Fortran-ordered factors
+            # in place on the Fortran-ordered factors (Q: the buffer's leading columns)
             Q, R = scipy.linalg.qr_delete(self.Q, self.R, int(j), 1, "col",
                                           overwrite_qr=True, check_finite=False)
             k = R.shape[1]  # a square Q is taken as a full factorization: economize
-            self.Q, self.R = Q[:, :k], R[:k]
+            self._set_Q(Q[:, :k])
+            self.R = R[:k]
         # R[:k] is a view with a longer column stride, which the triangular solves
         # copy: one copy here instead (k^2; 11 ms at k = 2000) of one per solve
         self.R = np.asfortranarray(self.R)
