@@ -18,6 +18,7 @@ the matrix values is ever held in Python.
 """
 
 import contextlib
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -365,6 +366,9 @@ class LinearSolver:
         self._nullspace = None
         self.iterations = []
         self.rebuilds = 0  # preconditioner set-ups from scratch
+        # wall seconds of those set-ups (GAMG's hierarchy, MUMPS's first factorization;
+        # a MUMPS refactorization on the same KSP is done, and counted, in the solve)
+        self.setup_seconds = 0.0
         self._base = None  # iterations of the first solve after the last rebuild
         self._fresh = False
         self._max_it = None  # the configured iteration limit
@@ -442,12 +446,14 @@ class LinearSolver:
         self.ksp.destroy()
         self.ksp = self._new_ksp()
         self.ksp.setOperators(A)
+        t0 = time.perf_counter()
         try:
             with self._defaults():
                 self.ksp.setFromOptions()
                 self.ksp.setUp()
         except PETSc.Error as exc:
             raise RomError(self._refused(exc)) from None
+        self.setup_seconds += time.perf_counter() - t0
         if self._max_it is None:
             self._max_it = self.ksp.getTolerances()[3]
         self.ksp.setTolerances(max_it=self._max_it)

@@ -357,7 +357,8 @@ def _hf(args, comm):
               + (f", {restarts} step(s) restarted with accurate solves" if restarts else ""))
         print(f"  time [s]           total {wall:.2f}: mesh {t['mesh']:.2f}, setup "
               f"{t['setup']:.2f}, steps {t['steps']:.2f} (law {t['law']:.2f}, assembly "
-              f"{t['assembly']:.2f}, linear solve {t['solve']:.2f})")
+              f"{t['assembly']:.2f}, linear solve {t['solve']:.2f} of which "
+              f"preconditioner set-up {t['pc_setup']:.2f})")
         print(f"  results            {h5}")
         print(f"  ParaView           paraview {xdmf}")
         print("-" * 72)

@@ -377,11 +377,12 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     restart = newton.linear.restart
     newton.linear.restart = lambda: (restarts.append(1), restart())
     u, state = np.zeros(model.dofmap.n_local), m.initial_state(model.n_qp)
-    builds = []
+    builds, set_up = [], []
     for k in range(1, 7):
-        before = newton.linear.rebuilds
+        before, seconds = newton.linear.rebuilds, newton.linear.setup_seconds
         u, _, _, state, info = newton.step(u, state, k / 6, 1 / 6)
         builds.append(newton.linear.rebuilds - before)
+        set_up.append(newton.linear.setup_seconds - seconds)
         if k == 1 and law == "chaboche":
             # rebuilt before the second solve: no capped attempt with the elastic one
             cap = int(newton.linear.REBUILD_GROWTH * newton.linear.iterations[0]) + 1
@@ -389,6 +390,10 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
         assert info["iterations"] >= 2
     assert (state["p"] > 0).mean() > 0.5  # the law flows in most of the cube
     assert sum(builds[3:]) <= 1, builds  # kept along the ramp
+    # the set-up seconds are counted at the rebuilds only, within the solves' seconds
+    assert all((s > 0) == (b > 0) for s, b in zip(set_up, builds)), (set_up, builds)
+    assert 0 < newton.timings["pc_setup"] == pytest.approx(sum(set_up))
+    assert newton.timings["pc_setup"] < newton.timings["solve"]
 
 
 def test_a_step_from_a_guess_converges_to_the_same_state(tmp_path, comm):
