@@ -55,9 +55,12 @@ def main():
     if args.case:
         if not args.rom or not os.path.exists(args.rom):
             sys.exit(f"--case needs --rom, an existing archive (not {args.rom})")
-        rom, name = os.path.abspath(args.rom), os.path.splitext(os.path.basename(args.case))[0]
+        rom = os.path.abspath(args.rom)
         with open(args.case) as f:
             text = f.read()
+        # the case's name (a copy of a case on another mesh has its own): its folder
+        named = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M)
+        name = named.group(1) if named else os.path.splitext(os.path.basename(args.case))[0]
         if not re.search(r"\[steps\][^\[]*cycles\s*=", text):
             sys.exit(f"{args.case}: its [steps] have no 'cycles = ...'")
         text = re.sub(r"(\[steps\][^\[]*?cycles\s*=\s*)\d+", rf"\g<1>{args.cycles}", text)

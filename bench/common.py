@@ -23,9 +23,10 @@ def worktree(rev, parent):
     return short, path
 
 
-def run(cmd, ranks=1):
+def run(cmd, ranks=1, stderr=False):
     """Run ``cmd`` (under ``mpirun -n ranks`` when ranks > 1) from the repository root;
-    its standard output, or exit with the end of its output if it fails."""
+    its standard output (followed by its standard error with ``stderr``), or exit with
+    the end of its output if it fails."""
     import sys
 
     if ranks > 1:
@@ -33,4 +34,4 @@ def run(cmd, ranks=1):
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
     if p.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return p.stdout
+    return p.stdout + (p.stderr if stderr else "")
