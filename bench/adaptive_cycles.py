@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 
 from common import ENV, ROOT
 
@@ -59,8 +60,8 @@ def main():
         with open(args.case) as f:
             text = f.read()
         # the case's name (a copy of a case on another mesh has its own): its folder
-        named = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M)
-        name = named.group(1) if named else os.path.splitext(os.path.basename(args.case))[0]
+        name = tomllib.loads(text).get("name") or os.path.splitext(
+            os.path.basename(args.case))[0]
         if not re.search(r"\[steps\][^\[]*cycles\s*=", text):
             sys.exit(f"{args.case}: its [steps] have no 'cycles = ...'")
         text = re.sub(r"(\[steps\][^\[]*?cycles\s*=\s*)\d+", rf"\g<1>{args.cycles}", text)

@@ -18,14 +18,17 @@ report is printed and written to ``bench/out/blade_report.md``.
   serially, ``--repeat`` times without field output (best time). Printed per preset:
   dofs, modes, ECM points; the HF cost per Newton iteration split into the law, the
   assembly, the preconditioner's set-ups and the rest of the linear solves (the run
-  summary's wall seconds on rank 0, over the flight's Newton iterations); the peak RSS
-  of the largest rank; the HF and online times per step, their ratio, the online time
-  against the first preset's. Then the growth exponents (least squares in log-log over
-  the presets) of the HF time per Newton iteration and of the memory per rank, and
-  their projection to the 5M-dof blade of the seed papers on 2, 8 and 32 ranks (the
-  time divided by the ranks, perfectly and with an efficiency of 0.85 per doubling; the
-  memory per rank taken as distributed, i.e. scaled by ``ranks / R``: a lower bound,
-  the replicated part does not shrink, see ``bench/scale.py`` for a model with it).
+  summary's wall seconds on rank 0 over the flight's Newton iterations, which count
+  the converged increments only: with step cuts or restarts, also printed, the time
+  per iteration reads high); the peak RSS of the largest rank; the HF and online times
+  per step, their ratio, the online time against the first preset's. Then the growth
+  exponents (least squares in log-log over the presets) of the HF time per Newton
+  iteration and of the peak memory per rank, and their projection to the 5M-dof blade
+  of the seed papers on 2, 8 and 32 ranks: the time divided by the ranks, perfectly and
+  with an efficiency of 0.85 per doubling; the memory per rank from a linear fit
+  ``base + per_dof dofs`` of the peaks, its per-dof part scaled by ``ranks / R`` (the
+  intercept, the interpreter and libraries, stays; ``bench/scale.py`` fits the
+  replicated part from 1- and 2-rank runs instead).
 * ``flights``: the loadings ``--loadings`` (outside the training domain) over
   ``--flights`` flights on the ``--flights-preset`` mesh, by
   ``bench/adaptive_cycles.py``: HF, plain ROM and adaptive ROM side by side, with the
@@ -75,7 +78,9 @@ def hf_flight(out, case, loading, ranks):
     summary's numbers and the peak RSS of the largest rank."""
     d = os.path.join(out, f"train_{loading}")
     log_path = os.path.join(d, "hf_timed.log")
-    if not os.path.exists(log_path):
+    snapshots = os.path.join(d, "snapshots.h5")
+    if not (os.path.exists(log_path) and os.path.exists(snapshots)
+            and os.path.getmtime(log_path) > os.path.getmtime(case)):
         log = run(["/usr/bin/time", "-f", "GNUTIME rss_kb=%M", "mpirun", "-n", str(ranks),
                    PY, RUNPY, "hf", case, "--loading", loading, "--out", d, "--overwrite"],
                   1, stderr=True)
@@ -87,7 +92,8 @@ def hf_flight(out, case, loading, ranks):
     def num(pattern):
         return float(re.search(pattern, log).group(1))
 
-    return {"snapshots": os.path.join(d, "snapshots.h5"),
+    return {"snapshots": snapshots, "cuts": log.count("cut:"),
+            "restarts": log.count("restarted with accurate"),
             "dofs": int(num(r"(\d+) dofs")), "steps_done": int(num(r"(\d+) of \d+ step")),
             "newton": int(num(r"Newton iterations\s+(\d+)")),
             "krylov": int(num(r"KSP iterations (\d+)")),
@@ -98,14 +104,20 @@ def hf_flight(out, case, loading, ranks):
 
 
 def build_rom(case, files, rom, ranks):
-    """``run.py offline`` of the snapshot ``files`` into ``rom`` (kept when newer than
-    every file); its modes and ECM points."""
+    """``run.py offline`` of the snapshot ``files`` into ``rom`` (kept when it was built
+    by this script from the same files, after them and after the case); its modes and
+    ECM points."""
     log_path = rom + ".log"
-    if not (os.path.exists(rom) and os.path.exists(log_path)
-            and all(os.path.getmtime(rom) > os.path.getmtime(f) for f in files)):
+    head = "snapshots: " + " ".join(files) + "\n"
+    fresh = os.path.exists(rom) and os.path.exists(log_path) and all(
+        os.path.getmtime(rom) > os.path.getmtime(f) for f in [*files, case])
+    if fresh:
+        with open(log_path) as f:
+            fresh = f.readline() == head
+    if not fresh:
         log = run([PY, RUNPY, "offline", case, "--snapshots", *files, "--out", rom], ranks)
         with open(log_path, "w") as f:
-            f.write(log)
+            f.write(head + log)
     with open(log_path) as f:
         log = f.read()
     return (int(re.search(r"POD of U .*: (\d+) modes", log).group(1)),
@@ -129,7 +141,7 @@ def sizes(args, report):
             best = min(best, float(re.search(r"\(([0-9.e+-]+) per step\)", on).group(1)))
         total = {k: sum(f[k] for f in flights) for k in
                  ("newton", "krylov", "steps", "law", "assembly", "solve", "pc_setup",
-                  "steps_done")}
+                  "steps_done", "cuts", "restarts")}
         rows.append(dict(preset=preset, dofs=flights[0]["dofs"], modes=modes, points=points,
                          rss_gb=max(f["rss_gb"] for f in flights), online=best, **total))
         print(f"{preset}: done ({rows[-1]['dofs']} dofs)", flush=True)
@@ -139,15 +151,17 @@ def sizes(args, report):
                   "(wall seconds of rank 0 per Newton iteration, peak RSS of the largest "
                   "rank); online serial on t1, best of "
                   f"{args.repeat}.\n")
-    report.append("| preset | dofs | Newton its (Krylov) | law | assembly | PC set-up | "
-                  "rest of the solve | steps' wall per Newton it [s] | peak RSS per rank "
-                  "[GB] | KB per dof (largest rank x ranks) | modes | ECM points | HF per "
-                  "step [s] | online per step [s] | speedup per step | online / first |")
-    report.append("|" + "---|" * 16)
+    report.append("| preset | dofs | Newton its (Krylov) | step cuts, restarts | law | "
+                  "assembly | PC set-up | rest of the solve | steps' wall per Newton it [s] "
+                  "| peak RSS per rank [GB] | KB per dof (largest rank x ranks) | modes | "
+                  "ECM points | HF per step [s] | online per step [s] | speedup per step | "
+                  "online / first |")
+    report.append("|" + "---|" * 17)
     for r, n in zip(rows, it):
         hf_step = r["steps"] / r["steps_done"]
         report.append(
-            f"| {r['preset']} | {r['dofs']:,} | {n} ({r['krylov']}) | {r['law'] / n:.3f} | "
+            f"| {r['preset']} | {r['dofs']:,} | {n} ({r['krylov']}) | {r['cuts']}, "
+            f"{r['restarts']} | {r['law'] / n:.3f} | "
             f"{r['assembly'] / n:.3f} | {r['pc_setup'] / n:.3f} | "
             f"{(r['solve'] - r['pc_setup']) / n:.3f} | {r['steps'] / n:.3f} | "
             f"{r['rss_gb']:.2f} | {r['rss_gb'] * args.ranks * 2 ** 20 / r['dofs']:.2f} | "
@@ -155,24 +169,27 @@ def sizes(args, report):
             f"{r['points']} | {hf_step:.3f} | {r['online']:.3e} | "
             f"{hf_step / r['online']:,.0f}x | {r['online'] / rows[0]['online']:.2f} |")
     if len(rows) >= 2:
-        dofs = np.log([r["dofs"] for r in rows])
-        t_it = np.log([r["steps"] / n for r, n in zip(rows, it)])
-        mem = np.log([r["rss_gb"] for r in rows])
-        bt, at = np.polyfit(dofs, t_it, 1)
-        bm, am = np.polyfit(dofs, mem, 1)
+        dofs = np.array([r["dofs"] for r in rows], dtype=float)
+        t_it = np.array([r["steps"] / n for r, n in zip(rows, it)])
+        mem = np.array([r["rss_gb"] for r in rows])
+        bt, at = np.polyfit(np.log(dofs), np.log(t_it), 1)
+        bm = np.polyfit(np.log(dofs), np.log(mem), 1)[0]
+        per_dof, base = np.polyfit(dofs, mem, 1)  # peak per rank = base + per_dof dofs
         t5 = float(np.exp(at + bt * np.log(DOFS_5M)))
-        m5 = float(np.exp(am + bm * np.log(DOFS_5M)))
         report.append(f"\nGrowth over the presets: time per Newton iteration ~ dofs^{bt:.2f}, "
-                      f"peak memory per rank ~ dofs^{bm:.2f}. Projection to the 5M-dof "
-                      f"blade: {t5:.0f} s per Newton iteration and {m5:.1f} GB per rank on "
-                      f"{args.ranks} ranks (extrapolated).\n")
+                      f"peak memory per rank ~ dofs^{bm:.2f}; linear fit of the peak per "
+                      f"rank: {base:.2f} GB + {per_dof * 2 ** 20 * 1e3:.1f} KB per 1000 dofs "
+                      f"on {args.ranks} ranks. Projection to the 5M-dof blade: {t5:.0f} s per "
+                      f"Newton iteration on {args.ranks} ranks (extrapolated).\n")
         report.append("| ranks | wall per Newton iteration [s], perfect .. 0.85 per doubling "
-                      "| memory per rank [GB], distributed part only (lower bound) |")
+                      "| memory per rank [GB]: the fit's intercept + its per-dof part "
+                      f"scaled by {args.ranks} / ranks |")
         report.append("|---|---|---|")
         for ranks in (2, 8, 32):
             f = args.ranks / ranks
             eff = 0.85 ** np.log2(ranks / args.ranks)
-            report.append(f"| {ranks} | {t5 * f:.0f} .. {t5 * f / eff:.0f} | {m5 * f:.1f} |")
+            m5 = max(base, 0.0) + per_dof * DOFS_5M * f
+            report.append(f"| {ranks} | {t5 * f:.0f} .. {t5 * f / eff:.0f} | {m5:.1f} |")
     report.append("")
     return rows
 

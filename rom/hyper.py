@@ -304,7 +304,8 @@ def _best_candidates(comm, scores, qp_ids, block, column, r):
     scale = np.abs(exact).max()
     ranked = np.round(exact / scale, TIE_DIGITS) if scale > 0 else exact
     order = np.lexsort((ids, -ranked))
-    order = order[exact[order] > 0]
+    stop = np.flatnonzero(~(exact[order] > 0))  # the first candidate that does not help
+    order = order[:stop[0]] if stop.size else order
     units = C[:, order] / norms[order]
     cosines = np.zeros((0, 0))  # of the first candidates, in ranking order
     out, accepted = [], []
@@ -381,10 +382,11 @@ def _integrand(sig, E, transposed=False):
     """``G[(j, i), q] = sig_j(q) : E_i(q)``: ``sig (S, n, 6)``, ``E (n, 6, N)`` ->
     ``(S N, n)`` (row ``j N + i``); ``transposed``: ``G^T (n, S N)``, the product's own
     layout (no copy)."""
+    (S, n, _), N = sig.shape, E.shape[2]
     GT = np.matmul(sig.transpose(1, 0, 2), E)  # (n, S, N)
     if transposed:
-        return GT.reshape(sig.shape[1], -1)
-    return GT.transpose(1, 2, 0).reshape(-1, sig.shape[1])
+        return GT.reshape(n, S * N)
+    return GT.transpose(1, 2, 0).reshape(S * N, n)
 
 
 def _top_eigvecs(C, tol):
@@ -523,7 +525,8 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
     V, _ = _top_eigvecs(Cs, stress_tol)
     Vt = np.ascontiguousarray(V.T)
 
-    def rows_at(sel, transposed=False):  # G' at local points sel: (S' N, len(sel))
+    def rows_at(sel, transposed=False):  # G' at local points sel: (S' N, len(sel)),
+        # or its transpose (len(sel), S' N)
         if factored:  # (P T V) at sel, one product
             return _integrand(stresses.mixed(Vt, sel), E[sel], transposed)
         sig = (Vt @ _stack(stresses, sel).reshape(S, -1)).reshape(len(Vt), -1, 6)
@@ -574,19 +577,25 @@ def stress_cubature(stresses, E, w, qp_ids, comm, tol=1e-6, warm_start=None, blo
         row_scale = np.sqrt(lam)  # the rows' norms in Z, up to one factor
     else:
         Ut, row_scale = None, None
-    # Z only guides the search: computed in single precision, stored point by point
-    # (Z^T, C order: each chunk of points is one contiguous block, written once from
-    # the integrand's own (point, row) layout)
-    ZT = np.empty((n, m if Ut is None else len(Ut)), dtype=np.float32)
+    # Z only guides the search: computed in single precision. Every row of G': stored
+    # point by point (Z^T in C order, written from the integrand's own (point, row)
+    # layout without a transposing copy; the scores then read every row). Compressed
+    # rows: row by row, so that scores on the leading rows only (_leading_rows) read
+    # those rows only.
     norms = np.empty(n)
-    Ut32 = None if Ut is None else Ut.astype(np.float32)
-    for sl in slices:
-        if Ut32 is None:
+    if Ut is None:
+        ZT = np.empty((n, m), dtype=np.float32)
+        for sl in slices:
             ZT[sl] = rows_at(sl, transposed=True)
-        else:
-            ZT[sl] = rows_at(sl, transposed=True).astype(np.float32) @ Ut32.T
-        norms[sl] = np.linalg.norm(ZT[sl], axis=1)
-    Z = ZT.T
+            norms[sl] = np.linalg.norm(ZT[sl], axis=1)
+        Z = ZT.T
+    else:
+        Z = np.empty((len(Ut), n), dtype=np.float32)
+        Ut32 = Ut.astype(np.float32)
+        for sl in slices:
+            Zc = Ut32 @ rows_at(sl).astype(np.float32)
+            Z[:, sl] = Zc
+            norms[sl] = np.linalg.norm(Zc, axis=0)
     if factored:  # g2 from the columns' norms: within the stress modes and rows left
         # out (below 0.1 tol) and single precision, enough to compare with EQUILIBRATED
         ratio, res = equilibrated(comm.allreduce(float(w @ norms ** 2)))
@@ -638,14 +647,6 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     return ECMResult(points[keep], omega[keep], float(res), int(keep.sum()))
 
 
-def _fortran_hstack(A, B):
-    """``[A B]`` in Fortran order, written once (``np.hstack`` then a conversion copied
-    the m x k factor twice at every append)."""
-    out = np.empty((A.shape[0], A.shape[1] + B.shape[1]), order="F")
-    out[:, :A.shape[1]], out[:, A.shape[1]:] = A, B
-    return out
-
-
 class _ColumnQR:
     """Economic QR factorization ``Q R`` of a matrix whose columns come and go (the
     selected columns of the pursuit): a column enters by classical Gram-Schmidt done
@@ -673,19 +674,18 @@ class _ColumnQR:
         """``Q`` (m, k) becomes the factor (copied into the buffer unless it is its
         leading columns already)."""
         k = Q.shape[1]
-        if not (np.shares_memory(Q, self._buf) and Q.ctypes.data == self._buf.ctypes.data
+        if not (Q.ctypes.data == self._buf.ctypes.data
                 and Q.strides == self._buf[:, :k].strides):
             if k > self._buf.shape[1]:
-                self._buf = np.zeros((self._buf.shape[0], 2 * k), order="F")
+                self._buf = np.zeros((self._buf.shape[0], k), order="F")
             self._buf[:, :k] = Q
         self.k = k
 
     def _push(self, V):
-        """Appends the orthonormal columns ``V (m, p)`` to ``Q``."""
-        k, p = self.k, V.shape[1]
-        if k + p > self._buf.shape[1]:
-            buf = np.zeros((self._buf.shape[0], max(2 * self._buf.shape[1], k + p)),
-                           order="F")
+        """Appends the orthonormal columns ``V (m, p)`` to ``Q`` (``k + p <= m``)."""
+        (m, cap), k, p = self._buf.shape, self.k, V.shape[1]
+        if k + p > cap:
+            buf = np.zeros((m, max(min(2 * cap, m), k + p)), order="F")
             buf[:, :k] = self._buf[:, :k]
             self._buf = buf
         self._buf[:, k:k + p] = V
