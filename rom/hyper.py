@@ -36,6 +36,7 @@ EIM family (serial, dense)
 least-squares pseudo-inverse when ``M`` is rectangular), ``deim``, ``qdeim``.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -665,6 +666,7 @@ class _ColumnQR:
         self._buf = np.zeros((m, 16), order="F")
         self.k = 0
         self.R = np.zeros((0, 0), order="F")
+        self._session = None  # [target, columns deleted, small system or None]
 
     @property
     def Q(self):
@@ -699,6 +701,8 @@ class _ColumnQR:
         as a block: Gram-Schmidt twice against ``Q`` and a Householder QR of the
         remainder (BLAS 3), kept when no column of the block is in the span of the
         others and of ``Q``; otherwise column by column."""
+        if self._session is not None:
+            raise RuntimeError("_ColumnQR.append within a least-squares session")
         C = np.asarray(C, dtype=float).reshape(self._buf.shape[0], -1)
         if C.shape[1] >= self.BLOCK and C.shape[1] + self.k <= C.shape[0]:
             Q = self.Q
@@ -742,7 +746,22 @@ class _ColumnQR:
         import scipy.linalg
 
         keep = np.asarray(keep, dtype=bool)
-        if np.count_nonzero(~keep) > max(8, len(keep) // 10):  # else O(k^3) > Givens
+        s, leaving = self._session, np.count_nonzero(~keep)
+        if s is not None:
+            if s[2] is None and s[1] + leaving > self.SMALL_AFTER:  # to the small system
+                k = self.k
+                Ra = np.empty((k, k + 1), order="F")
+                Ra[:, :k], Ra[:, k] = self.R, self.Q.T @ s[0]
+                s[2] = (np.eye(k, order="F"), Ra)
+            s[1] += leaving
+            if s[2] is not None:
+                Qs, Ra = s[2]
+                for j in np.flatnonzero(~keep)[::-1]:  # full factorizations, in place
+                    Qs, Ra = scipy.linalg.qr_delete(Qs, Ra, int(j), 1, "col",
+                                                    overwrite_qr=True, check_finite=False)
+                s[2] = (Qs, Ra)
+                return
+        if leaving > max(8, len(keep) // 10):  # else O(k^3) > Givens
             Qr, R = np.linalg.qr(self.R[:, keep])
             # Q Qr = (Qr^T Q^T)^T: the product of the C-ordered transposes, read in
             # Fortran order without a copy
@@ -764,7 +783,44 @@ class _ColumnQR:
         """Least squares of ``b`` on the columns: one triangular solve."""
         import scipy.linalg
 
+        s = self._session
+        if s is not None and s[2] is not None:
+            if b is not s[0]:
+                raise RuntimeError("_ColumnQR.lstsq of another target within a session")
+            Ra = s[2][1]
+            n = Ra.shape[1] - 1
+            if n == 0:
+                return np.zeros(0)
+            # R' and d in place: the leading columns of the Fortran-ordered Ra (no copy)
+            x, info = scipy.linalg.lapack.dtrtrs(Ra[:, :n], Ra[:n, n])
+            if info:
+                raise np.linalg.LinAlgError(f"singular triangular factor (info {info})")
+            return x
         return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
+
+    SMALL_AFTER = 8  # columns deleted in a session before it moves to the small system
+
+    @contextlib.contextmanager
+    def session(self, b):
+        """Least squares of ``b`` on shrinking subsets of the columns (the non-negative
+        least squares of a pursuit iteration), within the block. After
+        ``SMALL_AFTER`` deleted columns the factorization moves to the small system
+        ``[R  Q^T b] = Q_s [R'  d]`` (``Q_s`` ``k x k``, a full factorization): a column
+        then leaves by Givens rotations of ``k x k`` factors in place, a least squares
+        is one triangular solve on ``R'`` and ``d``, without copies, and ``Q`` (``m x
+        k``) becomes ``Q Q_s`` once, at the end (a warm start's first least squares
+        drops hundreds of points one at a time: 2.6x cheaper per point measured at
+        ``m = 800``, ``k = 731``). No column enters within the block."""
+        self._session = [b, 0, None]
+        try:
+            yield
+        finally:
+            small, self._session = self._session[2], None
+            if small is not None:
+                Qs, Ra = small
+                n = Ra.shape[1] - 1
+                self._set_Q(self.Q @ Qs[:, :n])
+                self.R = np.asfortranarray(Ra[:n, :n])
 
 
 def _nonnegative_lsq(A, b, x0=None, qr=None):
@@ -778,12 +834,20 @@ def _nonnegative_lsq(A, b, x0=None, qr=None):
 
     With ``qr``, a :class:`_ColumnQR` of ``A``, each least squares is a triangular
     solve, and a point leaving the active set leaves the factorization (Givens
-    rotations): on return ``qr`` factorizes the columns with a positive weight."""
-    import scipy.linalg
-
+    rotations, :meth:`_ColumnQR.session`): on return ``qr`` factorizes the columns
+    with a positive weight."""
     n = A.shape[1]
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
     active = np.ones(n, dtype=bool)
+    with qr.session(b) if qr is not None else contextlib.nullcontext():
+        return _lawson_hanson(A, b, x, active, qr)
+
+
+def _lawson_hanson(A, b, x, active, qr):
+    """The loop of :func:`_nonnegative_lsq`."""
+    import scipy.linalg
+
+    n = A.shape[1]
 
     def deactivate(leave):
         nonlocal active

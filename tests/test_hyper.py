@@ -273,6 +273,39 @@ def test_nonnegative_lsq_from_feasible_weights_never_increases_the_residual():
                                atol=1e-10)
 
 
+def test_nonnegative_lsq_on_the_small_system_equals_the_plain_one():
+    """A warm start whose first least squares drops many points one at a time (more
+    than ``_ColumnQR.SMALL_AFTER``: the deletions then work on the small system
+    ``[R  Q^T b]``) gives the weights of the same Lawson-Hanson steps without the
+    factorization, and leaves a factorization of the columns kept that the next
+    append extends."""
+    from rom.hyper import _ColumnQR, _nonnegative_lsq
+
+    rng = np.random.default_rng(11)
+    m, k = 120, 100
+    A = rng.normal(size=(m, k))
+    x0 = np.abs(rng.normal(size=k))
+    b = A @ (x0 + 1.5 * rng.normal(size=k))  # far from x0: many weights reach 0
+    qr = _ColumnQR(m)
+    qr.append(A)
+    deleted = []
+    delete = qr.delete
+    qr.delete = lambda keep: (deleted.append(np.count_nonzero(~np.asarray(keep))),
+                              delete(keep))
+    x = _nonnegative_lsq(A, b, x0, qr=qr)
+    assert sum(deleted) > 3 * _ColumnQR.SMALL_AFTER and len(deleted) > 10
+    np.testing.assert_allclose(x, _nonnegative_lsq(A, b, x0), atol=1e-10)
+    assert np.all(x >= 0) and np.count_nonzero(x) < k
+    Q, R = qr.Q, qr.R
+    np.testing.assert_allclose(Q @ R, A[:, x > 0], atol=1e-10)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-12)
+    np.testing.assert_array_equal(np.tril(R, -1), 0.0)
+    c = rng.normal(size=m)
+    assert qr.append(c[:, None]).all()
+    np.testing.assert_allclose(qr.lstsq(c), np.linalg.lstsq(
+        np.column_stack([A[:, x > 0], c]), c, rcond=None)[0], atol=1e-10)
+
+
 @pytest.mark.mpi
 def test_ecm_warm_weights_keep_a_previous_quadrature_of_changed_integrands(comm):
     """Warm-started from a previous quadrature of slightly different integrands (an
