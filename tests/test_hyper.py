@@ -282,18 +282,24 @@ def test_nonnegative_lsq_on_the_small_system_equals_the_plain_one():
     from rom.hyper import _ColumnQR, _nonnegative_lsq
 
     rng = np.random.default_rng(11)
-    m, k = 120, 100
+    m, k = 200, 180
     A = rng.normal(size=(m, k))
     x0 = np.abs(rng.normal(size=k))
     b = A @ (x0 + 1.5 * rng.normal(size=k))  # far from x0: many weights reach 0
     qr = _ColumnQR(m)
     qr.append(A)
-    deleted = []
+    deleted, small = [], []
     delete = qr.delete
-    qr.delete = lambda keep: (deleted.append(np.count_nonzero(~np.asarray(keep))),
-                              delete(keep))
+
+    def counted(keep):
+        deleted.append(np.count_nonzero(~np.asarray(keep)))
+        delete(keep)
+        small.append(qr._session[2] is not None)
+
+    qr.delete = counted
     x = _nonnegative_lsq(A, b, x0, qr=qr)
-    assert sum(deleted) > 3 * _ColumnQR.SMALL_AFTER and len(deleted) > 10
+    # past the first SMALL_AFTER, the deletions work on the small system
+    assert sum(d for d, s in zip(deleted, small) if s) > 10
     np.testing.assert_allclose(x, _nonnegative_lsq(A, b, x0), atol=1e-10)
     assert np.all(x >= 0) and np.count_nonzero(x) < k
     Q, R = qr.Q, qr.R
@@ -304,6 +310,39 @@ def test_nonnegative_lsq_on_the_small_system_equals_the_plain_one():
     assert qr.append(c[:, None]).all()
     np.testing.assert_allclose(qr.lstsq(c), np.linalg.lstsq(
         np.column_stack([A[:, x > 0], c]), c, rcond=None)[0], atol=1e-10)
+
+
+def test_column_qr_session_deletes_any_masks_down_to_no_column():
+    """Within a least-squares session, masks of one or several columns (past the move
+    to the small system, and a large batch by the block path) leave least squares equal
+    to the plain ones on the kept columns, down to none; adding a column within the
+    session, or solving for another target, is refused."""
+    from rom.hyper import _ColumnQR
+
+    rng = np.random.default_rng(8)
+    m, k = 90, 80
+    A = rng.normal(size=(m, k))
+    b = rng.normal(size=m)
+    qr = _ColumnQR(m)
+    qr.append(A)
+    kept = np.arange(k)
+    with qr.session(b):
+        with pytest.raises(RuntimeError):
+            qr.append(rng.normal(size=(m, 1)))
+        while len(kept):
+            n_out = 20 if len(kept) == 60 else int(rng.integers(1, min(4, len(kept)) + 1))
+            out = rng.choice(len(kept), n_out, replace=False)
+            keep = np.ones(len(kept), dtype=bool)
+            keep[out] = False
+            qr.delete(keep)
+            kept = kept[keep]
+            x = qr.lstsq(b)
+            ref = np.linalg.lstsq(A[:, kept], b, rcond=None)[0] if len(kept) else x
+            np.testing.assert_allclose(x, ref, atol=1e-10)
+        assert qr._session[2] is not None  # (it moved to the small system)
+        with pytest.raises(RuntimeError):
+            qr.lstsq(b.copy())
+    assert qr.Q.shape == (m, 0) and qr.R.shape == (0, 0)
 
 
 @pytest.mark.mpi
