@@ -801,10 +801,11 @@ class _ColumnQR:
             return x
         return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
 
-    # columns deleted one by one in a session before it moves to the small system (its
-    # final Q Q_s, m k^2, pays from about 40 deletions: measured at k = 800, m = 800 to
-    # 4000)
-    SMALL_AFTER = 32
+    # columns deleted one by one in a session before it moves to the small system. Its
+    # final Q Q_s (m k^2) pays from about 40 deletions (a scratch timing at k = 800,
+    # m = 800 to 4000), but a session that passes 8 usually goes on to hundreds (a warm
+    # start): 8 measured 5 % cheaper updates than 32 on the blade S (bench/update_cost.py)
+    SMALL_AFTER = 8
 
     @contextlib.contextmanager
     def session(self, b):
