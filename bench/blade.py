@@ -50,27 +50,12 @@ import sys
 import time
 
 import numpy as np
-from blade_solver import blade_case, blade_mesh
-from common import ROOT, run
+from blade_solver import preset_case
+from common import ROOT, hf_summary, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY, RUNPY = sys.executable, os.path.join(ROOT, "run.py")
 DOFS_5M = 5.0e6
-
-
-def preset_case(preset):
-    """``cases/blade.toml`` on the ``preset`` mesh: its path in ``bench/out/blade_<preset>``
-    (the folder of ``bench/blade_sizes.py``, whose runs it shares)."""
-    out = os.path.join(HERE, "out", f"blade_{preset}")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(ROOT, "cases", "blade.toml")) as f:
-        text = f.read()
-    case = os.path.join(out, "blade.toml")
-    body = blade_case(text, blade_mesh(preset), f"blade_{preset}")
-    if not os.path.exists(case) or open(case).read() != body:
-        with open(case, "w") as f:
-            f.write(body)
-    return out, case
 
 
 def hf_flight(out, case, loading, ranks):
@@ -87,20 +72,7 @@ def hf_flight(out, case, loading, ranks):
         with open(log_path, "w") as f:
             f.write(log)
     with open(log_path) as f:
-        log = f.read()
-
-    def num(pattern):
-        return float(re.search(pattern, log).group(1))
-
-    return {"snapshots": snapshots, "cuts": log.count("cut:"),
-            "restarts": log.count("restarted with accurate"),
-            "dofs": int(num(r"(\d+) dofs")), "steps_done": int(num(r"(\d+) of \d+ step")),
-            "newton": int(num(r"Newton iterations\s+(\d+)")),
-            "krylov": int(num(r"KSP iterations (\d+)")),
-            "steps": num(r"steps ([\d.]+) \(law"), "law": num(r"\(law ([\d.]+)"),
-            "assembly": num(r"assembly ([\d.]+)"), "solve": num(r"linear solve ([\d.]+)"),
-            "pc_setup": num(r"preconditioner set-up ([\d.]+)"),
-            "rss_gb": num(r"GNUTIME rss_kb=(\d+)") / 2 ** 20}
+        return dict(hf_summary(f.read()), snapshots=snapshots)
 
 
 def build_rom(case, files, rom, ranks):

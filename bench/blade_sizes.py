@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from blade_solver import blade_case, blade_mesh
+from blade_solver import preset_case
 from common import ROOT, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,15 +34,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     py, runpy = sys.executable, os.path.join(ROOT, "run.py")
-    with open(os.path.join(ROOT, "cases", "blade.toml")) as f:
-        text = f.read()
     rows = []
     for preset in args.presets:
-        out = os.path.join(HERE, "out", f"blade_{preset}")
-        os.makedirs(out, exist_ok=True)
-        case = os.path.join(out, "blade.toml")
-        with open(case, "w") as f:
-            f.write(blade_case(text, blade_mesh(preset), f"blade_{preset}"))
+        out, case = preset_case(preset)
         for name in [*args.training, "t1"]:
             run([py, runpy, "thermal", case, "--loading", name], args.ranks)
         files, hf_time, hf_steps = [], 0.0, 0

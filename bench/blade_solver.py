@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import sys
 
-from common import ENV, ROOT
+from common import ENV, ROOT, hf_summary
 from common import run as common_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,6 +75,23 @@ def blade_mesh(preset):
     return mesh
 
 
+def preset_case(preset):
+    """``cases/blade.toml`` on the ``preset`` mesh, written (when its text changed) to
+    ``bench/out/blade_<preset>/blade.toml``: ``(that folder, the case's path)``."""
+    out = os.path.join(HERE, "out", f"blade_{preset}")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(ROOT, "cases", "blade.toml")) as f:
+        body = blade_case(f.read(), blade_mesh(preset), f"blade_{preset}")
+    case = os.path.join(out, "blade.toml")
+    if os.path.exists(case):
+        with open(case) as f:
+            if f.read() == body:
+                return out, case
+    with open(case, "w") as f:
+        f.write(body)
+    return out, case
+
+
 def blade_case(text, mesh, name):
     """The text of ``cases/blade.toml`` on another ``mesh``, under another ``name``
     (its results then go elsewhere)."""
@@ -92,18 +109,8 @@ def run(case, ranks, out, extra=()):
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     text = p.stdout + p.stderr
-
-    def num(pattern):
-        return float(re.search(pattern, text).group(1))
-
-    return {"newton": int(num(r"Newton iterations\s+(\d+)")),
-            "krylov": int(num(r"KSP iterations (\d+)")),
-            "solve": num(r"linear solve ([\d.]+)"), "setup": num(r"setup ([\d.]+)"),
-            "law": num(r"\(law ([\d.]+)"), "assembly": num(r"assembly ([\d.]+)"),
-            "von_mises": num(r"max von Mises\s+([\d.e+-]+)"),
-            "dofs": int(num(r"(\d+) dofs")), "steps": num(r"steps ([\d.]+) \(law"),
-            "cuts": text.count("cut:"), "restarts": text.count("step restarted with accurate"),
-            "rss_gb": num(r"GNUTIME rss_kb=(\d+)") / 2 ** 20}
+    von_mises = float(re.search(r"max von Mises\s+([\d.e+-]+)", text).group(1))
+    return dict(hf_summary(text), von_mises=von_mises)
 
 
 CONFIGS = {"mumps": 'linear_solver = "mumps"\n',

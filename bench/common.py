@@ -23,6 +23,27 @@ def worktree(rev, parent):
     return short, path
 
 
+def hf_summary(text):
+    """The numbers of the summary ``run.py hf`` prints (``text``: its output, with the
+    line ``GNUTIME rss_kb=...`` of GNU time around it): dofs, steps done, Newton and
+    Krylov iterations, seconds (setup, steps, law, assembly, linear solve and its
+    preconditioner set-up), step cuts and accurate restarts, the peak RSS in GB."""
+    import re
+
+    def num(pattern):
+        return float(re.search(pattern, text).group(1))
+
+    return {"dofs": int(num(r"(\d+) dofs")), "steps_done": int(num(r"(\d+) of \d+ step")),
+            "newton": int(num(r"Newton iterations\s+(\d+)")),
+            "krylov": int(num(r"KSP iterations (\d+)")),
+            "setup": num(r"setup ([\d.]+)"), "steps": num(r"steps ([\d.]+) \(law"),
+            "law": num(r"\(law ([\d.]+)"), "assembly": num(r"assembly ([\d.]+)"),
+            "solve": num(r"linear solve ([\d.]+)"),
+            "pc_setup": num(r"preconditioner set-up ([\d.]+)"),
+            "cuts": text.count("cut:"), "restarts": text.count("step restarted with accurate"),
+            "rss_gb": num(r"GNUTIME rss_kb=(\d+)") / 2 ** 20}
+
+
 def run(cmd, ranks=1, stderr=False):
     """Run ``cmd`` (under ``mpirun -n ranks`` when ranks > 1) from the repository root;
     its standard output (followed by its standard error with ``stderr``), or exit with

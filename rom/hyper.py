@@ -802,9 +802,10 @@ class _ColumnQR:
         return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
 
     # columns deleted one by one in a session before it moves to the small system. Its
-    # final Q Q_s (m k^2) pays from about 40 deletions (a scratch timing at k = 800,
-    # m = 800 to 4000), but a session that passes 8 usually goes on to hundreds (a warm
-    # start): 8 measured 5 % cheaper updates than 32 on the blade S (bench/update_cost.py)
+    # final Q Q_s (m k^2) pays from about 40 deletions (a reviewer's scratch timing at
+    # k = 800, m = 800 to 4000, not a bench command), but a session that passes 8
+    # usually goes on to hundreds (a warm start): 8 measured 5 % cheaper updates than
+    # 32 on the blade S (bench/update_cost.py)
     SMALL_AFTER = 8
 
     @contextlib.contextmanager
@@ -817,8 +818,7 @@ class _ColumnQR:
         then leaves by Givens rotations of ``k x k`` factors in place, a least squares
         is one triangular solve on ``R'`` and ``d``, without copies, and ``Q`` (``m x
         k``) becomes ``Q Q_s`` once, at the end (a warm start's first least squares
-        drops hundreds of points one at a time: 2.6x cheaper per point measured at
-        ``m = 800``, ``k = 731``). No column enters within the block, and ``Q``, ``R``
+        drops hundreds of points one at a time). No column enters within the block, and ``Q``, ``R``
         and ``k`` are those of before the move until its end."""
         if self._session is not None:
             raise RuntimeError("_ColumnQR.session within a session")
@@ -847,18 +847,17 @@ def _nonnegative_lsq(A, b, x0=None, qr=None):
     solve, and a point leaving the active set leaves the factorization (Givens
     rotations, :meth:`_ColumnQR.session`): on return ``qr`` factorizes the columns
     with a positive weight."""
-    n = A.shape[1]
-    x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=float).copy()
-    active = np.ones(n, dtype=bool)
+    x = np.zeros(A.shape[1]) if x0 is None else np.asarray(x0, dtype=float).copy()
     with qr.session(b) if qr is not None else contextlib.nullcontext():
-        return _lawson_hanson(A, b, x, active, qr)
+        return _lawson_hanson(A, b, x, qr)
 
 
-def _lawson_hanson(A, b, x, active, qr):
-    """The loop of :func:`_nonnegative_lsq`."""
+def _lawson_hanson(A, b, x, qr):
+    """The loop of :func:`_nonnegative_lsq` from the feasible ``x``."""
     import scipy.linalg
 
     n = A.shape[1]
+    active = np.ones(n, dtype=bool)
 
     def deactivate(leave):
         nonlocal active
