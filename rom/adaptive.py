@@ -34,7 +34,11 @@ Enrichment, when ``E_n >= tol`` (so ``tol = 0`` enriches every step)
        quadrature point by Gappy-POD from its values at the reduced points;
     2. one HF step to ``t_n`` (:class:`rom.hf.NewtonSolver`, on the ranks of the run,
        with step cutting), Newton started from the ROM's prediction ``Psi gamma_n``
-       (the law integrates from the state at ``t_{n-1}`` whatever the iterate);
+       (the law integrates from the state at ``t_{n-1}`` whatever the iterate), to the
+       relative residual ``max([solver] rtol, min(HF_STEP_ACCURACY tol, HF_STEP_RTOL))``
+       (``1e-3 tol``, at most ``1e-4``): a snapshot for a ROM of tolerance ``tol`` needs
+       no more (with ``tol = 2e-2``, ``2e-5``: usually one Newton iteration less than the
+       HF run's ``1e-8``; its fields are the exact step's to a few ``1e-6``);
     3. the HF displacement is added to the displacement basis and the HF stress and
        internal variables to their Gappy bases (incremental POD, same tolerances as
        offline). The Gappy bases are kept factored, ``Phi = P W``
@@ -74,6 +78,9 @@ __all__ = ["AdaptiveRom", "adaptive_command", "DEFAULT_FLOOR"]
 
 DEFAULT_FLOOR = 1e-6
 LEARN_RANGE = 4.0  # the HF steps may scale a field's calibration by 1/4 to 4
+# an HF step's Newton tolerance relative to the indicator's, and at most HF_STEP_RTOL
+# (see the module docstring)
+HF_STEP_ACCURACY, HF_STEP_RTOL = 1e-3, 1e-4
 
 
 class AdaptiveRom:
@@ -121,7 +128,9 @@ class AdaptiveRom:
                         for f in self.fields}
         self._peak = {}  # each field's largest norm in the run (reset by run())
         self.rb = RomBuilder.from_archive(case, archive, comm)
-        self.newton = NewtonSolver(self.rb.model, self.rb.loading, case.solver.rtol,
+        self.newton = NewtonSolver(self.rb.model, self.rb.loading,
+                                   max(case.solver.rtol,
+                                       min(HF_STEP_ACCURACY * self.tol, HF_STEP_RTOL)),
                                    case.solver.max_iterations, case.solver.petsc_options(),
                                    load_time=case.load_time)
         check_loading(case, self.rb.loading, comm)  # the HF steps' inputs, before the run

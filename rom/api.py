@@ -495,20 +495,26 @@ class Study:
 
     def hf_run(self, case, observe):
         """The HF run of ``case``'s loading in memory (the study's mesh and Newton
-        solver, with step cutting), ``observe(n, t, fields)`` after every step as in
-        :meth:`rom.adaptive.AdaptiveRom.run`; returns its ``{"seconds",
-        "cpu_seconds"}`` (thermal fields excluded)."""
+        solver, to the case's ``[solver] rtol``, with step cutting), ``observe(n, t,
+        fields)`` after every step as in :meth:`rom.adaptive.AdaptiveRom.run`; returns
+        its ``{"seconds", "cpu_seconds"}`` (thermal fields excluded)."""
         self._prepare(case)
         rom = self.rom
         t0 = _clock()
         u = np.zeros(rom.rb.dm.n_local)
         state = rom.model.law.initial_state(rom.rb.model.n_qp)
         t_prev = 0.0
-        for n, t in enumerate(case.times):
-            u, sigma, _, state, _ = rom.newton.advance(u, state, t_prev, t, case.max_cuts)
-            fields = {"U": u, "sigma": sigma, **state}
-            observe(n, t, lambda names, f=fields: {k: f[k] for k in names})
-            t_prev = t
+        # to the case's Newton tolerance (the adaptive ROM's HF steps stop earlier)
+        newton = rom.newton
+        rtol, newton.rtol = newton.rtol, case.solver.rtol
+        try:
+            for n, t in enumerate(case.times):
+                u, sigma, _, state, _ = newton.advance(u, state, t_prev, t, case.max_cuts)
+                fields = {"U": u, "sigma": sigma, **state}
+                observe(n, t, lambda names, f=fields: {k: f[k] for k in names})
+                t_prev = t
+        finally:
+            newton.rtol = rtol
         t1 = _clock()
         return {"seconds": t1[0] - t0[0], "cpu_seconds": t1[1] - t0[1]}
 
