@@ -387,7 +387,8 @@ class NewtonSolver:
         (:func:`rom.stepping.advance_with_cuts`).
 
         Returns ``(u, sigma, C_tan, state_new, info)`` with ``u`` local
-        ``(n_local_dofs,)``, quadrature fields ``(n_qp, ...)`` and ``info`` a dict
+        ``(n_local_dofs,)``, quadrature fields ``(n_qp, ...)`` (``C_tan``: a function
+        giving the law's tangent at the solution, computed only if called) and ``info`` a dict
         (``iterations``, ``residuals``). Raises :class:`StepFailure` on every rank
         when Newton does not converge, the residual is not finite, the local
         integration fails at any point of any rank, or the linear solver fails.
@@ -428,7 +429,8 @@ class NewtonSolver:
             t0 = time.perf_counter()
             eps = m.strain(u)
             sigma = C = state = None  # the last iteration's fields, freed before the new
-            sigma, C, state, ok = m.law.update(eps, state_old, T_qp, dt)
+            # the tangent only if this iterate is not the converged one
+            sigma, C, state, ok = m.law.update(eps, state_old, T_qp, dt, tangent=False)
             del eps
             t1 = time.perf_counter()
             n_bad = m.comm.allreduce(int(np.sum(~ok)))
@@ -458,6 +460,10 @@ class NewtonSolver:
                 raise _Diverging(f"the residual rose in {self.DIVERGE_RISES} iterations "
                                  f"in a row ({_history(residuals)})")
             t0 = time.perf_counter()
+            C = C()  # (the law's time)
+            t1 = time.perf_counter()
+            self.timings["law"] += t1 - t0
+            t0 = t1
             self.model.assembler.assemble(self.A, m.tangent_matrices(C),
                                           self.loading.support_matrices())
             self.A.zeroRowsColumns(rows, diag=1.0)

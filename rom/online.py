@@ -249,7 +249,9 @@ class ReducedModel:
         return np.zeros(self.n_modes), self.law.initial_state(self.m)
 
     def step(self, gamma_old, state_old, t, dt):
-        """Newton on the modal coordinates for the step ending at ``t``."""
+        """Newton on the modal coordinates for the step ending at ``t``: ``(gamma,
+        sigma, C_tan, state, info)`` (``C_tan``: a function giving the law's tangent at
+        the solution, computed only if called)."""
         T = self.temperature_at_points(t)
         f_ext = self.external_forces(t)
         gamma = gamma_old.copy()
@@ -257,7 +259,8 @@ class ReducedModel:
         for it in range(self.max_iterations + 1):
             t0 = time.perf_counter()
             eps = self.B @ gamma
-            sigma, C, state, ok = self.law.update(eps, state_old, T, dt)
+            # the tangent only if this iterate is not the converged one
+            sigma, C, state, ok = self.law.update(eps, state_old, T, dt, tangent=False)
             self.timings["law"] += time.perf_counter() - t0
             if not np.all(ok):
                 raise StepFailure(f"local integration failed at {np.sum(~ok)} reduced points "
@@ -273,6 +276,9 @@ class ReducedModel:
                 return gamma, sigma, C, state, {"iterations": it, "residuals": residuals}
             if it == self.max_iterations:
                 break
+            t0 = time.perf_counter()
+            C = C()
+            self.timings["law"] += time.perf_counter() - t0
             K = self._WB.T @ (C @ self.B).reshape(-1, self.n_modes)
             if self.K_support is not None:
                 K = K + self.K_support

@@ -91,7 +91,8 @@ def replay(case, results, comm, out_dir, log=print, overwrite=False, max_splits=
                     tj = t_old + a * (t - t_old)
                     T_qp = model.interpolate(loading.temperature.nodal(case.load_time(tj)))
                     eps = model.strain((1 - a) * u_old + a * u)
-                    sigma, _, s_new, ok = law.update(eps, s_state, T_qp, (t - t_old) / n)
+                    sigma, _, s_new, ok = law.update(eps, s_state, T_qp, (t - t_old) / n,
+                                                      tangent=False)
                     if comm.allreduce(int(np.sum(~ok))):
                         failed = True
                         break

@@ -367,7 +367,8 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     first tangent is replaced at once at the second iteration (a rebuild on the change
     of the flowing points, not a capped attempt first), then kept for the next steps;
     J2 plasticity (rate independent) does not flow at a step's first iteration (the
-    previous step's displacement), which must not cost a rebuild at every step."""
+    previous step's displacement), which must not cost a rebuild at every step. The law's
+    tangent is computed for the iterates Newton solves from, not for the converged one."""
     material = {"j2": J2.replace("R0 = 250.0", "R0 = 60.0").replace("Hk = 20000.0", ""),
                 "chaboche": CHABOCHE}[law]
     model, newton_solver = _ramp_model(tmp_path, comm, material, 4)
@@ -376,11 +377,24 @@ def test_preconditioner_builds_along_a_load_ramp(law, tmp_path, comm):
     restarts = []
     restart = newton.linear.restart
     newton.linear.restart = lambda: (restarts.append(1), restart())
+    tangents = []  # the law's tangents computed: one per linear solve, not at convergence
+    update = m.update
+
+    def counted(*args, **kw):
+        sigma, C, new, ok = update(*args, **kw)
+        if not callable(C):
+            tangents.append(1)
+            return sigma, C, new, ok
+        return sigma, lambda: (tangents.append(1), C())[1], new, ok
+
+    m.update = counted
     u, state = np.zeros(model.dofmap.n_local), m.initial_state(model.n_qp)
     builds, set_up = [], []
     for k in range(1, 7):
         before, seconds = newton.linear.rebuilds, newton.linear.setup_seconds
+        tangents.clear()
         u, _, _, state, info = newton.step(u, state, k / 6, 1 / 6)
+        assert len(tangents) == info["iterations"], (k, len(tangents), info["iterations"])
         builds.append(newton.linear.rebuilds - before)
         set_up.append(newton.linear.setup_seconds - seconds)
         if k == 1 and law == "chaboche":

@@ -252,8 +252,8 @@ def test_replay_splits_an_increment_whose_local_integration_fails(tmp_path, monk
             law = make_law(*args, **kwargs)
             update = law.update
 
-            def checked(eps, state_old, T, dt):
-                sigma, C, state, ok = update(eps, state_old, T, dt)
+            def checked(eps, state_old, T, dt, **kw):
+                sigma, C, state, ok = update(eps, state_old, T, dt, **kw)
                 return sigma, C, state, ok & (dt <= limit)
             law.update = checked
             return law

@@ -302,6 +302,74 @@ def test_laws_are_pure_functions(name):
         assert np.array_equal(state[k], copy[k])
 
 
+@pytest.mark.parametrize("name", list(LAWS))
+@pytest.mark.parametrize("level", [1e-5, 5e-3])
+def test_deferred_tangent_is_the_tangent(name, level):
+    """``tangent=False``: the same stress and state, and a function that returns the
+    tangent ``tangent=True`` gives (a function of the update's own arrays: the result
+    does not change when the inputs are overwritten after the update)."""
+    law = LAWS[name]()
+    rng = np.random.default_rng(6)
+    T = np.repeat([20.0, 400.0, 900.0], 4)
+    eps, state = _states(law, rng, 12, T, 0.05, level)
+    sigma, C, new, ok = law.update(eps, state, T, 0.05)
+    sigma2, later, new2, ok2 = law.update(eps, state, T, 0.05, tangent=False)
+    assert callable(later) and not callable(C)
+    eps[:] = np.nan
+    T[:] = np.nan
+    for v in state.values():
+        v[:] = np.nan
+    np.testing.assert_array_equal(later(), C)
+    np.testing.assert_array_equal(sigma2, sigma)
+    np.testing.assert_array_equal(ok2, ok)
+    for k in new:
+        np.testing.assert_array_equal(new2[k], new[k])
+
+
+def test_chaboche_local_problem_is_that_of_the_formed_stress_difference():
+    """The local Newton iterates on the scalar products ``s:s, X:s, X:X`` (``eta = a s -
+    X`` never formed): at the solution, the flow rule ``J(sigma - X) = R0 + K (dp /
+    dt)^(1/n)`` holds with ``sigma`` and ``X`` formed from the returned state, to
+    round-off, at points with a large back stress (``J(X)`` several times ``R0``), and
+    without threshold at points where ``J(sigma - X)`` is 1e-5 of ``J(X)``."""
+    law = Chaboche(**REFERENCE)
+    rng = np.random.default_rng(7)
+    n_points, dt = 200, 0.05
+    T = np.full(n_points, 300.0)
+    state = law.initial_state(n_points)
+    direction = rng.normal(size=(n_points, 6))
+    for k in range(6):  # cyclic straining: the back stress saturates (C / D = 100 MPa)
+        eps = (0.01 if k % 2 == 0 else -0.002) * direction
+        _, _, state, ok = law.update(eps, state, T, dt)
+    from rom.materials.inelastic import deviator, equivalent
+
+    X_old = state["X"]
+    assert np.median(equivalent(X_old)) > 5 * REFERENCE["R0"]
+    eps = 0.012 * direction + 1e-3 * rng.normal(size=(n_points, 6))
+    sigma, _, new, ok = law.update(eps, state, T, dt)
+    assert ok.all()
+    dp = new["p"] - state["p"]
+    flowing = dp > 0
+    assert flowing.sum() > n_points / 2
+    J = equivalent(deviator(sigma) - new["X"])[flowing]
+    rule = REFERENCE["R0"] + REFERENCE["K"] * (dp[flowing] / dt) ** (1 / REFERENCE["n"])
+    np.testing.assert_allclose(J, rule, rtol=1e-10)
+    # no threshold and a trial stress within 1e-5 of a back stress of 400 MPa: J(sigma -
+    # X) is 1e-5 of J(X), where a J formed from s:s, X:s, X:X would lose 4e-13 of J(X)
+    # to cancellation (and the local Newton its convergence at 1e-13)
+    law = Chaboche(E, NU, R0=0.0, K=100.0, n=1.0, C=5e4, D=100.0)
+    X = deviator(rng.normal(size=(n_points, 6)))
+    X *= (400.0 / equivalent(X))[:, None]
+    mu = E / (2 * (1 + NU))
+    state = {"eps_vp": np.zeros((n_points, 6)), "X": X, "p": np.zeros(n_points)}
+    T = np.full(n_points, 20.0)
+    sigma, _, new, ok = law.update(X * (1 + 1e-5) / (2 * mu), state, T, dt)
+    assert ok.all()
+    dp = new["p"]
+    J = equivalent(deviator(sigma) - new["X"])
+    np.testing.assert_allclose(J, 100.0 * dp / dt, rtol=1e-8)
+
+
 # --- tabulated isotropic hardening (J2, *PLASTIC) ---------------------------------------
 
 CURVE = [[0.0, 250.0], [0.002, 300.0], [0.01, 330.0], [0.05, 360.0]]  # [p, R] rows

@@ -1,9 +1,12 @@
 """Constitutive laws: pure functions over batches of quadrature points.
 
-Every law has ``update(eps, state_old, T, dt) -> (sigma, C_tan, state_new, ok)``
-with ``eps (n, 6)`` Mandel strains, ``T (n,)`` temperatures, ``state`` a dict of
-``(n, ...)`` arrays never modified in place, ``C_tan (n, 6, 6)`` the consistent
-tangent and ``ok (n,)`` False where the local integration failed.
+Every law has ``update(eps, state_old, T, dt, tangent=True) -> (sigma, C_tan,
+state_new, ok)`` with ``eps (n, 6)`` Mandel strains, ``T (n,)`` temperatures,
+``state`` a dict of ``(n, ...)`` arrays never modified in place, ``C_tan (n, 6, 6)``
+the consistent tangent and ``ok (n,)`` False where the local integration failed. With
+``tangent=False``, ``C_tan`` is a function that computes the tangent when called, from
+the update's own arrays: a Newton solver that finds the iterate converged never pays
+for it.
 """
 
 import inspect

@@ -18,7 +18,9 @@ def isotropic_stiffness(E, nu):
     nu = np.asarray(nu, dtype=float)
     k = E / (3.0 * (1.0 - 2.0 * nu))
     mu = E / (2.0 * (1.0 + nu))
-    return (3.0 * k)[..., None, None] * _J + (2.0 * mu)[..., None, None] * _K
+    C = (2.0 * mu)[..., None, None] * _K
+    C[..., :3, :3] += k[..., None, None]  # 3k J: k on the normal block
+    return C
 
 
 class ThermoElastic:
@@ -64,9 +66,11 @@ class ThermoElastic:
     def initial_state(self, n):
         return {}
 
-    def update(self, eps, state_old, T, dt):
-        """Batched update: ``eps (n, 6)``, ``T (n,)`` -> ``(sigma, C_tan, state, ok)``."""
+    def update(self, eps, state_old, T, dt, tangent=True):
+        """Batched update: ``eps (n, 6)``, ``T (n,)`` -> ``(sigma, C_tan, state, ok)``
+        (with ``tangent=False``, a function returning ``C_tan``: see
+        :mod:`rom.materials`)."""
         assert eps.ndim == 2 and eps.shape[1] == 6, eps.shape
         C = self.stiffness(T)
         sigma = np.einsum("nij,nj->ni", C, eps - self.thermal_strain(T))
-        return sigma, C, {}, np.ones(len(eps), dtype=bool)
+        return sigma, (C if tangent else lambda: C), {}, np.ones(len(eps), dtype=bool)

@@ -32,6 +32,10 @@ from rom.materials.tables import HardeningTable, Table
 __all__ = ["J2Plasticity", "NortonCreep", "Chaboche", "deviator", "equivalent"]
 
 _KDEV = np.eye(6) - np.outer(IDENTITY_MANDEL, IDENTITY_MANDEL) / 3.0
+# a rate-independent point flows when J - R exceeds the round-off of the trial stress:
+# a strain that ends exactly on the yield surface stays elastic whatever the order of
+# the trial stress's operations
+YIELD_RTOL = 1e-12
 
 
 def deviator(a):
@@ -60,6 +64,18 @@ def _radial_tangent(C_el, mu, beta, dp, J_tr, nhat):
     m2 = 6.0 * mu ** 2
     ratio = np.divide(dp, J_tr, out=np.zeros_like(dp), where=J_tr > 0)
     return C_el - (m2 * beta)[:, None, None] * N - (m2 * ratio)[:, None, None] * (_KDEV - N)
+
+
+def _deferred(tangent, compute):
+    """A law's tangent: ``compute()`` now, or with ``tangent=False`` the function
+    ``compute`` itself, to be called if the tangent is needed (its inputs are the
+    update's arrays: nothing is recomputed)."""
+    return compute() if tangent else compute
+
+
+def _equivalent_dev(d):
+    """``J(d)`` of deviatoric Mandel vectors ``d (n, 6)`` (no projection)."""
+    return np.sqrt(1.5 * np.einsum("ni,ni->n", d, d))
 
 
 def _unit(a):
@@ -103,13 +119,19 @@ class _Inelastic(ThermoElastic):
         return {k: np.zeros((n,) + s) for k, s in self.state_shapes.items()}
 
     def _trial(self, eps, state_old, T):
+        """``(T, mu, sig_tr)``: the elastic trial stress ``2 mu e + lambda tr(e) I`` of
+        ``e = eps - eps_th - eps_vp_old`` (the isotropic stiffness applied without
+        forming it; :meth:`stiffness` gives it for the tangents)."""
         assert eps.ndim == 2 and eps.shape[1] == 6, eps.shape
-        T = np.broadcast_to(np.asarray(T, dtype=float), (len(eps),))
+        # a copy: the deferred tangents use it after the caller's array may have changed
+        T = np.array(np.broadcast_to(np.asarray(T, dtype=float), (len(eps),)))
         E, nu = self.E(T), self.nu(T)
         mu = E / (2.0 * (1.0 + nu))
-        C_el = self.stiffness(T)
-        sig_tr = np.einsum("nij,nj->ni", C_el, eps - self.thermal_strain(T) - state_old["eps_vp"])
-        return T, mu, C_el, sig_tr
+        lam = E * nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
+        e = eps - self.thermal_strain(T) - state_old["eps_vp"]
+        sig_tr = (2.0 * mu)[:, None] * e
+        sig_tr += (lam * (e[:, 0] + e[:, 1] + e[:, 2]))[:, None] * IDENTITY_MANDEL
+        return T, mu, sig_tr
 
 
 class J2Plasticity(_Inelastic):
@@ -118,7 +140,8 @@ class J2Plasticity(_Inelastic):
     (``Hk``: ``dX = 2/3 Hk deps_vp``).
 
     Radial return: with ``xi = dev(sigma_tr) - X_old``, ``J_tr = J(xi)`` and ``A = 3 mu
-    + Hk``, a point flows when ``f = J_tr - R(p_n) > 0``, and ``dp`` solves the scalar
+    + Hk``, a point flows when ``f = J_tr - R(p_n) > YIELD_RTOL R(p_n)`` (round-off of
+    the trial stress), and ``dp`` solves the scalar
     equation ``g(dp) = J_tr - A dp - R(p_n + dp) = 0``. Linear hardening: ``dp = f /
     (A + H)``. Tabulated hardening: ``R`` is piecewise linear in ``p`` (at the point's
     temperature) and ``g`` is piecewise linear and strictly decreasing, so the equation
@@ -163,16 +186,17 @@ class J2Plasticity(_Inelastic):
             self.hardening = HardeningTable(hardening, "hardening")
             self.R0 = self.H = None
 
-    def update(self, eps, state_old, T, dt):
-        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+    def update(self, eps, state_old, T, dt, tangent=True):
+        T, mu, sig_tr = self._trial(eps, state_old, T)
         Hk = self.Hk(T)
         xi = deviator(sig_tr) - state_old["X"]
         nhat, norm = _unit(xi)
         J_tr = np.sqrt(1.5) * norm
         if self.hardening is None:
             H = self.H(T)
-            f = J_tr - self.R0(T) - H * state_old["p"]
-            plastic = f > 0
+            R = self.R0(T) + H * state_old["p"]
+            f = J_tr - R
+            plastic = f > YIELD_RTOL * R
             beta = np.where(plastic, 1.0 / (3.0 * mu + H + Hk), 0.0)
             dp = np.where(plastic, f, 0.0) * beta
         else:
@@ -183,7 +207,8 @@ class J2Plasticity(_Inelastic):
         state = {"eps_vp": state_old["eps_vp"] + dp[:, None] * n,
                  "X": state_old["X"] + (2.0 / 3.0 * Hk * dp)[:, None] * n,
                  "p": state_old["p"] + dp}
-        C = _radial_tangent(C_el, mu, beta, dp, J_tr, nhat)
+        C = _deferred(tangent, lambda: _radial_tangent(self.stiffness(T), mu, beta, dp, J_tr,
+                                                       nhat))
         return sigma, C, state, np.isfinite(sigma).all(axis=1)
 
     def _tabulated_return(self, J_tr, p_n, A, T):
@@ -192,7 +217,8 @@ class J2Plasticity(_Inelastic):
         the points flow. Only the flowing points enter the loop over the table."""
         tab = self.hardening
         w = tab.weights(T)
-        plastic = J_tr - tab(p_n, T, w) > 0
+        R = tab(p_n, T, w)
+        plastic = J_tr - R > YIELD_RTOL * R
         dp, h = np.zeros_like(J_tr), np.zeros_like(J_tr)
         ia = np.flatnonzero(plastic)
         if ia.size == 0:
@@ -236,8 +262,8 @@ class NortonCreep(_Inelastic):
         super().__init__(E, nu, alpha, T_ref)
         self.K, self.n = Table(K, "K", low=0.0), Table(n, "n", low=0.0)
 
-    def update(self, eps, state_old, T, dt):
-        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+    def update(self, eps, state_old, T, dt, tangent=True):
+        T, mu, sig_tr = self._trial(eps, state_old, T)
         K, n = self.K(T), self.n(T)
         nhat, norm = _unit(deviator(sig_tr))
         J_tr = np.sqrt(1.5) * norm
@@ -260,7 +286,8 @@ class NortonCreep(_Inelastic):
         n_dir = np.sqrt(1.5) * nhat
         sigma = sig_tr - (2.0 * mu * dp)[:, None] * n_dir
         state = {"eps_vp": state_old["eps_vp"] + dp[:, None] * n_dir, "p": state_old["p"] + dp}
-        C = _radial_tangent(C_el, mu, beta, dp, J_tr, nhat)
+        C = _deferred(tangent, lambda: _radial_tangent(self.stiffness(T), mu, beta, dp, J_tr,
+                                                       nhat))
         ok = (conv | ~active) & np.isfinite(sigma).all(axis=1)
         return sigma, C, state, ok
 
@@ -289,56 +316,83 @@ class Chaboche(_Inelastic):
         self.C = Table(C, "C", low=0.0, low_closed=True)
         self.D = Table(D, "D", low=0.0, low_closed=True)
 
-    def _local(self, z, dt, n, mu, s_tr, X_old, C, D):
-        """``(dp, eta, J_eta, J_xi, dJ_xi/ddp)`` at ``z``."""
+    @staticmethod
+    def _local(z, dt, n, mu, products, C, D):
+        """``(dp, a, J_eta, J_xi, dJ_xi/ddp)`` at ``z``, from the scalar products
+        ``(d:d, d:s, s:s)`` of ``d = s - X_old`` and the trial deviator ``s``: with
+        ``b = D dp``, ``a = 1 + b``, ``eta = a s - X_old = d + b s`` is never formed
+        (``J_eta^2 = 3/2 (d:d + 2 b d:s + b^2 s:s)``, ``eta:s = d:s + b s:s``; in ``d``,
+        not in ``s`` and ``X`` separately, so that no cancellation occurs when ``eta`` is
+        small against them), and the local Newton iterations cost a few scalar
+        operations per point."""
+        dd, ds, ss = products
         dp = dt * z ** n
-        a = 1.0 + D * dp
-        eta = a[:, None] * s_tr - X_old
-        J_eta = equivalent(eta)
+        b = D * dp
+        a = 1.0 + b
+        J_eta = np.sqrt(np.maximum(1.5 * (dd + b * (2.0 * ds + b * ss)), 0.0))
         A = J_eta - (3 * mu * a + C) * dp
         J_xi = A / a
-        n_eta = 1.5 * eta / np.where(J_eta > 0, J_eta, 1.0)[:, None]
-        dA = D * np.einsum("ni,ni->n", n_eta, s_tr) - (3 * mu * D * dp + 3 * mu * a + C)
+        # d J_eta / d dp = D n_eta : s, n_eta = 3/2 eta / J_eta
+        dA = (D * 1.5 * (ds + b * ss) / np.where(J_eta > 0, J_eta, 1.0)
+              - (3 * mu * D * dp + 3 * mu * a + C))
         dJ_xi = (dA * a - D * A) / a ** 2
-        return dp, eta, J_eta, J_xi, dJ_xi
+        return dp, a, J_eta, J_xi, dJ_xi
 
-    def update(self, eps, state_old, T, dt):
-        T, mu, C_el, sig_tr = self._trial(eps, state_old, T)
+    def update(self, eps, state_old, T, dt, tangent=True):
+        T, mu, sig_tr = self._trial(eps, state_old, T)
         R0, K, n, C, D = self.R0(T), self.K(T), self.n(T), self.C(T), self.D(T)
         s_tr = deviator(sig_tr)
         X_old = state_old["X"]
         f_tr = equivalent(s_tr - X_old) - R0
         active = (f_tr > 0) & (dt > 0)
         ia = np.flatnonzero(active)
-        sigma, Ct = sig_tr.copy(), C_el.copy()
+        sigma = sig_tr.copy()
         state = {k: v.copy() for k, v in state_old.items()}
         ok = np.isfinite(sig_tr).all(axis=1)
+        flow = None
         if ia.size:
             mu_, n_, C_, D_, K_, R0_ = (v[ia] for v in (mu, n, C, D, K, R0))
-            s_, X_ = s_tr[ia], X_old[ia]
+            # X is deviatoric; projected once here, so that every J below is a norm
+            s_, X_ = s_tr[ia], deviator(X_old[ia])
+
+            d_ = s_ - X_
+            products = tuple(np.einsum("ni,ni->n", x, y) for x, y in
+                             ((d_, d_), (d_, s_), (s_, s_)))
 
             def fun(z):
-                dp, _, _, J_xi, dJ = self._local(z, dt, n_, mu_, s_, X_, C_, D_)
+                _, _, _, J_xi, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
                 ddp_dz = n_ * dt * z ** (n_ - 1)
                 return J_xi - R0_ - K_ * z, dJ * ddp_dz - K_
 
             # at the root J(sigma - X) = R0 + K z >= R0 and J(sigma - X) <= J(s_tr) + J(X_old)
             # - 3 mu dp, which bounds dp (and z) from above
-            bound = equivalent(s_) + equivalent(X_)
+            J_X = _equivalent_dev(X_)
+            bound = np.sqrt(1.5 * products[2]) + J_X
             dp_max = np.maximum(bound - R0_, 0.0) / (3 * mu_)
             z_max = np.minimum((dp_max / dt) ** (1.0 / n_), bound / K_)
             z0 = np.minimum(f_tr[ia] / K_, z_max)
-            scale = R0_ + f_tr[ia] + equivalent(X_)
+            scale = R0_ + f_tr[ia] + J_X
             z, conv = _bracketed_newton(lambda z: tuple(v / scale for v in fun(z)),
                                         np.zeros_like(z0), z_max, z0, tol=1e-13)
-            dp, eta, J_eta, J_xi, dJ = self._local(z, dt, n_, mu_, s_, X_, C_, D_)
-            a = 1.0 + D_ * dp
+            dp, a, _, _, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
+            eta = a[:, None] * s_ - X_
+            J_eta = _equivalent_dev(eta)
             ndir = 1.5 * eta / J_eta[:, None]
             sigma[ia] = sig_tr[ia] - (2 * mu_ * dp)[:, None] * ndir
             X_new = (X_ + (2.0 / 3.0 * C_ * dp)[:, None] * ndir) / a[:, None]
             state["X"][ia] = X_new
             state["eps_vp"][ia] = state_old["eps_vp"][ia] + dp[:, None] * ndir
             state["p"][ia] = state_old["p"][ia] + dp
+            ok[ia] &= conv & np.isfinite(sigma[ia]).all(axis=1)
+            flow = (z, dp, a, ndir, J_eta, dJ, mu_, n_, K_, D_, s_)
+
+        def tangent_of():
+            Ct = self.stiffness(T)
+            if flow is None:  # (constant moduli: one matrix, broadcast, as elastic)
+                return Ct
+            if not Ct.flags.writeable:
+                Ct = Ct.copy()
+            z, dp, a, ndir, J_eta, dJ, mu_, n_, K_, D_, s_ = flow
             # tangent: r(eps, z) = J_xi - R0 - K z = 0
             ddp_dz = n_ * dt * z ** (n_ - 1)
             dr_dz = dJ * ddp_dz - K_
@@ -351,7 +405,8 @@ class Chaboche(_Inelastic):
                 dn = (1.5 / J_eta[j])[:, None, None] * (
                     (2 * mu_[j] * a[j])[:, None, None] * P
                     + D_[j][:, None, None] * _outer(v[j], g[j]))
-                Ct[ia[j]] = C_el[ia[j]] - (2 * mu_[j])[:, None, None] * (
+                Ct[ia[j]] -= (2 * mu_[j])[:, None, None] * (
                     _outer(ndir[j], g[j]) + dp[j][:, None, None] * dn)
-            ok[ia] &= conv & np.isfinite(sigma[ia]).all(axis=1)
-        return sigma, Ct, state, ok
+            return Ct
+
+        return sigma, _deferred(tangent, tangent_of), state, ok
