@@ -15,7 +15,10 @@ missing). Under `mpirun -n 2`, side by side: the HF run, the plain ROM, and the
 adaptive ROM at each tolerance. Prints the errors against HF, the HF steps, the
 times, and how the indicator reads the true error of the prediction (the largest true
 error at a step without HF step, and the Spearman correlation over all steps); with
-``--steps``, the indicator and the true error of the prediction at every step.
+``--steps``, the indicator and the true error of the prediction at every step. With
+``--compare REV``: then the HF run and the adaptive runs again with the code of git
+revision ``REV`` (a worktree in ``bench/out/rev_<its commit>``; same case, same ROM),
+each revision's adaptive runs against its own HF run, in a second table.
 """
 
 import argparse
@@ -27,7 +30,7 @@ import sys
 import time
 import tomllib
 
-from common import ENV, ROOT
+from common import ENV, ROOT, worktree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,6 +53,8 @@ def main():
     p.add_argument("--loading", default="hot", help="the loading (with --case)")
     p.add_argument("--steps", action="store_true", help="also print, per step of each "
                    "adaptive run, the indicator and the true error of the prediction")
+    p.add_argument("--compare", metavar="REV", help="also run HF and adaptive with the code "
+                   "of this git revision, side by side")
     args = p.parse_args()
     py = sys.executable
     mpi = ["mpirun", "-n", "2", py, os.path.join(ROOT, "run.py")]
@@ -88,11 +93,27 @@ def main():
         f.write(text)
     if "[thermal]" in text:
         run(mpi + ["thermal", case, "--loading", args.loading])
+    label = name if args.case else f"cube n = {args.n}"
+    series(mpi, case, rom, args, out, label, "current code")
+    if args.compare:
+        short, tree = worktree(args.compare, os.path.join(HERE, "out"))
+        mpi_rev = ["mpirun", "-n", "2", py, os.path.join(tree, "run.py")]
+        series(mpi_rev, case, rom, args, os.path.join(out, f"rev_{short}"), label,
+               f"code of {short}", plain=False)
+
+
+def series(mpi, case, rom, args, out, label, code, plain=True):
+    """The HF run, the plain ROM (``plain``) and the adaptive ROM at each tolerance of
+    ``args`` in ``out`` with the ``run.py`` of ``mpi``, one after the other; prints
+    their table."""
     hf_dir, on_dir = (os.path.join(out, k) for k in ("hf", "online"))
     loading = args.loading
     _, t_hf = run(mpi + ["hf", case, "--loading", loading, "--out", hf_dir, "--overwrite"])
-    _, t_on = run(mpi + ["online", case, "--rom", rom, "--loading", loading, "--out", on_dir])
-    runs = [("plain ROM", on_dir, t_on, None)]
+    runs = []
+    if plain:
+        _, t_on = run(mpi + ["online", case, "--rom", rom, "--loading", loading, "--out",
+                             on_dir])
+        runs.append(("plain ROM", on_dir, t_on, None))
     for tol in args.tol:
         ada_dir = os.path.join(out, f"adaptive_{tol:g}")
         _, t_ada = run(mpi + ["adaptive", case, "--rom", rom, "--loading", loading, "--tol",
@@ -108,8 +129,8 @@ def main():
     ref = os.path.join(hf_dir, "snapshots.h5")
     hf = read_snapshots(ref, ("U",), ("p",))
     n = len(hf["time"])
-    print(f"{name if args.case else f'cube n = {args.n}'}, loading {loading} over "
-          f"{args.cycles} cycles ({n} steps), ROM {rom}")
+    print(f"{label}, loading {loading} over {args.cycles} cycles ({n} steps), ROM {rom}, "
+          f"{code}")
     print("| run | wall time [s] | vs HF | HF steps | error U | error p | largest true error "
           "without HF step | Spearman(indicator, true error) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -126,7 +147,7 @@ def main():
             ada = json.load(f)
         true = _predicted_errors(os.path.join(folder, "online.h5"), ref, ada["times"],
                                  ada["indicator_fields"], ada["floor"],
-                             ada.get("indicator_peak"))
+                                 ada.get("indicator_peak"))
         quiet = ~np.asarray(ada["enriched"])
         worst = np.nanmax(true[quiet]) if quiet.any() else float("nan")
         ok = np.isfinite(true)
@@ -147,6 +168,8 @@ def main():
         for k, (e, ind, fld) in enumerate(zip(ada["enriched"], ada["indicator"],
                                               ada["indicator_field"])):
             print(f"{k + 1:4d} {'HF' if e else '  '} {ind:.2e} ({fld}) {true[k]:.2e}")
+    print()
+
 
 if __name__ == "__main__":
     main()
