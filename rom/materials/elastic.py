@@ -23,6 +23,13 @@ def isotropic_stiffness(E, nu):
     return C
 
 
+def _deferred(tangent, compute):
+    """A law's tangent: ``compute()`` now, or with ``tangent=False`` the function
+    ``compute`` itself, to be called if the tangent is needed (its inputs are the
+    update's arrays: nothing is recomputed)."""
+    return compute() if tangent else compute
+
+
 class ThermoElastic:
     """``sigma = C(T) : (eps - alpha(T) (T - T_ref) I)``.
 
@@ -73,4 +80,4 @@ class ThermoElastic:
         assert eps.ndim == 2 and eps.shape[1] == 6, eps.shape
         C = self.stiffness(T)
         sigma = np.einsum("nij,nj->ni", C, eps - self.thermal_strain(T))
-        return sigma, (C if tangent else lambda: C), {}, np.ones(len(eps), dtype=bool)
+        return sigma, _deferred(tangent, lambda: C), {}, np.ones(len(eps), dtype=bool)

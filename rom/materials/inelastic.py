@@ -26,7 +26,7 @@ import numpy as np
 
 from rom import RomError
 from rom.fem.kernels import IDENTITY_MANDEL
-from rom.materials.elastic import ThermoElastic
+from rom.materials.elastic import ThermoElastic, _deferred
 from rom.materials.tables import HardeningTable, Table
 
 __all__ = ["J2Plasticity", "NortonCreep", "Chaboche", "deviator", "equivalent"]
@@ -64,13 +64,6 @@ def _radial_tangent(C_el, mu, beta, dp, J_tr, nhat):
     m2 = 6.0 * mu ** 2
     ratio = np.divide(dp, J_tr, out=np.zeros_like(dp), where=J_tr > 0)
     return C_el - (m2 * beta)[:, None, None] * N - (m2 * ratio)[:, None, None] * (_KDEV - N)
-
-
-def _deferred(tangent, compute):
-    """A law's tangent: ``compute()`` now, or with ``tangent=False`` the function
-    ``compute`` itself, to be called if the tangent is needed (its inputs are the
-    update's arrays: nothing is recomputed)."""
-    return compute() if tangent else compute
 
 
 def _equivalent_dev(d):
@@ -318,7 +311,7 @@ class Chaboche(_Inelastic):
 
     @staticmethod
     def _local(z, dt, n, mu, products, C, D):
-        """``(dp, a, J_eta, J_xi, dJ_xi/ddp)`` at ``z``, from the scalar products
+        """``(dp, a, J_xi, dJ_xi/ddp)`` at ``z``, from the scalar products
         ``(d:d, d:s, s:s)`` of ``d = s - X_old`` and the trial deviator ``s``: with
         ``b = D dp``, ``a = 1 + b``, ``eta = a s - X_old = d + b s`` is never formed
         (``J_eta^2 = 3/2 (d:d + 2 b d:s + b^2 s:s)``, ``eta:s = d:s + b s:s``; in ``d``,
@@ -336,7 +329,7 @@ class Chaboche(_Inelastic):
         dA = (D * 1.5 * (ds + b * ss) / np.where(J_eta > 0, J_eta, 1.0)
               - (3 * mu * D * dp + 3 * mu * a + C))
         dJ_xi = (dA * a - D * A) / a ** 2
-        return dp, a, J_eta, J_xi, dJ_xi
+        return dp, a, J_xi, dJ_xi
 
     def update(self, eps, state_old, T, dt, tangent=True):
         T, mu, sig_tr = self._trial(eps, state_old, T)
@@ -354,13 +347,12 @@ class Chaboche(_Inelastic):
             mu_, n_, C_, D_, K_, R0_ = (v[ia] for v in (mu, n, C, D, K, R0))
             # X is deviatoric; projected once here, so that every J below is a norm
             s_, X_ = s_tr[ia], deviator(X_old[ia])
-
             d_ = s_ - X_
             products = tuple(np.einsum("ni,ni->n", x, y) for x, y in
                              ((d_, d_), (d_, s_), (s_, s_)))
 
             def fun(z):
-                _, _, _, J_xi, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
+                _, _, J_xi, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
                 ddp_dz = n_ * dt * z ** (n_ - 1)
                 return J_xi - R0_ - K_ * z, dJ * ddp_dz - K_
 
@@ -374,7 +366,7 @@ class Chaboche(_Inelastic):
             scale = R0_ + f_tr[ia] + J_X
             z, conv = _bracketed_newton(lambda z: tuple(v / scale for v in fun(z)),
                                         np.zeros_like(z0), z_max, z0, tol=1e-13)
-            dp, a, _, _, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
+            dp, a, _, dJ = self._local(z, dt, n_, mu_, products, C_, D_)
             eta = a[:, None] * s_ - X_
             J_eta = _equivalent_dev(eta)
             ndir = 1.5 * eta / J_eta[:, None]
