@@ -71,12 +71,21 @@ def main():
     case = load_case(os.path.join(d, "cube.toml"))
     rows = []
 
+    def hot_nodes(ada):
+        """This rank's nodes among the ``--hot-fraction`` of all nodes whose temperature
+        rises most from the start to the cycle's peak (t = 1 s)."""
+        lo = ada.newton.loading
+        rise = lo.temperature.nodal(ada.newton.load_time(1.0)) - lo.temperature.nodal(0.0)
+        owned = np.concatenate(comm.allgather(rise[: ada.rb.dm.n_owned // 3]))
+        return rise > np.sort(owned)[int((1 - args.hot_fraction) * (len(owned) - 1))]
+
     class Anatomy(adaptive.AdaptiveRom):
         """The adaptive ROM, with the measurements of the module docstring at its HF
         steps (the arguments of each HF step kept for :meth:`prediction_errors`)."""
 
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
+            self._hot = hot_nodes(self)
             advance = self._advance = self.newton.advance
             self._step = {}
 
@@ -137,27 +146,9 @@ def main():
                         one=loose, iterations=one[4]["iterations"],
                         residual=res[1] if len(res) > 1 else res[0])
 
-    # the hottest nodes of the loading: largest temperature rise at the cycle's peak
-    a_args = dict(loading="hot", tol=args.tol, log=None)
-
-    def hot_nodes(ada):
-        lo = ada.newton.loading
-        rise = lo.temperature.nodal(ada.newton.load_time(1.0)) - lo.temperature.nodal(0.0)
-        no = ada.rb.dm.n_owned // 3
-        allrise = np.sort(np.concatenate(comm.allgather(rise[:no])))
-        cut = allrise[int((1 - args.hot_fraction) * (len(allrise) - 1))]
-        return rise > cut, comm.allreduce(int(np.sum(rise[:no] > cut))) / len(allrise)
-
-    orig_init = Anatomy.__init__
-
-    def init(self, *a, **k):
-        orig_init(self, *a, **k)
-        self._hot, self.hot_fraction = hot_nodes(self)
-
-    Anatomy.__init__ = init
     adaptive.AdaptiveRom = Anatomy  # what adaptive_command builds
-    out = os.path.join(d, "anatomy")
-    res = adaptive.adaptive_command(case, rom_path, comm, out, **a_args)
+    res = adaptive.adaptive_command(case, rom_path, comm, os.path.join(d, "anatomy"),
+                                    loading="hot", tol=args.tol, log=None)
     if comm.rank:
         return
     fields = res["indicator_fields"]
