@@ -666,7 +666,7 @@ class _ColumnQR:
         self._buf = np.zeros((m, 16), order="F")
         self.k = 0
         self.R = np.zeros((0, 0), order="F")
-        self._session = None  # [target, columns deleted, small system or None]
+        self._session = None  # (see session)
 
     @property
     def Q(self):
@@ -757,12 +757,14 @@ class _ColumnQR:
                 Ra = np.empty((k, k + 1), order="F")
                 Ra[:, :k], Ra[:, k] = self.R, self.Q.T @ s[0]
                 s[2] = (np.eye(k, order="F"), Ra)
+                s[3] = k
             if s[2] is not None:
                 for j in np.flatnonzero(~keep)[::-1]:  # full factorizations, in place
                     Qs, Ra = s[2]
                     # (kept at every column: an interruption leaves a consistent state)
                     s[2] = scipy.linalg.qr_delete(Qs, Ra, int(j), 1, "col",
                                                   overwrite_qr=True, check_finite=False)
+                    s[3] = min(s[3], int(j))
                 return
         if block:
             Qr, R = np.linalg.qr(self.R[:, keep])
@@ -801,12 +803,14 @@ class _ColumnQR:
             return x
         return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
 
-    # columns deleted one by one in a session before it moves to the small system. Its
-    # final Q Q_s (m k^2) pays from about 40 deletions (a reviewer's scratch timing at
-    # k = 800, m = 800 to 4000, not a bench command), but a session that passes 8
-    # usually goes on to hundreds (a warm start): 8 measured 5 % cheaper updates than
-    # 32 on the blade S (bench/update_cost.py)
-    SMALL_AFTER = 8
+    # columns deleted one by one in a session before it moves to the small system: about
+    # where a session of the small system from its start becomes the cheaper (``python
+    # bench/qr_session.py``: between 10 and 30 deletions for a factor of 936 x 700,
+    # between 30 and 100 for 3,699 x 1,900, 4,000 x 800 and 2,000 x 1,000), so that a
+    # session never costs much more than the cheaper of the two ways. At 8 (before),
+    # the enrichments of the blade's many-query study (1,800 to 2,000 points) paid the
+    # product Q Q_s, 0.45 s, for sessions of 10 to 40 deletions
+    SMALL_AFTER = 32
 
     @contextlib.contextmanager
     def session(self, b):
@@ -822,15 +826,21 @@ class _ColumnQR:
         and ``k`` are those of before the move until its end."""
         if self._session is not None:
             raise RuntimeError("_ColumnQR.session within a session")
-        self._session = [b, 0, None]
+        # [target, columns deleted, small system or None, first column it changed]
+        self._session = [b, 0, None, None]
         try:
             yield
         finally:
-            small, self._session = self._session[2], None
+            (_, _, small, j0), self._session = self._session, None
             if small is not None:
                 Qs, Ra = small
                 n = Ra.shape[1] - 1
-                self._set_Q(self.Q @ Qs[:, :n])
+                # the rotations of a deletion at column j leave Q_s the identity on its
+                # first j rows and columns: Q's first j0 columns stay as they are
+                j0 = min(j0, n)
+                Q = self.Q
+                Q[:, j0:n] = Q[:, j0:] @ Qs[j0:, j0:n]
+                self.k = n
                 self.R = np.asfortranarray(Ra[:n, :n])
 
 

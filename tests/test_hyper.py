@@ -345,6 +345,36 @@ def test_column_qr_session_deletes_any_masks_down_to_no_column():
     assert qr.Q.shape == (m, 0) and qr.R.shape == (0, 0)
 
 
+def test_column_qr_small_system_keeps_the_columns_before_the_first_deletion():
+    """A session that moves to the small system and deletes only trailing columns ends
+    with ``Q`` unchanged before the first deleted column (the product ``Q Q_s`` is
+    formed on the trailing block only), and ``Q R`` the kept columns, ``Q``
+    orthonormal."""
+    from rom.hyper import _ColumnQR
+
+    rng = np.random.default_rng(3)
+    m, k = 120, 100
+    A = rng.normal(size=(m, k))
+    b = rng.normal(size=m)
+    qr = _ColumnQR(m)
+    qr.append(A)
+    lead = qr.Q[:, :60].copy()
+    kept = list(range(k))
+    with qr.session(b):
+        for j in sorted(rng.choice(np.arange(60, k), _ColumnQR.SMALL_AFTER + 5,
+                                   replace=False), reverse=True):
+            mask = np.ones(len(kept), dtype=bool)
+            mask[kept.index(j)] = False
+            qr.delete(mask)
+            kept.remove(j)
+        assert qr._session[2] is not None  # on the small system
+        np.testing.assert_allclose(qr.lstsq(b), np.linalg.lstsq(A[:, kept], b,
+                                                                rcond=None)[0], atol=1e-10)
+    np.testing.assert_array_equal(qr.Q[:, :60], lead)
+    np.testing.assert_allclose(qr.Q @ qr.R, A[:, kept], atol=1e-10)
+    np.testing.assert_allclose(qr.Q.T @ qr.Q, np.eye(len(kept)), atol=1e-12)
+
+
 @pytest.mark.mpi
 def test_ecm_warm_weights_keep_a_previous_quadrature_of_changed_integrands(comm):
     """Warm-started from a previous quadrature of slightly different integrands (an
