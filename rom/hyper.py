@@ -648,6 +648,22 @@ def _compressed_nnls(Z, qp_ids, z_b, b, column, comm):
     return ECMResult(points[keep], omega[keep], float(res), int(keep.sum()))
 
 
+def _leading_columns(R):
+    """The square ``R`` (a view of the leading block of a Fortran-ordered buffer with
+    more rows, e.g. a factor after column deletions in place) as the leading columns of
+    that buffer, full height, ``(lda, n)``: Fortran-contiguous, what LAPACK reads
+    with its leading dimension ``lda`` and no copy. ``R`` itself when it is
+    contiguous; a copy when it is not a view of that kind."""
+    n = R.shape[1]
+    if R.flags.f_contiguous or n == 0:
+        return R
+    lda = R.strides[1] // R.itemsize
+    if R.strides[0] != R.itemsize or R.strides[1] % R.itemsize or lda < R.shape[0]:
+        return np.asfortranarray(R)
+    return np.lib.stride_tricks.as_strided(R, shape=(lda, n), strides=R.strides,
+                                           writeable=False)
+
+
 class _ColumnQR:
     """Economic QR factorization ``Q R`` of a matrix whose columns come and go (the
     selected columns of the pursuit): a column enters by classical Gram-Schmidt done
@@ -774,15 +790,16 @@ class _ColumnQR:
             self.R = np.asfortranarray(R)
             return
         for j in np.flatnonzero(~keep)[::-1]:
-            # in place on the Fortran-ordered factors (Q: the buffer's leading columns)
+            # in place on the Fortran-ordered factors (Q: the buffer's leading columns;
+            # R: the leading block of its first buffer, whose column stride it keeps:
+            # qr_delete works on it in place, the triangular solves see it through
+            # _leading_columns, and no k^2 copy is made per deletion: 4.3 ms per
+            # deletion instead of 12.9 at 3,699 x 1,900)
             Q, R = scipy.linalg.qr_delete(self.Q, self.R, int(j), 1, "col",
                                           overwrite_qr=True, check_finite=False)
             k = R.shape[1]  # a square Q is taken as a full factorization: economize
             self._set_Q(Q[:, :k])
             self.R = R[:k]
-        # R[:k] is a view with a longer column stride, which the triangular solves
-        # copy: one copy here instead (k^2; 11 ms at k = 2000) of one per solve
-        self.R = np.asfortranarray(self.R)
 
     def lstsq(self, b):
         """Least squares of ``b`` on the columns: one triangular solve."""
@@ -801,16 +818,22 @@ class _ColumnQR:
             if info:
                 raise np.linalg.LinAlgError(f"singular triangular factor (info {info})")
             return x
-        return scipy.linalg.solve_triangular(self.R, self.Q.T @ b, check_finite=False)
+        if self.k == 0:
+            return np.zeros(0)
+        x, info = scipy.linalg.lapack.dtrtrs(_leading_columns(self.R), self.Q.T @ b)
+        if info:
+            raise np.linalg.LinAlgError(f"singular triangular factor (info {info})")
+        return x
 
     # columns deleted one by one in a session before it moves to the small system: about
     # where a session of the small system from its start becomes the cheaper (``python
-    # bench/qr_session.py``: between 10 and 30 deletions for a factor of 936 x 700,
-    # between 30 and 100 for 3,699 x 1,900, 4,000 x 800 and 2,000 x 1,000), so that a
-    # session never costs much more than the cheaper of the two ways. At 8 (before),
-    # the enrichments of the blade's many-query study (1,800 to 2,000 points) paid the
-    # product Q Q_s, 0.45 s, for sessions of 10 to 40 deletions
-    SMALL_AFTER = 32
+    # bench/qr_session.py``, with the deletions on the tall factor in place: between 30
+    # and 100 deletions for factors of 936 x 700, 4,000 x 800 and 2,000 x 1,000, between
+    # 100 and 300 for 3,699 x 1,900), so that a session never costs much more than the
+    # cheaper of the two ways. At 8 (before), the enrichments of the blade's many-query
+    # study (1,800 to 2,000 points) paid the product Q Q_s, 0.45 s, for sessions of 10
+    # to 40 deletions
+    SMALL_AFTER = 64
 
     @contextlib.contextmanager
     def session(self, b):

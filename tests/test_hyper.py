@@ -353,7 +353,8 @@ def test_column_qr_small_system_keeps_the_columns_before_the_first_deletion():
     from rom.hyper import _ColumnQR
 
     rng = np.random.default_rng(3)
-    m, k = 120, 100
+    k = 60 + 2 * _ColumnQR.SMALL_AFTER
+    m = k + 20
     A = rng.normal(size=(m, k))
     b = rng.normal(size=m)
     qr = _ColumnQR(m)
