@@ -660,6 +660,13 @@ def _leading_columns(R):
     lda = R.strides[1] // R.itemsize
     if R.strides[0] != R.itemsize or R.strides[1] % R.itemsize or lda < R.shape[0]:
         return np.asfortranarray(R)
+    owner = R
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    start = R.__array_interface__["data"][0]
+    low, high = np.byte_bounds(owner)
+    if start < low or start + lda * n * R.itemsize > high:  # (not a leading block)
+        return np.asfortranarray(R)
     return np.lib.stride_tricks.as_strided(R, shape=(lda, n), strides=R.strides,
                                            writeable=False)
 
