@@ -41,17 +41,14 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 
-def field_errors(a, b, w, comm, peaks):
-    """``{field: ||a_f - b_f|| / max(peak_f, ||b_f||)}`` (quadrature-weighted L2)."""
-    out = {}
-    for f in a:
-        x = np.asarray(a[f], dtype=float).reshape(len(w), -1)
-        y = np.asarray(b[f], dtype=float).reshape(len(w), -1)
-        num = comm.allreduce(float(w @ np.sum((x - y) ** 2, axis=1)))
-        den = comm.allreduce(float(w @ np.sum(y ** 2, axis=1)))
-        ref = max(peaks.get(f, 0.0), np.sqrt(den))
-        out[f] = np.sqrt(num) / ref if ref > 0 else 0.0
-    return out
+def field_errors(a, b, w, comm, peaks, floor):
+    """``{field: ||a_f - b_f|| / max(peak_f, ||b_f||)}`` (quadrature-weighted L2), as
+    the adaptive run measures its true errors (:func:`rom.indicator.prediction_errors`:
+    an internal variable at most ``floor`` everywhere left out)."""
+    from rom.indicator import peak_relative, prediction_errors
+
+    return {f: peak_relative(e, n, peaks.get(f, 0.0))
+            for f, (e, n) in prediction_errors(a, b, w, comm, floor).items()}
 
 
 def main():
@@ -119,7 +116,8 @@ def main():
             sig_r, _, st_r, _ = m.law.update(m.strain(g), s["state_old"], T_qp,
                                              s["t"] - s["t_prev"], tangent=False)
             replay = field_errors({f: ({"sigma": sig_r, **st_r})[f] for f in names},
-                                  {f: hf[f] for f in names}, w, self.comm, peaks)
+                                  {f: hf[f] for f in names}, w, self.comm, peaks,
+                                  self.floor)
             # the HF step again: exactly (the HF run's tolerance), then one iteration
             rtol = nw.rtol
             try:
@@ -134,7 +132,8 @@ def main():
                 nw.rtol = rtol
             ex = {"sigma": exact[1], **exact[3]}
             loose = field_errors({f: ({"sigma": one[1], **one[3]})[f] for f in names},
-                                 {f: ex[f] for f in names}, w, self.comm, peaks)
+                                 {f: ex[f] for f in names}, w, self.comm, peaks,
+                                 self.floor)
             no = self.rb.dm.n_owned
             du = self.comm.allreduce(float(np.sum((one[0] - exact[0])[:no] ** 2)))
             un = self.comm.allreduce(float(np.sum((exact[0] - s["u_old"])[:no] ** 2)))
